@@ -1,0 +1,56 @@
+"""Import-time fixes for the environments this pipeline runs in.
+
+PyPI ships ``torchvision`` wheels for x86-64 Linux built against CUDA builds of torch. Next to a CPU build of
+torch (``torch==2.13.0+cpu``, what our machines and CI use) its C extension cannot load, and
+``import torchvision`` then fails in ``torchvision/_meta_registrations.py`` with
+``RuntimeError: operator torchvision::nms does not exist``: two fake kernels are registered without checking
+that the extension loaded. ``deepinv`` imports torchvision at import time, so it fails too.
+
+:func:`ensure_torchvision_importable` declares the schemas of those two operators (and nothing else) when the
+extension is missing, so that the pure-Python parts of torchvision (``transforms.functional.rotate``, used by
+:class:`deepinv.transform.Rotate`) import. Calling ``torchvision.ops.nms`` still fails, loudly, because the
+operators have no kernel. Where the extension loads (CUDA torch, conda builds) this does nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+_SCHEMAS = {
+    "nms": "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "qnms": "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+}
+
+
+def ensure_torchvision_importable() -> bool:
+    """Make ``import torchvision`` (and so ``import deepinv``) work beside a CPU-only torch.
+
+    :return: ``True`` if the operator schemas had to be declared, ``False`` if nothing was needed.
+    """
+    if "torchvision" in sys.modules:
+        return False
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    import torch
+
+    if hasattr(torch.ops.torchvision, "nms"):
+        return False
+    candidates = sorted(Path(spec.submodule_search_locations[0]).glob("_C*.so"))
+    for lib in candidates:
+        try:
+            torch.ops.load_library(str(lib))
+            return False
+        except (OSError, RuntimeError):
+            continue
+    for name, schema in _SCHEMAS.items():
+        try:
+            torch.library.define(f"torchvision::{name}", schema)
+        except RuntimeError:  # already defined by someone else
+            pass
+    return True
+
+
+ensure_torchvision_importable()

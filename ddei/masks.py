@@ -1,0 +1,191 @@
+"""Time-varying Gaussian Cartesian k-t masks, in the paper's on-disk format.
+
+The paper's masks live in ``TimeVaryingGaussianMaskXX/Pxxx/cine_{lax,sax}_mask.mat`` (key ``mask``, ``uint8``,
+MATLAB shape ``(kx, ky, 12)``): one mask per cine file, shared by its slices. Every frame samples
+``floor(ky / R)`` full phase-encode lines (``ky`` columns): a centre block that is always sampled (8 %, 4 %, 2 %
+of the lines at 4x, 8x, 16x, i.e. ``0.32 / R``) and Gaussian-density random lines that change from frame to frame.
+
+Sampling is :class:`deepinv.physics.generator.GaussianMaskGenerator` driven by an explicit
+:class:`torch.Generator` seeded per file (deepinv's generators otherwise all start from the same default seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ddei.io.matlab import MatFileError, read_mat, write_mat73
+
+MASK_KEY = "mask"
+
+
+def mask_folder_name(acceleration: int) -> str:
+    """Folder name of the paper's masks for an acceleration, e.g. ``TimeVaryingGaussianMask08``.
+
+    :param int acceleration: acceleration factor R.
+    """
+    return f"TimeVaryingGaussianMask{int(acceleration):02d}"
+
+
+def mask_path(root: str | os.PathLike, acceleration: int, patient: str, view: str) -> Path:
+    """Path of one mask file in the paper's layout.
+
+    :param root: folder holding the ``TimeVaryingGaussianMaskXX`` folders.
+    :param int acceleration: acceleration factor.
+    :param str patient: patient id, e.g. ``P001``.
+    :param str view: ``lax`` or ``sax``.
+    """
+    return Path(root) / mask_folder_name(acceleration) / patient / f"cine_{view}_mask.mat"
+
+
+def default_center_fraction(acceleration: int) -> float:
+    """Fraction of always-sampled central lines: 8 %, 4 %, 2 % at 4x, 8x, 16x.
+
+    :param int acceleration: acceleration factor.
+    """
+    return 0.32 / acceleration
+
+
+def file_seed(seed: int, acceleration: int, patient: str, view: str) -> int:
+    """A stable 63-bit seed for one mask file, independent of which other files exist.
+
+    :param int seed: the workflow's mask seed.
+    """
+    digest = hashlib.sha256(f"{seed}/{acceleration}/{patient}/{view}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def gaussian_kt_mask(
+    shape: tuple[int, int],
+    acceleration: int,
+    frames: int = 12,
+    seed: int = 0,
+    center_fraction: float | None = None,
+) -> np.ndarray:
+    """One time-varying Gaussian Cartesian mask in MATLAB order ``(kx, ky, frames)``, ``uint8``.
+
+    :param tuple shape: ``(kx, ky)``; lines are full ``kx`` columns, chosen along ``ky``.
+    :param int acceleration: acceleration factor R: each frame samples ``floor(ky / R)`` lines.
+    :param int frames: number of frames.
+    :param int seed: seed of the explicit :class:`torch.Generator`.
+    :param float center_fraction: fraction of central lines always sampled (default ``0.32 / R``).
+    """
+    from deepinv.physics.generator import GaussianMaskGenerator
+
+    kx, ky = shape
+    if acceleration < 1:
+        raise ValueError(f"acceleration must be >= 1, got {acceleration}")
+    cf = default_center_fraction(acceleration) if center_fraction is None else center_fraction
+    rng = torch.Generator().manual_seed(int(seed))
+    gen = GaussianMaskGenerator((1, frames, kx, ky), acceleration=acceleration, center_fraction=cf, rng=rng)
+    mask = gen.step(batch_size=1)["mask"][0, 0]  # (T, kx, ky)
+    return np.ascontiguousarray(mask.permute(1, 2, 0).numpy().astype(np.uint8))
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
+    """Write a mask in the paper's format (MATLAB v7.3, key ``mask``, ``uint8`` ``(kx, ky, T)``).
+
+    :param path: destination ``.mat`` file (folders are created).
+    :param numpy.ndarray mask: binary mask in MATLAB order.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_mat73(path, {MASK_KEY: np.asarray(mask, dtype=np.uint8)})
+
+
+def read_mask(
+    path: str | os.PathLike, shape: tuple[int, int] | None = None, frames: int | None = None
+) -> np.ndarray:
+    """Read and validate a mask file (ours or the paper's published ones).
+
+    A 2D ``(kx, ky)`` mask is repeated over ``frames``. Raises :class:`~ddei.io.matlab.MatFileError` if the file is
+    missing or unreadable, has no ``mask`` key, is not binary, or does not match ``shape`` / ``frames``.
+
+    :param path: mask ``.mat`` file.
+    :param tuple shape: expected ``(kx, ky)`` of the data it masks.
+    :param int frames: expected number of frames.
+    :return: ``uint8`` array ``(kx, ky, T)``.
+    """
+    mask = read_mat(path, MASK_KEY)
+    if mask.ndim == 2 and frames is not None:
+        mask = np.repeat(mask[..., None], frames, axis=-1)
+    if mask.ndim != 3:
+        raise MatFileError(f"{path}: mask must be (kx, ky, frames) or (kx, ky), got shape {mask.shape}")
+    values = np.unique(mask)
+    if not np.isin(values, (0, 1)).all():
+        raise MatFileError(f"{path}: mask must be binary, found values {values[:5]}")
+    if shape is not None and tuple(mask.shape[:2]) != tuple(shape):
+        raise MatFileError(
+            f"{path}: mask shape {mask.shape[:2]} does not match the data's (kx, ky) = {tuple(shape)}"
+        )
+    if frames is not None and mask.shape[2] != frames:
+        raise MatFileError(f"{path}: mask has {mask.shape[2]} frames, the data has {frames}")
+    return mask.astype(np.uint8)
+
+
+def acceleration_of(mask: np.ndarray) -> float:
+    """Effective acceleration of a ``(kx, ky, T)`` mask: lines available / lines sampled, averaged over frames.
+
+    :param numpy.ndarray mask: binary mask.
+    """
+    lines = mask.any(axis=0)  # (ky, T)
+    return float(lines.shape[0] / lines.sum(axis=0).mean())
+
+
+def write_mask_folder(
+    index_csv: str | os.PathLike,
+    mask_root: str | os.PathLike,
+    acceleration: int,
+    seed: int = 0,
+    frames: int = 12,
+    import_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
+    """Write ``mask_root/TimeVaryingGaussianMaskXX`` for every cine file of an extraction.
+
+    Generates one seeded mask per ``(patient, view)``, or, with ``import_dir``, copies the published masks from
+    ``import_dir/TimeVaryingGaussianMaskXX/Pxxx/cine_<view>_mask.mat`` after checking each against its data (binary,
+    ``(kx, ky)`` and frame count). Written to a temporary folder and moved in place, so a failure leaves nothing.
+
+    :param index_csv: ``index.csv`` of :func:`ddei.data.extract.extract` (patient, view, kx, ky, frames).
+    :param mask_root: folder to hold the ``TimeVaryingGaussianMaskXX`` folder.
+    :param int acceleration: acceleration factor.
+    :param int seed: mask seed (each file's seed is derived from it, the acceleration, patient and view).
+    :param int frames: frames per mask (when generating).
+    :param import_dir: folder with the paper's mask folders, or ``None`` to generate.
+    :param bool progress: show a progress bar.
+    :return: the written folder.
+    """
+    import shutil
+    import tempfile
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    index = pd.read_csv(index_csv, dtype={"patient": str})
+    files = index.drop_duplicates(["patient", "view"])
+    out = Path(mask_root) / mask_folder_name(acceleration)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for row in tqdm(list(files.itertuples()), desc=f"masks x{acceleration}", disable=not progress):
+            shape = (int(row.kx), int(row.ky))
+            if import_dir is None:
+                mask = gaussian_kt_mask(
+                    shape, acceleration, frames, file_seed(seed, acceleration, row.patient, row.view)
+                )
+            else:
+                source = mask_path(import_dir, acceleration, row.patient, row.view)
+                mask = read_mask(source, shape=shape, frames=int(row.frames))
+            write_mask(tmp / row.patient / f"cine_{row.view}_mask.mat", mask)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

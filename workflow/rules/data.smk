@@ -1,0 +1,61 @@
+# Data: synthetic CMRxRecon-format data (default), extraction to per-slice arrays, k-t masks.
+
+
+rule synthetic_data:
+    output:
+        directory(R("synthetic/CMRxRecon")),
+    params:
+        synthetic=config["data"].get("synthetic"),
+        frames=config["masks"]["frames"],
+    log:
+        R("logs/synthetic_data.log"),
+    conda:
+        "../../envs/ddei.yaml"
+    script:
+        "../scripts/synthetic_data.py"
+
+
+rule extract:
+    input:
+        synthetic_input,
+    output:
+        index=R("extract/index.csv"),
+        split=R("extract/split.csv"),
+        slices=directory(R("extract/slices")),
+    params:
+        root=data_root(),
+        lax_slices=config["data"]["lax_slices"],
+        sax_slices=config["data"]["sax_slices"],
+        train_fraction=config["data"]["train_fraction"],
+        seed=config["data"]["split_seed"],
+    log:
+        R("logs/extract.log"),
+    benchmark:
+        R("benchmarks/extract.tsv")
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/ddei.yaml"
+    script:
+        "../scripts/extract.py"
+
+
+rule masks:
+    input:
+        index=R("extract/index.csv"),
+    output:
+        directory(R("masks/TimeVaryingGaussianMask{acc2}")),
+    params:
+        seed=config["masks"]["seed"],
+        frames=config["masks"]["frames"],
+        import_dir=config["masks"].get("import_dir"),
+    log:
+        R("logs/masks/acc{acc2}.log"),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/ddei.yaml"
+    script:
+        "../scripts/masks.py"

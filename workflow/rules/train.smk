@@ -1,0 +1,31 @@
+# One training job per method x acceleration x seed. The checkpoint lives outside the rule's outputs, so
+# Snakemake does not delete it when a job fails: rerunning a killed job resumes from its last epoch.
+
+
+rule train:
+    input:
+        index=R("extract/index.csv"),
+        slices=R("extract/slices"),
+        masks=mask_dir,
+    output:
+        model=R("models/{method}/acc{acc}/seed{seed}/model.pt"),
+        loss=R("models/{method}/acc{acc}/seed{seed}/loss.csv"),
+    params:
+        method=lambda wc: METHOD_OF_SLUG[wc.method],
+        cfg=lambda wc: method_config(METHOD_OF_SLUG[wc.method]),
+        extract_dir=R("extract"),
+        mask_root=R("masks"),
+        checkpoint=lambda wc: R(f"checkpoints/{wc.method}_acc{wc.acc}_seed{wc.seed}.pt"),
+    log:
+        R("logs/train/{method}_acc{acc}_seed{seed}.log"),
+    benchmark:
+        R("benchmarks/train/{method}_acc{acc}_seed{seed}.tsv")
+    threads: config["training"]["threads"]
+    resources:
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+        gpu=config["resources"]["train"]["gpu"],
+    conda:
+        "../../envs/ddei.yaml"
+    script:
+        "../scripts/train.py"

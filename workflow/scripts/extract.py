@@ -1,0 +1,22 @@
+"""Extract the selected slices to per-slice arrays and write the patient split (rule extract)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _log import redirect
+
+redirect(snakemake.log[0])
+
+from ddei.data.extract import extract
+
+p = snakemake.params
+index = extract(
+    p.root,
+    Path(snakemake.output.index).parent,
+    lax_slices=p.lax_slices,
+    sax_slices=p.sax_slices,
+    train_fraction=p.train_fraction,
+    seed=p.seed,
+)
+print(index.groupby(["split", "view"]).size().to_string())

@@ -1,0 +1,22 @@
+"""Generate (or import and check) the k-t masks of one acceleration (rule masks)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _log import redirect
+
+redirect(snakemake.log[0])
+
+from ddei.masks import write_mask_folder
+
+acc = int(snakemake.wildcards.acc2)
+p = snakemake.params
+write_mask_folder(
+    snakemake.input.index,
+    Path(snakemake.output[0]).parent,
+    acc,
+    seed=p.seed,
+    frames=p.frames,
+    import_dir=p.import_dir,
+)
