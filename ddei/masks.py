@@ -72,7 +72,8 @@ def gaussian_kt_mask(
     :param int acceleration: acceleration factor R: each frame samples ``floor(ky / R)`` lines.
     :param int frames: number of frames.
     :param int seed: seed of the explicit :class:`torch.Generator`.
-    :param float center_fraction: fraction of central lines always sampled (default ``0.32 / R``).
+    :param float center_fraction: fraction of central lines always sampled (default ``0.32 / R``; at least one
+        line, the k-space centre).
     """
     from deepinv.physics.generator import GaussianMaskGenerator
 
@@ -80,6 +81,7 @@ def gaussian_kt_mask(
     if acceleration < 1:
         raise ValueError(f"acceleration must be >= 1, got {acceleration}")
     cf = default_center_fraction(acceleration) if center_fraction is None else center_fraction
+    cf = max(cf, (1 + 1e-6) / ky)  # at least the DC line, also for tiny images
     rng = torch.Generator().manual_seed(int(seed))
     gen = GaussianMaskGenerator((1, frames, kx, ky), acceleration=acceleration, center_fraction=cf, rng=rng)
     mask = gen.step(batch_size=1)["mask"][0, 0]  # (T, kx, ky)

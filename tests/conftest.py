@@ -1,0 +1,34 @@
+"""Shared fixtures: a tiny synthetic CMRxRecon dataset, extracted, with masks at 4x and 8x."""
+
+from __future__ import annotations
+
+import ddei  # noqa: F401  (must be imported before deepinv)
+
+# isort: split
+from pathlib import Path
+
+import pytest
+
+from ddei.data.extract import extract
+from ddei.data.synthetic import generate_cmrxrecon
+from ddei.masks import write_mask_folder
+
+TINY_SHAPES = dict(lax_shape=(30, 24), sax_shape=(32, 28))
+
+
+@pytest.fixture(scope="session")
+def raw_root(tmp_path_factory) -> Path:
+    """Five synthetic patients in the CMRxRecon layout (tiny images)."""
+    root = tmp_path_factory.mktemp("cmrxrecon")
+    generate_cmrxrecon(root, n_patients=5, n_sax_slices=2, seed=3, progress=False, **TINY_SHAPES)
+    return root
+
+
+@pytest.fixture(scope="session")
+def extracted(raw_root, tmp_path_factory) -> Path:
+    """The extraction of :func:`raw_root`, with generated masks at 4x and 8x under ``<dir>/masks``."""
+    out = tmp_path_factory.mktemp("extracted") / "extract"
+    extract(raw_root, out, progress=False)
+    for acc in (4, 8):
+        write_mask_folder(out / "index.csv", out.parent / "masks", acc, seed=0, progress=False)
+    return out

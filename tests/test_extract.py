@@ -1,0 +1,106 @@
+"""Extraction: round trip against an independent FFT, the patient split, slice selection, bad inputs."""
+
+from __future__ import annotations
+
+import ddei  # noqa: F401
+
+# isort: split
+import shutil
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from ddei.data.extract import FULLSAMPLE, KSPACE_KEY, extract, load_index, patient_split
+from ddei.io import MatFileError, read_mat, write_mat73
+
+
+def test_round_trip_against_independent_fft(raw_root, extracted):
+    index = load_index(extracted)
+    row = index[(index.view == "sax")].iloc[0]
+    kspace = read_mat(raw_root / FULLSAMPLE / row.patient / "cine_sax.mat", KSPACE_KEY)  # (kx, ky, slice, t)
+    k = np.moveaxis(kspace[:, :, row.slice], -1, 0)  # (t, kx, ky)
+    expected = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    got = np.load(extracted / row.file)
+    assert got.shape == (12, row.kx, row.ky) and got.dtype == np.complex64
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+
+
+def test_split_and_slice_selection(extracted):
+    index = load_index(extracted)
+    split = pd.read_csv(extracted / "split.csv", dtype={"patient": str})
+    assert split.split.value_counts().to_dict() == {"train": 4, "test": 1}  # 80/20 of 5 patients
+    assert index.groupby("patient").split.nunique().eq(1).all(), "a patient is never in both splits"
+    per_patient = index.groupby(["patient", "view"]).size().unstack()
+    assert (per_patient["lax"] == 3).all() and (per_patient["sax"] == 1).all()  # paper: 3 lax + first sax
+    assert (index[index.view == "sax"].slice == 0).all()
+    assert len(load_index(extracted, "test")) == 4
+
+
+def test_split_is_seeded():
+    patients = [f"P{i:03d}" for i in range(1, 121)]
+    a = patient_split(patients, 0.8, seed=1)
+    assert a == patient_split(patients, 0.8, seed=1) and a != patient_split(patients, 0.8, seed=2)
+    assert sum(v == "train" for v in a.values()) == 96
+
+
+def test_all_slices(raw_root, tmp_path):
+    index = extract(raw_root, tmp_path / "all", lax_slices=-1, sax_slices=-1, progress=False)
+    assert len(index) == 5 * (3 + 2)
+    index = extract(raw_root, tmp_path / "lax", lax_slices=2, sax_slices=0, progress=False)
+    assert set(index.view) == {"lax"} and len(index) == 10
+
+
+def _copy(raw_root, tmp_path):
+    root = tmp_path / "raw"
+    shutil.copytree(raw_root, root)
+    return root, root / FULLSAMPLE / "P002" / "cine_sax.mat"
+
+
+def _assert_no_output(out):
+    assert not out.exists(), "a failed extraction must leave no output"
+    assert not list(out.parent.glob(f".{out.name}.*")), "temporary folders are cleaned up"
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No CMRxRecon cine data"):
+        extract(tmp_path / "nowhere", tmp_path / "out", progress=False)
+    _assert_no_output(tmp_path / "out")
+
+
+def test_corrupt_file(raw_root, tmp_path):
+    root, victim = _copy(raw_root, tmp_path)
+    victim.write_bytes(victim.read_bytes()[:2000])  # truncated download
+    with pytest.raises(MatFileError, match="cine_sax.mat"):
+        extract(root, tmp_path / "out", progress=False)
+    _assert_no_output(tmp_path / "out")
+
+
+def test_missing_key(raw_root, tmp_path):
+    root, victim = _copy(raw_root, tmp_path)
+    write_mat73(victim, {"kspace_full": np.ones((4, 4, 1, 12), np.complex64)})
+    with pytest.raises(MatFileError, match="kspace_single_full"):
+        extract(root, tmp_path / "out", progress=False)
+    _assert_no_output(tmp_path / "out")
+
+
+@pytest.mark.parametrize("shape, hint", [((32, 28, 12), "must be 4D"), ((32, 28, 10, 2, 12), "multi-coil")])
+def test_wrong_ndim(raw_root, tmp_path, shape, hint):
+    root, victim = _copy(raw_root, tmp_path)
+    write_mat73(victim, {KSPACE_KEY: np.ones(shape, np.complex64)})
+    with pytest.raises(MatFileError, match=hint):
+        extract(root, tmp_path / "out", progress=False)
+    _assert_no_output(tmp_path / "out")
+
+
+def test_failure_keeps_previous_output(raw_root, tmp_path):
+    out = tmp_path / "out"
+    extract(raw_root, out, progress=False)
+    before = sorted(p.name for p in (out / "slices").iterdir())
+    root, victim = _copy(raw_root, tmp_path)
+    with h5py.File(victim, "r+") as f:  # NaNs in the data
+        f[KSPACE_KEY][0, 0, 0, 0] = (np.nan, 0.0)
+    with pytest.raises(MatFileError, match="NaN"):
+        extract(root, out, progress=False)
+    assert sorted(p.name for p in (out / "slices").iterdir()) == before
