@@ -9,23 +9,29 @@ import numpy as np
 import pytest
 import torch
 
-from ddei.data.dataset import CineSliceDataset, center_fit
+from ddei.data.dataset import CineSliceDataset
+from ddei.data.extract import center_fit
 from ddei.physics import DynamicMRI
 
 
 @pytest.fixture
 def dataset(extracted):
-    return CineSliceDataset(extracted, "train", extracted.parent / "masks", 8, img_size=(40, 32))
+    return CineSliceDataset(extracted, "train", extracted.parent / "masks", 8, img_size=(32, 32))
 
 
 def test_sample_is_consistent_with_physics(dataset):
     sample = dataset[0]
     x, y, mask = sample["x"], sample["y"], sample["params"]["mask"]
-    assert x.shape == y.shape == mask.shape == (2, 12, 40, 32)
-    physics = DynamicMRI(img_size=(1, 2, 12, 40, 32))
+    assert x.shape == y.shape == mask.shape == (2, 12, 32, 32)
+    physics = DynamicMRI(img_size=(1, 2, 12, 32, 32))
     physics.update(mask=mask[None])
     torch.testing.assert_close(physics.A(x[None])[0], y, atol=1e-5, rtol=1e-5)
     assert 1 / mask[0, 0].amax(0).mean() > 4  # padded ky lines are unsampled: at least 8x on the padded grid
+
+
+def test_none_normalisation_restores_the_data_scale(extracted, raw_root):
+    raw = CineSliceDataset(extracted, "train", None, 4, normalisation="none")[0]["x"]
+    assert raw.abs().max() < 0.1, "synthetic data has peak magnitudes ~1e-3, like the real data"
 
 
 def test_reference_normalisation(dataset):
@@ -34,9 +40,11 @@ def test_reference_normalisation(dataset):
 
 
 def test_measurement_normalisation_uses_no_ground_truth(extracted):
-    ds = CineSliceDataset(extracted, "train", extracted.parent / "masks", 8, (40, 32), normalisation="measurement")
+    ds = CineSliceDataset(
+        extracted, "train", extracted.parent / "masks", 8, (32, 32), normalisation="measurement"
+    )
     s = ds[0]
-    zf = DynamicMRI(img_size=(1, 2, 12, 40, 32))
+    zf = DynamicMRI(img_size=(1, 2, 12, 32, 32))
     zf.update(mask=s["params"]["mask"][None])
     x0 = zf.A_adjoint(s["y"][None])
     assert x0.mean().abs() < 1e-4 and x0.std() == pytest.approx(1.0, rel=1e-2)
@@ -50,7 +58,7 @@ def test_center_fit_keeps_kspace_centre():
 
 
 def test_noise_is_fixed_per_sample(extracted):
-    kw = dict(split="train", mask_root=extracted.parent / "masks", acceleration=4, img_size=(40, 32))
+    kw = dict(split="train", mask_root=extracted.parent / "masks", acceleration=4, img_size=(32, 32))
     clean = CineSliceDataset(extracted, **kw)[0]["y"]
     noisy = CineSliceDataset(extracted, noise_sigma=0.1, noise_seed=1, **kw)
     a, b = noisy[0]["y"], noisy[0]["y"]
@@ -61,8 +69,9 @@ def test_noise_is_fixed_per_sample(extracted):
 
 
 def test_fully_sampled_without_masks(extracted):
-    s = CineSliceDataset(extracted, "test", None, 4, img_size=(24, 24))[0]
-    assert s["params"]["mask"].min() == 1
+    ds = CineSliceDataset(extracted, "test", None, 4)
+    row, mask = ds.record(0), ds[0]["params"]["mask"]
+    assert mask.sum() == 2 * 12 * row["kx"] * row["ky"], "ones on the original k-space, zeros in the padding"
 
 
 def test_bad_arguments(extracted):
@@ -70,5 +79,7 @@ def test_bad_arguments(extracted):
         CineSliceDataset(extracted, normalisation="minmax")
     with pytest.raises(ValueError, match="split"):
         CineSliceDataset(extracted, split="validation")
+    with pytest.raises(ValueError, match="rerun the extract rule"):
+        CineSliceDataset(extracted, img_size=(64, 64))
     with pytest.raises(FileNotFoundError, match="extract rule"):
         CineSliceDataset(extracted.parent / "nothing")

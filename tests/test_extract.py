@@ -22,9 +22,22 @@ def test_round_trip_against_independent_fft(raw_root, extracted):
     kspace = read_mat(raw_root / FULLSAMPLE / row.patient / "cine_sax.mat", KSPACE_KEY)  # (kx, ky, slice, t)
     k = np.moveaxis(kspace[:, :, row.slice], -1, 0)  # (t, kx, ky)
     expected = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
-    got = np.load(extracted / row.file)
-    assert got.shape == (12, row.kx, row.ky) and got.dtype == np.complex64
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+    stored = np.load(extracted / row.file)
+    assert stored.shape == (2, 2, 12, 32, 32) and stored.dtype == np.float32
+    image = stored[0, 0] + 1j * stored[0, 1]
+    kspace = stored[1, 0] + 1j * stored[1, 1]
+    # undo the normalisation, then crop the zero padding back to (kx, ky) around index n // 2
+    raw = image * row["std"] + row["mean"] * (1 + 1j)
+    r0, c0 = 32 // 2 - row.kx // 2, 32 // 2 - row.ky // 2
+    np.testing.assert_allclose(
+        raw[:, r0 : r0 + row.kx, c0 : c0 + row.ky], expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max()
+    )
+    assert c0 > 0 and np.abs(raw[:, :, :c0]).max() < 1e-5 * np.abs(expected).max(), "zero padding"
+    independent_k = np.fft.fftshift(
+        np.fft.fft2(np.fft.ifftshift(image, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    )
+    np.testing.assert_allclose(kspace, independent_k, atol=1e-4)
+    assert abs(stored[0].mean()) < 1e-5 and abs(stored[0].std() - 1) < 1e-3
 
 
 def test_split_and_slice_selection(extracted):

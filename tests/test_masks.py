@@ -78,7 +78,9 @@ def test_mask_folder_from_extraction(extracted):
 def test_import_published_masks(extracted, tmp_path):
     """Masks from a folder in the paper's layout are checked and copied; wrong ones are refused."""
     published = extracted.parent / "masks"  # stands in for the paper's published folder
-    out = write_mask_folder(extracted / "index.csv", tmp_path / "imported", 4, import_dir=published, progress=False)
+    out = write_mask_folder(
+        extracted / "index.csv", tmp_path / "imported", 4, import_dir=published, progress=False
+    )
     for src in (published / "TimeVaryingGaussianMask04").glob("P*/*.mat"):
         assert filecmp.cmp(src, out / src.parent.name / src.name, shallow=False)
 

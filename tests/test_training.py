@@ -30,15 +30,25 @@ def _run(method, dataset, tmp_path, epochs=2, steps=3, noise=0.0, name="run"):
     physics = make_physics(IMG, noise, rng, "cpu")
     settings = TrainSettings(epochs=epochs, steps_per_epoch=steps, seed=0)
     return train(
-        model, losses, dataset, physics, rng, settings, tmp_path / f"{name}.pt", tmp_path / f"{name}.csv",
-        run_id=method, progress=False,
+        model,
+        losses,
+        dataset,
+        physics,
+        rng,
+        settings,
+        tmp_path / f"{name}.pt",
+        tmp_path / f"{name}.csv",
+        run_id=method,
+        progress=False,
     )
 
 
 @pytest.mark.parametrize("method", TRAINED)
 def test_every_method_trains(method, extracted, tmp_path):
     noise = 0.05 if method.endswith("sure") else 0.0
-    ds = CineSliceDataset(extracted, "train", extracted.parent / "masks", 4, img_size=IMG[2:], noise_sigma=noise)
+    ds = CineSliceDataset(
+        extracted, "train", extracted.parent / "masks", 4, img_size=IMG[2:], noise_sigma=noise
+    )
     before = {k: v.clone() for k, v in build_model("crnn", chans=4).state_dict().items()}
     model = _run(method, ds, tmp_path, epochs=1, steps=2, noise=noise)
     log = pd.read_csv(tmp_path / "run.csv")

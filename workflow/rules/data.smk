@@ -28,6 +28,7 @@ rule extract:
         sax_slices=config["data"]["sax_slices"],
         train_fraction=config["data"]["train_fraction"],
         seed=config["data"]["split_seed"],
+        img_size=config["image_size"],
     log:
         R("logs/extract.log"),
     benchmark:

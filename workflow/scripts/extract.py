@@ -18,5 +18,6 @@ index = extract(
     sax_slices=p.sax_slices,
     train_fraction=p.train_fraction,
     seed=p.seed,
+    img_size=tuple(p.img_size),
 )
 print(index.groupby(["split", "view"]).size().to_string())

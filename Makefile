@@ -1,0 +1,33 @@
+# The two set-up commands of the README. Both create the project venv (.venv) and install the pinned
+# dependencies (requirements.txt) on first use, then reuse it.
+#   make run    the default workflow end to end (synthetic data, CPU), then its HTML report
+#   make test   the test suite (installs slurm-wlm + munge with apt for the SLURM test when run as root)
+
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+CORES ?= all
+
+.PHONY: run test venv bench clean-results
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --report results/report.html
+
+test: venv
+	-@[ "$$(id -u)" = 0 ] && scripts/slurm.sh install
+	$(PY) -m pytest
+
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+clean-results:
+	rm -rf results/*/ .snakemake

@@ -1,0 +1,125 @@
+"""Training and test samples from extracted slices and k-t masks.
+
+The extract rule already zero-padded each slice to the training size and normalised it as the paper does
+(reference ``CineNetDataTransform`` and :class:`deepinv.datasets.CMRxReconSliceDataset`), and stored its k-space
+(:mod:`ddei.data.extract`). A sample only applies the file's k-t mask, zero-padded the same way, and optionally
+fixed measurement noise. Samples are deepinv dict samples::
+
+    {"x": (2, T, H, W), "y": (2, T, H, W), "params": {"mask": (2, T, H, W)}}
+
+so that :class:`deepinv.physics.DynamicMRI` with ``physics.update(**params)`` reproduces ``y`` from ``x``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from ddei.data.extract import center_fit, complex_to_channels, load_index, standardise
+from ddei.data.phantom import image_to_kspace, kspace_to_image
+from ddei.masks import mask_path, read_mask
+
+NORMALISATIONS = ("reference", "measurement", "none")
+
+
+def sample_seed(seed: int, key: str) -> int:
+    """A stable per-sample seed (for measurement noise), independent of the dataset's order."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{key}".encode()).digest()[:8], "little") >> 1
+
+
+class CineSliceDataset(Dataset):
+    """Slices of an extraction, undersampled with the paper's k-t masks.
+
+    :param extract_dir: output folder of :func:`ddei.data.extract.extract`.
+    :param str split: ``"train"``, ``"test"`` or ``None`` (all slices).
+    :param mask_root: folder holding ``TimeVaryingGaussianMaskXX/Pxxx/cine_<view>_mask.mat``; ``None`` means
+        fully sampled (mask of ones on the original k-space, zero in the padding).
+    :param int acceleration: which mask folder to use.
+    :param tuple img_size: expected padded image size ``(H, W)`` (the extraction's; the paper: ``(512, 256)``).
+    :param str normalisation: ``"reference"`` (the paper and deepinv: subtract the mean and divide by the standard
+        deviation of the fully sampled padded image, real and imaginary values pooled), ``"measurement"`` (the
+        same statistics taken from the zero-filled image instead, which uses no ground truth) or ``"none"``
+        (the raw scale of the data).
+    :param float noise_sigma: standard deviation of complex Gaussian noise added to the normalised k-space before
+        masking (fixed per sample, drawn from ``noise_seed``).
+    :param int noise_seed: seed of the measurement noise.
+    """
+
+    def __init__(
+        self,
+        extract_dir: str | os.PathLike,
+        split: str | None = "train",
+        mask_root: str | os.PathLike | None = None,
+        acceleration: int = 4,
+        img_size: tuple[int, int] | None = None,
+        normalisation: str = "reference",
+        noise_sigma: float = 0.0,
+        noise_seed: int = 0,
+    ):
+        if normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+        self.extract_dir = Path(extract_dir)
+        self.index: pd.DataFrame = load_index(extract_dir, split)
+        if len(self.index) == 0:
+            raise ValueError(f"No {split} slices in {self.extract_dir / 'index.csv'}")
+        sizes = set(zip(self.index["height"], self.index["width"]))
+        if img_size is not None and sizes != {tuple(img_size)}:
+            raise ValueError(
+                f"{self.extract_dir} was extracted at image size {sorted(sizes)}, not {tuple(img_size)}: "
+                "rerun the extract rule with this image_size"
+            )
+        self.mask_root = None if mask_root is None else Path(mask_root)
+        self.acceleration = int(acceleration)
+        self.normalisation = normalisation
+        self.noise_sigma = float(noise_sigma)
+        self.noise_seed = int(noise_seed)
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def record(self, i: int) -> dict:
+        """The index row of sample ``i`` (patient, view, slice, ...)."""
+        return self.index.iloc[i].to_dict()
+
+    def kt_mask(self, row) -> np.ndarray:
+        """The padded ``(T, H, W)`` float32 mask of a slice's cine file, read once and cached."""
+        key = (row["patient"], row["view"])
+        if key not in self._masks:
+            shape, frames = (int(row["kx"]), int(row["ky"])), int(row["frames"])
+            if self.mask_root is None:
+                mask = np.ones((*shape, frames), dtype=np.uint8)
+            else:
+                mask = read_mask(mask_path(self.mask_root, self.acceleration, *key), shape=shape, frames=frames)
+            padded = center_fit(np.moveaxis(mask, -1, 0), (int(row["height"]), int(row["width"])))
+            self._masks[key] = np.ascontiguousarray(padded, dtype=np.float32)
+        return self._masks[key]
+
+    def __getitem__(self, i: int) -> dict:
+        row = self.index.iloc[i]
+        stored = np.load(self.extract_dir / row["file"], mmap_mode="r")  # (2 [x, k], 2, T, H, W) float32
+        mask = self.kt_mask(row)
+        if self.normalisation == "reference":
+            x, k = np.array(stored[0]), stored[1]
+        else:
+            x, k = self._renormalise(stored[0], row, mask)
+        if self.noise_sigma > 0:
+            rng = np.random.default_rng(sample_seed(self.noise_seed, row["file"]))
+            k = k + rng.standard_normal(k.shape, dtype=np.float32) * np.float32(self.noise_sigma)
+        y = k * mask
+        mask_t = torch.from_numpy(mask).expand(2, *mask.shape)
+        return {"x": torch.from_numpy(x), "y": torch.from_numpy(y), "params": {"mask": mask_t}}
+
+    def _renormalise(self, x: np.ndarray, row, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = x[0] + 1j * x[1]
+        if self.normalisation == "none":
+            z = z * row["std"] + row["mean"] * (1 + 1j)
+        else:  # measurement: standardisation is invariant to the affine map already applied
+            z, _, _ = standardise(z, reference=kspace_to_image(image_to_kspace(z) * mask))
+        return complex_to_channels(z), complex_to_channels(image_to_kspace(z))

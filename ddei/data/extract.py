@@ -1,0 +1,249 @@
+"""Extraction of CMRxRecon single-coil cine data into a fast per-slice format.
+
+CMRxRecon stores each patient's cine as MATLAB v7.3 files ``FullSample/Pxxx/cine_{lax,sax}.mat`` with the key
+``kspace_single_full`` of MATLAB shape ``(kx, ky, slice, t)``. The reference code and
+:class:`deepinv.datasets.CMRxReconSliceDataset` re-read (and decompress) the whole file for every training
+sample. Here each selected slice is read once, transformed to the image domain, zero-padded to the training size
+and normalised as the paper does (mean and standard deviation of the padded image), and written with its k-space
+as one ``float32`` ``.npy`` array ``(2, 2, t, H, W)``: ``[image, kspace] x [real, imag]``.
+:class:`ddei.data.dataset.CineSliceDataset` then only has to apply the k-t mask.
+
+Outputs (all written to a temporary folder first, then moved in place, so an error leaves nothing behind):
+
+- ``<out>/slices/<patient>_<view>_s<slice>.npy``
+- ``<out>/index.csv``: one row per slice: patient, view, slice, split, file, kx, ky, frames, height, width, and
+  the ``mean``/``std`` the slice was normalised with
+- ``<out>/split.csv``: the patient-level train/test split: patient, split
+
+The real data and the synthetic data of :mod:`ddei.data.synthetic` go through exactly the same code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ddei.data.phantom import image_to_kspace, kspace_to_image
+from ddei.io.matlab import MatFileError, mat_shape, read_mat_slice
+
+KSPACE_KEY = "kspace_single_full"
+FULLSAMPLE = Path("SingleCoil/Cine/TrainingSet/FullSample")
+VIEWS = ("lax", "sax")
+
+
+@dataclass(frozen=True)
+class CineFile:
+    """One ``cine_<view>.mat`` file and its MATLAB shape ``(kx, ky, slices, frames)``."""
+
+    patient: str
+    view: str
+    path: Path
+    shape: tuple[int, int, int, int]
+
+
+def fullsample_dir(root: str | os.PathLike) -> Path:
+    """The ``FullSample`` folder under a CMRxRecon root (or ``root`` itself if it is that folder).
+
+    :param root: CMRxRecon root (holding ``SingleCoil/``) or the ``FullSample`` folder.
+    :raises FileNotFoundError: if neither exists.
+    """
+    root = Path(root)
+    for candidate in (root / FULLSAMPLE, root):
+        if candidate.is_dir() and any(candidate.glob("P*/cine_*.mat")):
+            return candidate
+    raise FileNotFoundError(
+        f"No CMRxRecon cine data under {root}: expected {root / FULLSAMPLE}/Pxxx/cine_lax.mat or cine_sax.mat. "
+        "Point config 'data.root' at the CMRxRecon folder (the one holding SingleCoil/), "
+        "or use 'data.source: synthetic'."
+    )
+
+
+def scan(root: str | os.PathLike, views: tuple[str, ...] = VIEWS) -> list[CineFile]:
+    """Find and check every cine file, reading only shapes.
+
+    :param root: CMRxRecon root or ``FullSample`` folder.
+    :param tuple views: views to include.
+    :raises FileNotFoundError: if there is no data.
+    :raises MatFileError: if a file is unreadable, lacks ``kspace_single_full`` or is not 4D.
+    """
+    folder = fullsample_dir(root)
+    files = []
+    for view in views:
+        if view not in VIEWS:
+            raise ValueError(f"Unknown view {view!r}; choose from {VIEWS}")
+        for path in sorted(folder.glob(f"P*/cine_{view}.mat")):
+            shape = mat_shape(path, KSPACE_KEY)
+            if len(shape) != 4:
+                raise MatFileError(
+                    f"{path}: '{KSPACE_KEY}' must be 4D (kx, ky, slice, t) single-coil k-space, got shape {shape}"
+                    + (" (multi-coil data has a coil axis: use the SingleCoil folder)" if len(shape) == 5 else "")
+                )
+            files.append(CineFile(path.parent.name, view, path, shape))
+    if not files:
+        raise FileNotFoundError(f"No cine_{{{','.join(views)}}}.mat files under {folder}")
+    return sorted(files, key=lambda f: (f.patient, f.view))
+
+
+def patient_split(patients: list[str], train_fraction: float = 0.8, seed: int = 0) -> dict[str, str]:
+    """Random patient-level split, as the paper's 80/20 split (rounded, at least one test patient).
+
+    :param list patients: patient ids.
+    :param float train_fraction: fraction of patients in the training set.
+    :param int seed: seed of the permutation.
+    :return: ``{patient: "train" | "test"}``.
+    """
+    patients = sorted(set(patients))
+    if len(patients) < 2:
+        raise ValueError(f"Need at least 2 patients for a train/test split, found {len(patients)}")
+    n_train = min(max(int(round(len(patients) * train_fraction)), 1), len(patients) - 1)
+    order = np.random.default_rng(seed).permutation(len(patients))
+    train = {patients[i] for i in order[:n_train]}
+    return {p: ("train" if p in train else "test") for p in patients}
+
+
+def select_slices(n_slices: int, keep: int) -> list[int]:
+    """The first ``keep`` slices (all if ``keep`` is -1 or larger than ``n_slices``).
+
+    The paper keeps all 3 long-axis views and the first short-axis slice of each patient.
+    """
+    return list(range(n_slices if keep < 0 else min(keep, n_slices)))
+
+
+def extract(
+    root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    lax_slices: int = -1,
+    sax_slices: int = 1,
+    train_fraction: float = 0.8,
+    seed: int = 0,
+    img_size: tuple[int, int] = (512, 256),
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Extract the selected slices of every patient and write the split.
+
+    :param root: CMRxRecon root or ``FullSample`` folder.
+    :param out_dir: output folder (replaced as a whole when the extraction succeeds).
+    :param int lax_slices: long-axis views kept per patient (-1: all).
+    :param int sax_slices: short-axis slices kept per patient, from the first (-1: all).
+    :param float train_fraction: fraction of patients for training.
+    :param int seed: split seed.
+    :param tuple img_size: ``(H, W)`` every slice is zero-padded (or cropped) to at the centre (the paper:
+        ``(512, 256)``).
+    :param bool progress: show a progress bar.
+    :return: the index table (also written to ``index.csv``).
+    """
+    keep = {"lax": lax_slices, "sax": sax_slices}
+    views = tuple(v for v in VIEWS if keep[v] != 0)
+    files = scan(root, views)
+    split = patient_split([f.patient for f in files], train_fraction, seed)
+    jobs = [(f, s) for f in files for s in select_slices(f.shape[2], keep[f.view])]
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / "slices").mkdir()
+        rows = []
+        for f, s in tqdm(jobs, desc="extract", unit="slice", disable=not progress):
+            kspace = read_mat_slice(f.path, KSPACE_KEY, s, axis=2)  # (kx, ky, t)
+            if not np.iscomplexobj(kspace):
+                raise MatFileError(f"{f.path}: '{KSPACE_KEY}' is not complex (dtype {kspace.dtype})")
+            image = kspace_to_image(np.moveaxis(kspace, -1, 0)).astype(np.complex64)  # (t, kx, ky)
+            if not np.isfinite(image).all():
+                raise MatFileError(f"{f.path}: slice {s} contains NaN or inf values")
+            name = f"{f.patient}_{f.view}_s{s}.npy"
+            x, mean, std = standardise(center_fit(image, img_size))
+            np.save(tmp / "slices" / name, np.stack([complex_to_channels(x), complex_to_channels(image_to_kspace(x))]))
+            rows.append(
+                {
+                    "patient": f.patient,
+                    "view": f.view,
+                    "slice": s,
+                    "split": split[f.patient],
+                    "file": f"slices/{name}",
+                    "kx": f.shape[0],
+                    "ky": f.shape[1],
+                    "frames": f.shape[3],
+                    "height": img_size[0],
+                    "width": img_size[1],
+                    "mean": mean,
+                    "std": std,
+                }
+            )
+        index = pd.DataFrame(rows)
+        index.to_csv(tmp / "index.csv", index=False)
+        pd.DataFrame(sorted(split.items()), columns=["patient", "split"]).to_csv(tmp / "split.csv", index=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return index
+
+
+def center_fit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Zero-pad or crop the last two axes of ``array`` around the centre to ``size``.
+
+    Index ``n // 2`` (the k-space centre of the FFT convention) maps to index ``target // 2``, for odd and even
+    sizes alike.
+
+    :param numpy.ndarray array: array ``(..., H, W)``.
+    :param tuple size: target ``(H, W)``.
+    """
+    out = array
+    for axis, target in zip((-2, -1), size):
+        n = out.shape[axis]
+        if n < target:
+            before = target // 2 - n // 2
+            pad = [(0, 0)] * out.ndim
+            pad[axis] = (before, target - n - before)
+            out = np.pad(out, pad)
+        elif n > target:
+            start = n // 2 - target // 2
+            out = np.take(out, np.arange(start, start + target), axis=axis)
+    return out
+
+
+def standardise(x: np.ndarray, reference: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
+    """The paper's (and deepinv's) normalisation: subtract the mean and divide by the standard deviation of the
+    real and imaginary values pooled, taken from ``reference`` (default ``x``).
+
+    :return: ``(normalised x as complex64, mean, std)``.
+    """
+    ref = x if reference is None else reference
+    values = np.stack([ref.real, ref.imag]).astype(np.float64)
+    mean, std = float(values.mean()), float(values.std())
+    return ((x - mean * (1 + 1j)) / (std + 1e-11)).astype(np.complex64), mean, std
+
+
+def complex_to_channels(z: np.ndarray) -> np.ndarray:
+    """Complex ``(...)`` to ``float32`` ``(2, ...)`` real and imaginary channels."""
+    return np.stack([z.real, z.imag]).astype(np.float32)
+
+
+def load_index(extract_dir: str | os.PathLike, split: str | None = None) -> pd.DataFrame:
+    """Read ``index.csv`` of an extraction, optionally one split.
+
+    :param extract_dir: output folder of :func:`extract`.
+    :param str split: ``"train"``, ``"test"`` or ``None`` for all.
+    """
+    path = Path(extract_dir) / "index.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the extract rule first")
+    index = pd.read_csv(path, dtype={"patient": str})
+    if split is not None:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        index = index[index["split"] == split].reset_index(drop=True)
+    return index
+
+
+__all__ = ["CineFile", "extract", "fullsample_dir", "load_index", "patient_split", "scan", "select_slices"]
