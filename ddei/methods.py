@@ -45,6 +45,29 @@ LABELS = {
 }
 
 
+def device_rng(rng: torch.Generator, device: str | torch.device) -> torch.Generator:
+    """A generator on ``device`` seeded from ``rng`` (deepinv's mask generators need one on their device).
+
+    :param torch.Generator rng: the run's CPU generator.
+    :param device: torch device.
+    """
+    device = torch.device(device)
+    if device.type == rng.device.type:
+        return rng
+    seed = int(torch.randint(0, 2**62, (1,), generator=rng))
+    return torch.Generator(device).manual_seed(seed)
+
+
+def generators(rng: torch.Generator, losses: list[nn.Module]) -> list[torch.Generator]:
+    """Every generator a run draws from: ``rng`` and those of the losses' mask generators (saved on resume)."""
+    found = [rng]
+    for loss in losses:
+        g = getattr(getattr(loss, "mask_generator", None), "rng", None)
+        if isinstance(g, torch.Generator) and all(g is not f for f in found):
+            found.append(g)
+    return found
+
+
 def build_method(
     name: str,
     model: nn.Module,
@@ -93,7 +116,9 @@ def build_method(
     elif base == "ddei":
         losses = [mc, dinv.loss.EILoss(ddei_transform(mode=transform_mode, rng=rng, device=device))]
     elif base in ("t-ssdu", "t-ssdu*"):
-        splitter = GaussianSplittingMaskGenerator(img_size, split_ratio=split_ratio, device=device, rng=rng)
+        splitter = GaussianSplittingMaskGenerator(
+            img_size, split_ratio=split_ratio, device=device, rng=device_rng(rng, device)
+        )
         loss = dinv.loss.SplittingLoss(
             split_ratio=split_ratio,
             mask_generator=splitter,
@@ -103,7 +128,7 @@ def build_method(
         losses, model = [loss], loss.adapt_model(model)
     else:  # phase2phase
         loss = Phase2PhaseLoss(img_size, dynamic_model=True, device=device)
-        loss.mask_generator.rng = rng
+        loss.mask_generator.rng = device_rng(rng, device)
         losses, model = [loss], loss.adapt_model(model)
 
     if name in SURE:  # SURE and EI in one step do not fit in memory at paper scale: alternate them

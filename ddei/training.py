@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
+from ddei.methods import generators
 
 
 class NonFiniteLossError(RuntimeError):
@@ -85,9 +86,9 @@ def _accepts(model: nn.Module, name: str) -> bool:
     return name in params
 
 
-def _random_states(rng: torch.Generator) -> dict:
+def _random_states(rngs: list[torch.Generator]) -> dict:
     states = {
-        "rng": rng.get_state(),
+        "rng": [g.get_state() for g in rngs],
         "torch": torch.get_rng_state(),
         "numpy": np.random.get_state(),
         "python": random.getstate(),
@@ -97,8 +98,9 @@ def _random_states(rng: torch.Generator) -> dict:
     return states
 
 
-def _set_random_states(states: dict, rng: torch.Generator) -> None:
-    rng.set_state(states["rng"])
+def _set_random_states(states: dict, rngs: list[torch.Generator]) -> None:
+    for g, state in zip(rngs, states["rng"], strict=True):
+        g.set_state(state)
     torch.set_rng_state(states["torch"])
     np.random.set_state(states["numpy"])
     random.setstate(states["python"])
@@ -137,7 +139,8 @@ def train(
     :param list losses: deepinv losses, called as ``loss(x=, x_net=, y=, physics=, model=, epoch=)``.
     :param torch.utils.data.Dataset dataset: dict samples ``{"x", "y", "params": {"mask"}}``.
     :param physics: :class:`deepinv.physics.DynamicMRI`; its mask is updated from each batch.
-    :param torch.Generator rng: the generator the method's random components draw from (saved and restored).
+    :param torch.Generator rng: the generator the method's random components draw from; it and the losses' own
+        mask generators (see :func:`ddei.methods.generators`) are saved and restored.
     :param TrainSettings settings: optimisation settings.
     :param checkpoint: checkpoint file, rewritten after every epoch; kept after the run.
     :param log_csv: per-epoch log: epoch, loss, seconds (rewritten from the checkpoint's log on resume).
@@ -152,6 +155,7 @@ def train(
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     update_parameters = _accepts(model, "update_parameters")
+    rngs = generators(rng, losses)
 
     start_epoch, log = 0, []
     if checkpoint.is_file():
@@ -159,7 +163,7 @@ def train(
         if state.get("run_id") == run_id and state.get("settings") == asdict(settings):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            _set_random_states(state["random"], rng)
+            _set_random_states(state["random"], rngs)
             start_epoch, log = state["epoch"], state["log"]
             print(f"Resuming {run_id or 'run'} from {checkpoint} after epoch {start_epoch}")
         else:
@@ -214,7 +218,7 @@ def train(
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "random": _random_states(rng),
+                "random": _random_states(rngs),
                 "log": log,
             },
             checkpoint,
