@@ -111,3 +111,19 @@ def test_invalid_config_is_refused_readably(tmp_path, change, message):
     result = snakemake(tmp_path, tiny_config(tmp_path / "results") | change, "-n")
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_workflow_imports_published_masks(finished_run, tmp_path):
+    """masks.import_dir: the workflow checks and uses masks from a folder in the paper's layout."""
+    _, config = finished_run
+    published = Path(config["results"]) / "masks"  # stands in for the paper's published TimeVaryingGaussianMaskXX
+    imported = tiny_config(tmp_path / "results")
+    imported["masks"]["import_dir"] = str(published)
+    target = str(tmp_path / "results" / "masks" / "TimeVaryingGaussianMask04")
+    result = snakemake(tmp_path, imported, target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours = sorted(p.relative_to(published) for p in published.rglob("*.mat"))
+    assert ours and ours == sorted(p.relative_to(Path(target).parent) for p in Path(target).rglob("*.mat"))
+    for rel in ours:
+        assert (published / rel).read_bytes() == (Path(target).parent / rel).read_bytes()
