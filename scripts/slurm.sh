@@ -7,12 +7,18 @@
 #                                   until the node is idle (idempotent: does nothing if already running)
 #   scripts/slurm.sh status [DIR]   exit 0 if all three daemons run and the node answers, 1 otherwise
 #   scripts/slurm.sh stop [DIR]     cancel its jobs, kill the daemons by pid, delete DIR
-#   scripts/slurm.sh env [DIR]      print `export SLURM_CONF=...`: eval "$(scripts/slurm.sh env)"
+#   scripts/slurm.sh env [DIR]      print `export SLURM_CONF=DIR/slurm.conf` (not needed while the
+#                                   /etc/slurm/slurm.conf symlink below is in place)
 #
 # DIR (default $DDEI_SLURM_DIR, else /tmp/ddei-slurm) holds everything: slurm.conf, the munge key and
-# socket, state, spool, logs and pid files; nothing is written to /etc. Client commands (sinfo, sbatch,
-# squeue, and so Snakemake's SLURM executor) find this cluster through SLURM_CONF=DIR/slurm.conf.
+# socket, state, spool, logs and pid files. Outside DIR there is only the symlink /etc/slurm/slurm.conf ->
+# DIR/slurm.conf, through which client commands (sinfo, sbatch, squeue, srun) find the cluster: SLURM_CONF
+# alone is not enough, as Snakemake's slurm-jobstep executor removes SLURM_* variables (SLURM_CONF too)
+# from the environment of the `srun` it runs inside each job. `start` refuses to replace an
+# /etc/slurm/slurm.conf that is not its own symlink; `stop` removes the symlink.
 # Ports: $DDEI_SLURMCTLD_PORT (default 6817) and $DDEI_SLURMD_PORT (default 6818).
+# GPU: unless DDEI_SLURM_FAKE_GPUS=0, the node advertises one GPU (GRES gpu) whose device file is /dev/null,
+# so that jobs asking for `--gpus=1` (Snakemake resource gpu=1) are scheduled; they run on the CPU.
 #
 # There is no slurmdbd (accounting_storage/none), so `sacct` does not work here: submit with
 # `--slurm-status-command squeue`. Completed jobs are also written to DIR/jobcomp.txt (jobcomp/filetxt).
@@ -22,7 +28,10 @@ cmd=${1:-}
 DIR=${2:-${DDEI_SLURM_DIR:-/tmp/ddei-slurm}}
 CTLD_PORT=${DDEI_SLURMCTLD_PORT:-6817}
 SLURMD_PORT=${DDEI_SLURMD_PORT:-6818}
+FAKE_GPUS=${DDEI_SLURM_FAKE_GPUS:-1}
+[[ $FAKE_GPUS == [01] ]] || { echo "slurm.sh: DDEI_SLURM_FAKE_GPUS must be 0 or 1" >&2; exit 1; }
 export SLURM_CONF="$DIR/slurm.conf"
+ETC_CONF=/etc/slurm/slurm.conf
 PATH="$PATH:/usr/sbin:/sbin"
 
 die() { echo "slurm.sh: $*" >&2; exit 1; }
@@ -33,18 +42,23 @@ have_binaries() {
         && command -v sbatch >/dev/null && command -v squeue >/dev/null && command -v sinfo >/dev/null
 }
 
-alive() {  # alive PIDFILE: the pid in it is a running process
-    [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
+pid_of() {  # pid_of NAME: the pid in DIR/NAME.pid if that process runs and is NAME (not a reused pid)
+    local f="$DIR/$1.pid" pid
+    [[ -s $f ]] || return 1
+    pid=$(cat "$f")
+    [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] || return 1
+    echo "$pid"
 }
 
+alive() { pid_of "$1" >/dev/null; }
+
 running() {
-    alive "$DIR/munged.pid" && alive "$DIR/slurmctld.pid" && alive "$DIR/slurmd.pid" \
-        && timeout 10 sinfo -h >/dev/null 2>&1
+    alive munged && alive slurmctld && alive slurmd && timeout 10 sinfo -h >/dev/null 2>&1
 }
 
 do_install() {
     if have_binaries; then
-        log "slurm-wlm and munge already installed ($(sinfo --version))"
+        log "slurm-wlm and munge already installed ($(slurmd -V 2>/dev/null || true))"
         return
     fi
     [[ $(id -u) == 0 ]] || die "install needs root"
@@ -57,7 +71,7 @@ do_install() {
 write_config() {
     mkdir -p "$DIR"/{state,spool,log,munge}
     touch "$DIR/.ddei-slurm"   # marks DIR as ours: `stop` deletes only such a folder
-    chmod 700 "$DIR/munge"
+    chmod 755 "$DIR/munge"
     if [[ ! -s $DIR/munge/munge.key ]]; then
         if command -v mungekey >/dev/null; then
             mungekey --create --keyfile="$DIR/munge/munge.key"
@@ -109,19 +123,51 @@ SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
+DefMemPerCPU=1000
 Waittime=0
-NodeName=localhost NodeAddr=127.0.0.1 $hw State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 $hw $( ((FAKE_GPUS)) && echo Gres=gpu:1) State=UNKNOWN
 PartitionName=local Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+    # A GPU whose device file is /dev/null: lets `sbatch --gpus=1` be scheduled here (the job runs on CPU).
+    if ((FAKE_GPUS)); then
+        echo "NodeName=localhost Name=gpu File=/dev/null" >"$DIR/gres.conf"
+    else
+        : >"$DIR/gres.conf"
+    fi
 }
 
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-    local n=$(( $1 * 5 )) what=$2; shift 2
+link_conf() {  # /etc/slurm/slurm.conf -> DIR/slurm.conf, unless it is someone else's
+    if [[ -L $ETC_CONF ]]; then
+        local target
+        target=$(readlink "$ETC_CONF")
+        if [[ $target == "$SLURM_CONF" ]]; then return 0; fi
+        if [[ -e $target ]]; then
+            die "$ETC_CONF links to $target, another cluster's configuration: stop that one first"
+        fi
+        rm -f "$ETC_CONF"   # dangling: left by a cluster that was not stopped
+    elif [[ -e $ETC_CONF ]]; then
+        die "$ETC_CONF exists (a real SLURM installation?): refusing to replace it"
+    fi
+    mkdir -p "$(dirname "$ETC_CONF")"
+    ln -s "$SLURM_CONF" "$ETC_CONF"
+}
+
+unlink_conf() {
+    if [[ -L $ETC_CONF && $(readlink "$ETC_CONF") == "$SLURM_CONF" ]]; then rm -f "$ETC_CONF"; fi
+}
+
+wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds (polls every 0.2 s)
+    local n=$(($1 * 5)); shift
     for ((i = 0; i < n; i++)); do
         if "$@" >/dev/null 2>&1; then return 0; fi
         sleep 0.2
     done
     return 1
+}
+
+no_jobs() {
+    [[ -z $(squeue -h -t R,CG -o %A 2>/dev/null) ]]
 }
 
 node_idle() {
@@ -146,49 +192,52 @@ do_start() {
     fi
     # Whatever is left of an earlier, broken start goes first.
     [[ -e $DIR ]] && do_stop
+    link_conf
     write_config
     local t0=$SECONDS
     munged --key-file="$DIR/munge/munge.key" --socket="$DIR/munge/munge.socket" \
         --pid-file="$DIR/munged.pid" --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/munge.seed" \
         --force || fail_start "munged failed to start"
-    wait_for 10 "munged" alive "$DIR/munged.pid" || fail_start "munged did not start"
+    wait_for 10 alive munged || fail_start "munged did not start"
     slurmctld -f "$SLURM_CONF" || fail_start "slurmctld failed to start"
-    wait_for 15 "slurmctld" scontrol ping || fail_start "slurmctld does not answer"
+    wait_for 15 scontrol ping || fail_start "slurmctld does not answer"
     slurmd -f "$SLURM_CONF" -N localhost || fail_start "slurmd failed to start"
-    wait_for 30 "node" node_idle || fail_start "node localhost did not become idle"
-    log "running in $DIR after $((SECONDS - t0)) s: export SLURM_CONF=$SLURM_CONF"
+    wait_for 30 node_idle || fail_start "node localhost did not become idle"
+    log "running in $DIR after $((SECONDS - t0)) s ($ETC_CONF -> $SLURM_CONF)"
     sinfo >&2
 }
 
-kill_pidfile() {  # kill_pidfile NAME: TERM, then KILL after 10 s
-    local f="$DIR/$1.pid" pid
-    [[ -s $f ]] || return 0
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
+kill_daemons() {  # kill_daemons NAME...: SIGTERM the pids in DIR/NAME.pid, SIGKILL what is left after 10 s
+    local name pid pids=()
+    for name in "$@"; do
+        if pid=$(pid_of "$name"); then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+        rm -f "$DIR/$name.pid"
+    done
+    for pid in "${pids[@]}"; do
         for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         if kill -0 "$pid" 2>/dev/null; then
-            log "$1 (pid $pid) ignored SIGTERM, sending SIGKILL"
+            log "pid $pid ignored SIGTERM, sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
-    fi
-    rm -f "$f"
+    done
 }
 
 do_stop() {
-    if [[ -s $DIR/slurmctld.pid ]] && alive "$DIR/slurmctld.pid"; then
+    if alive slurmctld; then
         # Cancel this cluster's jobs (and so their processes) before the daemons go.
         local jobs
         jobs=$(timeout 10 squeue -h -o %A 2>/dev/null || true)
         if [[ -n $jobs ]]; then
             # shellcheck disable=SC2086
             timeout 10 scancel $jobs 2>/dev/null || true
-            wait_for 10 "jobs" bash -c '[[ -z $(squeue -h -t R,CG -o %A) ]]' || true
+            wait_for 10 no_jobs || true
         fi
     fi
-    kill_pidfile slurmd
-    kill_pidfile slurmctld
-    kill_pidfile munged
+    kill_daemons slurmd slurmctld munged
+    unlink_conf
     if [[ -e $DIR/.ddei-slurm ]]; then
         rm -rf "$DIR"
     elif [[ -e $DIR ]]; then
