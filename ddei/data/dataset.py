@@ -96,7 +96,9 @@ class CineSliceDataset(Dataset):
             if self.mask_root is None:
                 mask = np.ones((*shape, frames), dtype=np.uint8)
             else:
-                mask = read_mask(mask_path(self.mask_root, self.acceleration, *key), shape=shape, frames=frames)
+                mask = read_mask(
+                    mask_path(self.mask_root, self.acceleration, *key), shape=shape, frames=frames
+                )
             padded = center_fit(np.moveaxis(mask, -1, 0), (int(row["height"]), int(row["width"])))
             self._masks[key] = np.ascontiguousarray(padded, dtype=np.float32)
         return self._masks[key]

@@ -83,7 +83,11 @@ def scan(root: str | os.PathLike, views: tuple[str, ...] = VIEWS) -> list[CineFi
             if len(shape) != 4:
                 raise MatFileError(
                     f"{path}: '{KSPACE_KEY}' must be 4D (kx, ky, slice, t) single-coil k-space, got shape {shape}"
-                    + (" (multi-coil data has a coil axis: use the SingleCoil folder)" if len(shape) == 5 else "")
+                    + (
+                        " (multi-coil data has a coil axis: use the SingleCoil folder)"
+                        if len(shape) == 5
+                        else ""
+                    )
                 )
             files.append(CineFile(path.parent.name, view, path, shape))
     if not files:
@@ -160,7 +164,10 @@ def extract(
                 raise MatFileError(f"{f.path}: slice {s} contains NaN or inf values")
             name = f"{f.patient}_{f.view}_s{s}.npy"
             x, mean, std = standardise(center_fit(image, img_size))
-            np.save(tmp / "slices" / name, np.stack([complex_to_channels(x), complex_to_channels(image_to_kspace(x))]))
+            np.save(
+                tmp / "slices" / name,
+                np.stack([complex_to_channels(x), complex_to_channels(image_to_kspace(x))]),
+            )
             rows.append(
                 {
                     "patient": f.patient,
@@ -179,7 +186,9 @@ def extract(
             )
         index = pd.DataFrame(rows)
         index.to_csv(tmp / "index.csv", index=False)
-        pd.DataFrame(sorted(split.items()), columns=["patient", "split"]).to_csv(tmp / "split.csv", index=False)
+        pd.DataFrame(sorted(split.items()), columns=["patient", "split"]).to_csv(
+            tmp / "split.csv", index=False
+        )
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
