@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ddei.io.folders import atomic_folder
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 
 MASK_KEY = "mask"
@@ -162,18 +163,13 @@ def write_mask_folder(
     :param bool progress: show a progress bar.
     :return: the written folder.
     """
-    import shutil
-    import tempfile
-
     import pandas as pd
     from tqdm.auto import tqdm
 
     index = pd.read_csv(index_csv, dtype={"patient": str})
     files = index.drop_duplicates(["patient", "view"])
     out = Path(mask_root) / mask_folder_name(acceleration)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         for row in tqdm(list(files.itertuples()), desc=f"masks x{acceleration}", disable=not progress):
             shape = (int(row.kx), int(row.ky))
             if import_dir is None:
@@ -184,10 +180,4 @@ def write_mask_folder(
                 source = mask_path(import_dir, acceleration, row.patient, row.view)
                 mask = read_mask(source, shape=shape, frames=int(row.frames))
             write_mask(tmp / row.patient / f"cine_{row.view}_mask.mat", mask)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -21,8 +21,6 @@ The real data and the synthetic data of :mod:`ddei.data.synthetic` go through ex
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ddei.data.phantom import image_to_kspace, kspace_to_image
+from ddei.io.folders import atomic_folder
 from ddei.io.matlab import MatFileError, mat_shape, read_mat_slice
 
 KSPACE_KEY = "kspace_single_full"
@@ -149,10 +148,7 @@ def extract(
     split = patient_split([f.patient for f in files], train_fraction, seed)
     jobs = [(f, s) for f in files for s in select_slices(f.shape[2], keep[f.view])]
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         (tmp / "slices").mkdir()
         rows = []
         for f, s in tqdm(jobs, desc="extract", unit="slice", disable=not progress):
@@ -189,12 +185,6 @@ def extract(
         pd.DataFrame(sorted(split.items()), columns=["patient", "split"]).to_csv(
             tmp / "split.csv", index=False
         )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return index
 
 
