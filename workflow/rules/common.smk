@@ -101,3 +101,21 @@ def metric_files():
 
 def all_outputs():
     return [R("metrics/all.csv")] + report_outputs()
+
+
+# Paper outputs (workflow/rules/report.smk)
+REPORT_METHODS = list(config["methods"])
+REPORT_SEED = SEEDS[0]  # the seed whose reconstructions are shown (zero-filled is evaluated with it too)
+
+
+def report_outputs():
+    tables = [R(f"tables/results.{ext}") for ext in ("csv", "md", "tex", "html")]
+    tables += [R(f"tables/wilcoxon.{ext}") for ext in ("csv", "md", "html")]
+    figures = [
+        R(f"figures/{name}_acc{a}.{ext}")
+        for a in ACCELERATIONS
+        for name, ext in (("cine", "gif"), ("cine", "html"), ("frame", "png"))
+    ]
+    figures += [R("figures/metrics_vs_acceleration.png"), R("figures/training_curves.png")]
+    figures += [R("figures/training_curves_raw.png")]
+    return tables + figures

@@ -13,8 +13,8 @@ rule evaluate:
     params:
         method=lambda wc: METHOD_OF_SLUG[wc.method],
         cfg=lambda wc: method_config(METHOD_OF_SLUG[wc.method]),
-        extract_dir=R("extract"),
-        mask_root=R("masks"),
+        extract_dir=lambda w, input: str(Path(input.index).parent),
+        mask_root=lambda w, input: str(Path(input.masks).parent),
         save_recon=config["evaluation"]["save_recon"],
     log:
         R("logs/evaluate/{method}_acc{acc}_seed{seed}.log"),

@@ -13,8 +13,8 @@ rule train:
     params:
         method=lambda wc: METHOD_OF_SLUG[wc.method],
         cfg=lambda wc: method_config(METHOD_OF_SLUG[wc.method]),
-        extract_dir=R("extract"),
-        mask_root=R("masks"),
+        extract_dir=lambda w, input: str(Path(input.index).parent),
+        mask_root=lambda w, input: str(Path(input.masks).parent),
         checkpoint=lambda wc: R(f"checkpoints/{wc.method}_acc{wc.acc}_seed{wc.seed}.pt"),
     log:
         R("logs/train/{method}_acc{acc}_seed{seed}.log"),
