@@ -98,6 +98,7 @@ def run_training(
     rng = torch.Generator(device="cpu").manual_seed(seed)
     dataset = _dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
     frames = _frames(dataset)
+    torch.manual_seed(seed)  # the network's initial weights
     model, losses = _model(method, cfg, frames, rng, device)
     physics = make_physics(_img_size(cfg, frames), cfg["noise_sigma"], rng, device)
     settings = TrainSettings(
