@@ -458,12 +458,8 @@ def _p(p: float) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def wilcoxon_markdown(tests: pd.DataFrame, reference: str = "ddei") -> str:
-    """The tests as a Markdown table, one line per (acceleration, metric, competitor)."""
-    title = f"Paired Wilcoxon signed-rank tests: {label(reference)} against each method"
-    if tests.empty:
-        return f"{title}\n\nNo tests: {label(reference)} is not among the evaluated methods.\n"
-    head = [
+def _wilcoxon_columns(reference: str) -> list[str]:
+    return [
         "Acceleration",
         "Metric",
         "Method",
@@ -474,6 +470,14 @@ def wilcoxon_markdown(tests: pd.DataFrame, reference: str = "ddei") -> str:
         "p (Holm)",
         "Note",
     ]
+
+
+def wilcoxon_markdown(tests: pd.DataFrame, reference: str = "ddei") -> str:
+    """The tests as a Markdown table, one line per (acceleration, metric, competitor)."""
+    title = f"Paired Wilcoxon signed-rank tests: {label(reference)} against each method"
+    if tests.empty:
+        return f"{title}\n\nNo tests: {label(reference)} is not among the evaluated methods.\n"
+    head = _wilcoxon_columns(reference)
     lines = [f"{title}\n", "| " + " | ".join(head) + " |", "|--:|:--|:--|--:|--:|--:|--:|--:|:--|"]
     for _, r in tests.iterrows():
         spec = METRICS[r["metric"]]
@@ -499,17 +503,7 @@ def wilcoxon_html(tests: pd.DataFrame, reference: str = "ddei") -> str:
             title,
             f"<h2>{html.escape(title)}</h2><p>No tests: {html.escape(label(reference))} was not evaluated.</p>",
         )
-    head = [
-        "Acceleration",
-        "Metric",
-        "Method",
-        "n",
-        f"Mean diff. ({label(reference)} − method)",
-        "W",
-        "p",
-        "p (Holm)",
-        "Note",
-    ]
+    head = _wilcoxon_columns(reference)
     body, previous = [], None
     for _, r in tests.iterrows():
         spec = METRICS[r["metric"]]
