@@ -4,13 +4,18 @@ Dynamic cardiac phantom: bSSFP-like cine MRI of the thorax in short-axis and lon
 :func:`cardiac_cine` paints a 2D+t complex image from anti-aliased ellipses (a sigmoid of the approximate signed
 distance to each boundary): body with subcutaneous fat and chest-wall muscle, dark lungs, liver with vessels, spine,
 descending aorta, mediastinal and patchy epicardial fat, and the heart (bright blood pools, darker myocardium,
-papillary muscles, valves). The heart contracts with a realistic volume curve (ejection, rapid filling, diastasis,
-atrial kick) at a heart rate that varies from beat to beat, so the cine is not periodic; the myocardium thickens as
-the cavity shrinks (its area is conserved); heart and liver drift slowly with respiration; a smooth shading,
-fine texture and a smooth phase make it look and behave like a real (complex) MR image.
+valves). Fine structure a few pixels across, which an undersampled reconstruction can lose, is painted as thin
+anti-aliased strands (:func:`_strand`): trabeculae lining the ventricles, papillary muscles with their chordae
+tendineae, the moderator band of the RV, and coronary arteries in the epicardial fat; it is carried along by the
+beating heart, and the trabeculae compact against the wall in systole. The heart contracts with a realistic
+volume curve (ejection, rapid filling, diastasis, atrial kick) at a heart rate that varies from beat to beat, so the
+cine is not periodic; the myocardium thickens as the cavity shrinks (its area is conserved); heart and liver drift
+slowly with respiration; a smooth shading, fine texture and a smooth phase make it look and behave like a real
+(complex) MR image.
 
 Images are ``(frames, H, W)`` with ``H`` the readout (``kx``) axis and ``W`` the phase-encoding (``ky``) axis.
 As in CMRxRecon, readout is 2x oversampled: pixels are square and the body fills the middle of the readout axis.
+In every view the body is a closed cross-section inside the field of view, whose edges are air.
 Lengths inside the module are in units of about half the phase-encoding field of view (about 17 cm).
 
 >>> import numpy as np
@@ -25,6 +30,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,13 +78,12 @@ _INTENSITY = {
     "myocardium": 0.24,
 }
 #: Layout of the background anatomy of each view, in (readout, phase-encoding) units of the field of view:
-#: body elongation along readout, lungs (centre, semi-axes, angle), mediastinum (centre, semi-axes), vertebral body
-#: centre (or None), descending aorta (centre, semi-axes, angle), liver (centre, semi-axes, angle), back muscles
+#: lungs (centre, semi-axes, angle), mediastinum (centre, semi-axes), vertebral body centre (or None), descending
+#: aorta (centre, semi-axes, angle), liver (centre, semi-axes, angle), back muscles
 #: (centre, semi-axes, or None), heart origin (the LV centre in short axis, the mitral annulus in long axis) and
 #: heart orientation (radians).
 _LAYOUT = {
     "sax": dict(
-        elongation=1.0,
         lungs=(((-0.42, 0.08), (0.38, 0.5), 0.1), ((0.46, 0.1), (0.34, 0.48), -0.1)),
         mediastinum=((0.06, -0.12), (0.36, 0.32)),
         spine=(0.0, 0.34),
@@ -88,7 +93,6 @@ _LAYOUT = {
         heart=((0.12, -0.16), 0.64),
     ),
     "lax4ch": dict(
-        elongation=1.0,
         lungs=(((-0.45, 0.1), (0.38, 0.48), 0.1), ((0.5, 0.12), (0.32, 0.46), -0.1)),
         mediastinum=((0.02, -0.05), (0.4, 0.36)),
         spine=(-0.02, 0.38),
@@ -98,23 +102,21 @@ _LAYOUT = {
         heart=((-0.02, -0.02), -0.72),
     ),
     "lax2ch": dict(
-        elongation=3.5,
-        lungs=(((-0.6, 0.08), (0.85, 0.5), 0.0),),
+        lungs=(((-0.42, 0.08), (0.62, 0.5), 0.0),),
         mediastinum=((0.0, 0.05), (0.4, 0.42)),
         spine=None,
         aorta=((-0.05, 0.42), (0.22, 0.06), 0.1),
-        liver=((1.05, 0.08), (0.62, 0.56), 0.2),
-        back=((0.0, 0.56), (3.0, 0.13)),
+        liver=((0.8, 0.08), (0.52, 0.56), 0.2),
+        back=((0.05, 0.56), (0.95, 0.14)),
         heart=((-0.12, 0.14), -0.93),
     ),
     "lax3ch": dict(
-        elongation=3.5,
-        lungs=(((-0.62, 0.1), (0.8, 0.48), 0.05),),
+        lungs=(((-0.42, 0.1), (0.6, 0.48), 0.05),),
         mediastinum=((0.0, 0.0), (0.42, 0.42)),
         spine=None,
         aorta=((-0.05, 0.42), (0.22, 0.06), 0.1),
-        liver=((1.0, 0.1), (0.6, 0.55), 0.15),
-        back=((0.0, 0.56), (3.0, 0.13)),
+        liver=((0.8, 0.1), (0.5, 0.55), 0.15),
+        back=((0.05, 0.56), (0.95, 0.14)),
         heart=((-0.1, 0.16), -0.85),
     ),
 }
@@ -328,6 +330,20 @@ def _disc(x, y, center, radius, edge: float) -> np.ndarray:
     return _sigmoid((radius - np.hypot(x - center[0], y - center[1])) / edge)
 
 
+def _strand(x, y, start, end, width, edge: float) -> np.ndarray:
+    """Anti-aliased coverage of a strand: the points within ``width / 2`` of the segment from ``start`` to ``end``
+    (exact signed distance; a disc if they coincide).
+
+    :param x, y: coordinates (arrays that broadcast together); ``start``, ``end`` and ``width`` may be per-frame
+        arrays.
+    :param float edge: logistic scale of the edge, in the units of the coordinates.
+    """
+    ux, uy = end[0] - start[0], end[1] - start[1]
+    dx, dy = x - start[0], y - start[1]
+    t = np.clip((dx * ux + dy * uy) / np.maximum(ux * ux + uy * uy, 1e-12), 0.0, 1.0)
+    return _sigmoid((0.5 * width - np.hypot(dx - t * ux, dy - t * uy)) / edge)
+
+
 def _smooth_field(rng: np.random.Generator, r: np.ndarray, c: np.ndarray, terms: int, max_freq: float):
     """Random smooth field of roughly unit variance: a random mix of separable cosines.
 
@@ -347,6 +363,41 @@ def _smooth_field(rng: np.random.Generator, r: np.ndarray, c: np.ndarray, terms:
 def _frames(values) -> np.ndarray:
     """Per-frame values shaped ``(frames, 1, 1)`` to broadcast against images."""
     return np.asarray(values, dtype=np.float32).reshape(-1, 1, 1)
+
+
+def _reach(*coords) -> tuple[float, float]:
+    """Smallest and largest of scalars or per-frame arrays."""
+    values = np.concatenate([np.ravel(v) for v in coords])
+    return float(values.min()), float(values.max())
+
+
+@dataclass
+class _Heart:
+    """The heart's crop of the canvas, with the per-frame coordinates ``(frames, h, w)`` of its pixels in the
+    heart's own frame, and a way to find the pixels near a point of that frame, so that small structures are
+    painted in a small window rather than over the whole heart.
+
+    :param _Canvas canvas: the crop of the canvas.
+    :param numpy.ndarray x, y: coordinates of the crop's pixels in the heart's frame.
+    :param float edge: logistic scale of the edges.
+    :param locate: ``locate(x_range, y_range)``: the rows and columns of the crop that cover that rectangle of the
+        heart's frame in every image frame (the heart drifts).
+    """
+
+    canvas: _Canvas
+    x: np.ndarray
+    y: np.ndarray
+    edge: float
+    locate: Callable[[tuple[float, float], tuple[float, float]], tuple[slice, slice]]
+
+    def paint_strand(self, start, end, width, value: float, tissue: str | None) -> None:
+        """Paint a :func:`_strand` (per-frame end points and width allowed) in the window it can reach."""
+        half = 0.5 * float(np.max(width))
+        (x0, x1), (y0, y1) = _reach(start[0], end[0]), _reach(start[1], end[1])
+        rows, cols = self.locate((x0 - half, x1 + half), (y0 - half, y1 + half))
+        if rows.start < rows.stop and cols.start < cols.stop:
+            coverage = _strand(self.x[..., rows, cols], self.y[..., rows, cols], start, end, width, self.edge)
+            self.canvas.crop(rows, cols).paint(coverage, value, tissue)
 
 
 class _Scene:
@@ -394,9 +445,13 @@ class _Scene:
 
     def box(self, center, radius) -> tuple[slice, slice]:
         """Rows and columns of the pixels within ``radius`` (plus the drift) of ``center``, in units."""
-        radius = radius + self.max_drift + 4 * self.edge
-        rows = np.searchsorted(self.r.ravel(), [center[0] - radius, center[0] + radius])
-        cols = np.searchsorted(self.c.ravel(), [center[1] - radius, center[1] + radius])
+        return self.window((center[0] - radius, center[0] + radius), (center[1] - radius, center[1] + radius))
+
+    def window(self, r_range: tuple[float, float], c_range: tuple[float, float]) -> tuple[slice, slice]:
+        """Rows and columns of the pixels of a rectangle (in units), widened by the drift and the edges."""
+        margin = self.max_drift + 4 * self.edge
+        rows = np.searchsorted(self.r.ravel(), [r_range[0] - margin, r_range[1] + margin])
+        cols = np.searchsorted(self.c.ravel(), [c_range[0] - margin, c_range[1] + margin])
         return slice(int(rows[0]), int(rows[1])), slice(int(cols[0]), int(cols[1]))
 
     def render(self) -> np.ndarray:
@@ -422,14 +477,13 @@ class _Scene:
         """Paint the static anatomy; return the coverage of the rib cage and of structures the liver stays out of."""
         p, layout, canvas, r, c, edge = self.patient, self.layout, self.canvas, self.r, self.c, self.edge
         intensity = p.intensity
-        outer = (p.body[0] * layout["elongation"], p.body[1])
+        # The body is a closed cross-section inside the field of view (at most 1.08 units along the readout axis,
+        # which spans at least 1.2 either way), so the edges of the field of view are air in every view.
+        outer = p.body
         muscle = 0.06
         canvas.paint(_ellipse(r, c, (0.0, 0.0), outer, edge), intensity["fat"], "fat")
-        canvas.paint(
-            _ellipse(r, c, (0.0, 0.0), (outer[0] - p.fat, outer[1] - p.fat), edge),
-            intensity["muscle"],
-            "muscle",
-        )
+        under_fat = _ellipse(r, c, (0.0, 0.0), (outer[0] - p.fat, outer[1] - p.fat), edge)
+        canvas.paint(under_fat, intensity["muscle"], "muscle")
         inner = (outer[0] - p.fat - muscle, outer[1] - p.fat - muscle)
         thorax = _ellipse(r, c, (0.0, 0.0), inner, edge)
         canvas.paint(thorax, intensity["soft_tissue"], "soft_tissue")
@@ -441,7 +495,7 @@ class _Scene:
         protect = np.zeros_like(thorax)
         if layout["back"] is not None:
             center, axes, _ = self.jitter(*layout["back"])
-            protect = _ellipse(r, c, center, axes, edge)
+            protect = _ellipse(r, c, center, axes, edge) * under_fat  # under the subcutaneous fat
             canvas.paint(protect, intensity["muscle"], "muscle")
         if layout["spine"] is not None:
             (sr, sc), _, _ = self.jitter(layout["spine"], (1.0, 1.0))
@@ -492,18 +546,83 @@ class _Scene:
         center, _, angle = self.jitter(origin, (1.0, 1.0), orientation, shift=0.03, scale=0.0, turn=0.12)
         radius = (0.55 if self.view == "sax" else 0.8) * p.heart
         rows, cols = self.box(center, radius)
-        canvas = self.canvas.crop(rows, cols)
         x, y = self.moving_coords(rows, cols, center, angle)
+        cos, sin = math.cos(angle), math.sin(angle)
+
+        def locate(x_range, y_range) -> tuple[slice, slice]:
+            corners = np.array([(u, v) for u in x_range for v in y_range])
+            r = center[0] + cos * corners[:, 0] - sin * corners[:, 1]
+            c = center[1] + sin * corners[:, 0] + cos * corners[:, 1]
+            found = self.window((r.min(), r.max()), (c.min(), c.max()))
+            return tuple(
+                slice(min(max(w.start - crop.start, 0), n), min(max(w.stop - crop.start, 0), n))
+                for w, crop, n in zip(found, (rows, cols), x.shape[1:])
+            )
+
+        heart = _Heart(self.canvas.crop(rows, cols), x, y, self.edge, locate)
         # Patchy epicardial fat: an envelope of the heart modulated by a smooth random field.
         patches = _sigmoid(3 * _smooth_field(rng, self.r[rows], self.c[:, cols], 4, 3.0) + 1)
         if self.view == "sax":
-            _sax_heart(canvas, x, y, self.contraction, p, self.z, self.edge, rng, patches)
+            _sax_heart(heart, self.contraction, p, self.z, rng, patches)
         else:
-            _lax_heart(canvas, x, y, self.contraction, self.systolic, p, self.view, self.edge, rng, patches)
+            _lax_heart(heart, self.contraction, self.systolic, p, self.view, rng, patches)
 
 
-def _sax_heart(canvas, x, y, contraction, p: Patient, z: float, edge: float, rng, patches) -> None:
+def _wall(centre, axes, angle: float):
+    """Point of the boundary of an ellipse at a parametric angle, and the inward unit normal there.
+
+    :param centre, axes: centre and semi-axes; scalars or per-frame arrays.
+    :param float angle: parametric angle, in radians from the first semi-axis.
+    :return: ``((x, y), (nx, ny))``.
+    """
+    cos, sin = math.cos(angle), math.sin(angle)
+    nx, ny = -cos / axes[0], -sin / axes[1]
+    norm = np.hypot(nx, ny)
+    return (centre[0] + axes[0] * cos, centre[1] + axes[1] * sin), (nx / norm, ny / norm)
+
+
+def _draw_strands(rng: np.random.Generator, count: int, *, angles, gap, length, width) -> np.ndarray:
+    """Random trabeculae for :func:`_trabeculae`: rows ``(angle, gap, length, width, tilt)``, each drawn uniformly
+    from the given ``(low, high)`` range, the tilt within 0.35 radians of the wall's normal."""
+    ranges = (angles, gap, length, width, (-0.35, 0.35))
+    return np.stack([rng.uniform(low, high, count) for low, high in ranges], axis=1)
+
+
+def _trabeculae(heart: _Heart, centre, axes, strands: np.ndarray, contraction, value: float) -> None:
+    """Paint trabeculae carneae, the muscular strands lining a ventricle, on the wall of its elliptic cavity.
+
+    Each strand is rooted on the wall and follows it; as the ventricle contracts it shortens and thickens (its
+    area conserved), so in systole the trabeculae compact against the wall.
+
+    :param _Heart heart: the heart.
+    :param centre, axes: centre and semi-axes of the cavity; scalars or per-frame arrays.
+    :param numpy.ndarray strands: rows ``(angle, gap, length, width, tilt)``: parametric angle of the root, its
+        distance inwards from the wall (negative: rooted in the wall), the length (0: a dot, the cross-section of a
+        strand that crosses the slice), the width at end-diastole, and the angle between the strand and the
+        inward normal to the wall.
+    :param contraction: per-frame contraction state, 0 at end-diastole and 1 at end-systole.
+    :param float value: intensity of the strands.
+    """
+    squeeze = 1 - 0.3 * contraction
+    for angle, gap, length, width, tilt in strands:
+        (px, py), (nx, ny) = _wall(centre, axes, angle)
+        cos, sin = math.cos(tilt), math.sin(tilt)
+        start = (px + gap * nx, py + gap * ny)
+        reach = length * squeeze
+        end = (start[0] + reach * (cos * nx - sin * ny), start[1] + reach * (sin * nx + cos * ny))
+        heart.paint_strand(start, end, width / np.sqrt(squeeze), value, "myocardium")
+
+
+def _coronary(heart: _Heart, point, h: float, intensity: dict[str, float]) -> None:
+    """Paint a coronary artery (lumen, wall and the fat around it) at a per-frame point of the heart surface."""
+    for width, value, tissue in ((0.07, 0.9 * intensity["fat"], "fat"), (0.034, intensity["muscle"], None)):
+        heart.paint_strand(point, point, width * h, value, tissue)
+    heart.paint_strand(point, point, 0.022 * h, 0.9 * intensity["blood"], "vessel")
+
+
+def _sax_heart(heart: _Heart, contraction, p: Patient, z: float, rng, patches) -> None:
     """Short-axis heart in its own frame: LV centre at the origin, RV towards ``-x``."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
     intensity, h = p.intensity, p.heart
     r0 = 0.145 * h * math.sqrt(1 - (0.9 * z) ** 2)  # the LV narrows towards the apex
     e0 = r0 + 0.055 * h * (1 - 0.25 * z)
@@ -514,33 +633,78 @@ def _sax_heart(canvas, x, y, contraction, p: Patient, z: float, edge: float, rng
     a_rv0, b_rv0 = 0.12 * h * rv_size, 1.25 * e0
     fat = _ellipse(x, y, (-0.5 * a_rv0, 0.0), (e0 + 0.5 * a_rv0 + 0.05, max(e0, b_rv0) + 0.04), edge)
     canvas.paint(fat * patches, 0.9 * intensity["fat"], "fat")
+    myo = intensity["myocardium"]
     if rv_size > 0.2:
         a_rv, b_rv = a_rv0 * np.sqrt(1 - p.rv_ef * contraction), b_rv0 * (1 - 0.08 * contraction)
         wall = 0.02 * h
-        canvas.paint(
-            _ellipse(x, y, (-e0, 0.0), (a_rv + wall, b_rv + wall), edge),
-            intensity["myocardium"],
-            "myocardium",
-        )
+        for side in (-1, 1):  # the LAD and PDA, in the grooves where the RV meets the LV
+            angle = _groove(e0, (a_rv0 + wall, b_rv0 + wall), side)
+            radius = r_epi + 0.024 * h
+            _coronary(heart, (radius * math.cos(angle), radius * math.sin(angle)), h, intensity)
+        canvas.paint(_ellipse(x, y, (-e0, 0.0), (a_rv + wall, b_rv + wall), edge), myo, "myocardium")
         canvas.paint(_ellipse(x, y, (-e0, 0.0), (a_rv, b_rv), edge), 0.95 * intensity["blood"], "rv_blood")
+        # The RV is coarsely trabeculated on its free wall; towards the apex the moderator band crosses it.
+        strands = _draw_strands(
+            rng,
+            rng.integers(4, 8),
+            angles=(0.6 * math.pi, 1.4 * math.pi),
+            gap=(-0.006 * h, -0.004 * h),
+            length=(0.15 * a_rv0, 0.45 * a_rv0),
+            width=(0.008 * h, 0.016 * h),
+        )
+        _trabeculae(heart, (-e0, 0.0), (a_rv, b_rv), strands, contraction, myo)
+        if z > 0.5:
+            offset = rng.uniform(-0.3, 0.3) * b_rv0
+            band = (
+                (-r_epi + 0.01 * h, offset),
+                (-e0 - a_rv - 0.005 * h, offset + rng.uniform(-0.03, 0.03) * h),
+            )
+            heart.paint_strand(*band, 0.02 * h * (1 + 0.2 * contraction), myo, "myocardium")
     oval = (1 + ovality, 1 - ovality)
-    canvas.paint(
-        _ellipse(x, y, (0.0, 0.0), (r_epi * oval[0], r_epi * oval[1]), edge),
-        intensity["myocardium"],
-        "myocardium",
+    canvas.paint(_ellipse(x, y, (0.0, 0.0), (r_epi * oval[0], r_epi * oval[1]), edge), myo, "myocardium")
+    cavity = (r_endo * oval[0], r_endo * oval[1])
+    canvas.paint(_ellipse(x, y, (0.0, 0.0), cavity, edge), intensity["blood"], "lv_blood")
+    # LV trabeculae, on the free wall rather than the smooth septum, denser towards the apex: strands rooted in
+    # the wall, and dots (strands crossing the slice) just off it.
+    strands = np.concatenate(
+        [
+            _draw_strands(
+                rng,
+                rng.integers(6, 10) + round(6 * z),
+                angles=(-0.7 * math.pi, 0.7 * math.pi),
+                gap=(-0.006 * h, -0.004 * h),
+                length=(0.1 * r0, 0.28 * r0),
+                width=(0.007 * h, 0.014 * h),
+            ),
+            _draw_strands(
+                rng,
+                rng.integers(3, 7),
+                angles=(-0.75 * math.pi, 0.75 * math.pi),
+                gap=(0.06 * r0, 0.16 * r0),
+                length=(0.0, 0.0),
+                width=(0.008 * h, 0.014 * h),
+            ),
+        ]
     )
-    canvas.paint(
-        _ellipse(x, y, (0.0, 0.0), (r_endo * oval[0], r_endo * oval[1]), edge), intensity["blood"], "lv_blood"
-    )
+    _trabeculae(heart, (0.0, 0.0), cavity, strands, contraction, myo)
     if 0.1 < z < 0.85:  # papillary muscles, on the free wall, moving with it
         for angle in (rng.uniform(0.5, 1.0), -rng.uniform(0.5, 1.0)):
             center = (0.68 * r_endo * math.cos(angle), 0.68 * r_endo * math.sin(angle))
-            disc = _disc(x, y, center, 0.2 * r0 * (1 + 0.3 * contraction), edge)
-            canvas.paint(disc, intensity["myocardium"], "myocardium")
+            heart.paint_strand(center, center, 0.4 * r0 * (1 + 0.3 * contraction), myo, "myocardium")
 
 
-def _lax_heart(canvas, x, y, contraction, systolic, p: Patient, view: str, edge: float, rng, patches) -> None:
+def _groove(e0: float, rv_axes: tuple[float, float], side: int) -> float:
+    """Polar angle (short-axis heart frame) of the groove where the RV, an ellipse of semi-axes ``rv_axes``
+    centred at ``(-e0, 0)``, meets the LV epicardium, a circle of radius ``e0``, on the given side (sign of y)."""
+    angles = np.linspace(0.0, math.pi, 181)
+    inside = ((e0 * np.cos(angles) + e0) / rv_axes[0]) ** 2 + (e0 * np.sin(angles) / rv_axes[1]) ** 2 < 1
+    first = angles[np.argmax(inside)] if inside.any() else math.pi
+    return side * (first - 0.12)
+
+
+def _lax_heart(heart: _Heart, contraction, systolic, p: Patient, view: str, rng, patches) -> None:
     """Long-axis heart in its own frame: mitral annulus at the origin, apex towards ``+x``, RV towards ``-y``."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
     intensity, h, c = p.intensity, p.heart, contraction
     myo, blood = intensity["myocardium"], intensity["blood"]
     length, radius, wall = 0.5 * h * rng.uniform(0.92, 1.08), 0.145 * h, 0.055 * h
@@ -567,6 +731,13 @@ def _lax_heart(canvas, x, y, contraction, systolic, p: Patient, view: str, edge:
         x, y, ((apex + roof) / 2, (low + high) / 2), ((apex - roof) / 2 + 0.03, (high - low) / 2), edge
     )
     canvas.paint(envelope * patches, 0.9 * intensity["fat"], "fat")
+    # Coronary arteries in the atrioventricular grooves: the circumflex, and the right coronary in 4-chamber view.
+    groove = b_epi * np.sqrt(1 - ((base - 0.01 * h - centre) / (a + apex_wall)) ** 2)
+    _coronary(heart, (base - 0.01 * h, groove + 0.012 * h), h, intensity)
+    if view == "lax4ch":
+        rv_centre = 0.8 * length - rv_a
+        groove = (rv_b + 0.02 * h) * np.sqrt(1 - ((rv_base - 0.01 * h - rv_centre) / (rv_a + 0.02)) ** 2)
+        _coronary(heart, (rv_base - 0.01 * h, rv_y - groove - 0.012 * h), h, intensity)
     atria = [(0.06 * h if view == "lax3ch" else 0.0, base, atrium_width)]
     if view == "lax4ch":
         atria.append((ra_y, rv_base, 0.13 * h * (1 + 0.1 * c)))
@@ -584,7 +755,6 @@ def _lax_heart(canvas, x, y, contraction, systolic, p: Patient, view: str, edge:
         )
     if view == "lax4ch":
         rv_beyond = _sigmoid((x - rv_base) / edge)
-        rv_centre = 0.8 * length - rv_a
         canvas.paint(
             rv_beyond * _ellipse(x, y, (rv_centre, rv_y), (rv_a + 0.02, rv_b + 0.02 * h), edge),
             myo,
@@ -593,10 +763,35 @@ def _lax_heart(canvas, x, y, contraction, systolic, p: Patient, view: str, edge:
         canvas.paint(
             rv_beyond * _ellipse(x, y, (rv_centre, rv_y), (rv_a, rv_b), edge), 0.95 * blood, "rv_blood"
         )
+        # Coarse trabeculae on the RV free wall and the moderator band, from the septum across the apical RV.
+        strands = _draw_strands(
+            rng,
+            rng.integers(4, 8),
+            angles=(-1.9, 0.1),
+            gap=(-0.006 * h, -0.004 * h),
+            length=(0.02 * h, 0.055 * h),
+            width=(0.008 * h, 0.016 * h),
+        )
+        _trabeculae(heart, (rv_centre, rv_y), (rv_a, rv_b), strands, c, myo)
+        septal, free = rv_centre + 0.35 * rv_a, rv_centre + 0.35 * rv_a + 0.03 * h
+        band = (
+            (septal, rv_y + rv_b * np.sqrt(1 - 0.35**2) + 0.01 * h),
+            (free, rv_y - rv_b * np.sqrt(np.clip(1 - ((free - rv_centre) / rv_a) ** 2, 0, 1)) - 0.008 * h),
+        )
+        heart.paint_strand(*band, 0.022 * h * (1 + 0.2 * c), myo, "myocardium")
     elif view == "lax3ch":  # the anterior RV, in front of the septum
         rv = ((0.35 * length, -(radius + wall) - 0.07 * h), (0.25 * h, 0.075 * h * (1 - 0.2 * c)))
         canvas.paint(_ellipse(x, y, rv[0], (rv[1][0] + 0.02, rv[1][1] + 0.02 * h), edge), myo, "myocardium")
         canvas.paint(_ellipse(x, y, *rv, edge), 0.95 * blood, "rv_blood")
+        strands = _draw_strands(
+            rng,
+            rng.integers(3, 6),
+            angles=(-2.5, -0.6),
+            gap=(-0.006 * h, -0.004 * h),
+            length=(0.015 * h, 0.035 * h),
+            width=(0.008 * h, 0.014 * h),
+        )
+        _trabeculae(heart, *rv, strands, c, myo)
     canvas.paint(
         _sigmoid((x - base + 0.01 * h) / edge) * _ellipse(x, y, (centre, 0.0), (a + apex_wall, b_epi), edge),
         myo,
@@ -615,6 +810,7 @@ def _lax_heart(canvas, x, y, contraction, systolic, p: Patient, view: str, edge:
             _ellipse(x, y, valve, (0.01 * h, 0.9 * rad), edge, direction) * (1 - systolic), myo, None
         )
     canvas.paint(beyond_base * _ellipse(x, y, (centre, 0.0), (a, b), edge), blood, "lv_blood")
+    _lv_fine_structure(heart, (centre, a, b, base), c, systolic, view, h, myo, rng)
     if view == "lax4ch":
         valves.append((rv_base, rv_y, 0.7 * rv_b, systolic))
     for x0, y0, half_width, closed in valves:
@@ -624,3 +820,62 @@ def _lax_heart(canvas, x, y, contraction, systolic, p: Patient, view: str, edge:
                 x, y, (x0 + 0.06 * h, y0 + side * 0.8 * half_width), (0.06 * h, 0.008 * h), edge
             )
             canvas.paint(leaflet * (1 - closed), myo, None)
+
+
+def _lv_fine_structure(
+    heart: _Heart, cavity, contraction, systolic, view: str, h: float, myo: float, rng
+) -> None:
+    """Long-axis LV trabeculae, papillary muscles and their chordae tendineae.
+
+    :param _Heart heart: the heart.
+    :param tuple cavity: per-frame ``(centre, a, b, base)``: the cavity is the ellipse of centre ``(centre, 0)`` and
+        semi-axes ``(a, b)`` beyond the mitral annulus at ``x = base``.
+    :param contraction, systolic: per-frame contraction state and systole indicator.
+    :param str view: the long-axis view.
+    :param float h: heart size factor.
+    :param float myo: intensity of the myocardium.
+    :param numpy.random.Generator rng: random generator.
+    """
+    centre, a, b, base = cavity
+    radius = 0.145 * h
+    # Trabeculae, mostly towards the apex and off the smooth septum (towards -y, except in 2-chamber view).
+    angles = (-1.9, 1.9) if view == "lax2ch" else (-0.6, 1.9)
+    strands = np.concatenate(
+        [
+            _draw_strands(
+                rng,
+                rng.integers(8, 13),
+                angles=angles,
+                gap=(-0.006 * h, -0.004 * h),
+                length=(0.1 * radius, 0.28 * radius),
+                width=(0.007 * h, 0.014 * h),
+            ),
+            _draw_strands(
+                rng,
+                rng.integers(3, 7),
+                angles=(-1.2, 1.2),
+                gap=(0.05 * radius, 0.15 * radius),
+                length=(0.0, 0.0),
+                width=(0.008 * h, 0.014 * h),
+            ),
+        ]
+    )
+    _trabeculae(heart, (centre, 0.0), (a, b), strands, contraction, myo)
+    # Papillary muscles rise from the mid-apical wall towards the mitral leaflets and thicken in systole; their
+    # chordae hold the leaflets' tips (open, in diastole) or their closing line (in systole).
+    half_width = 0.75 * b
+    for side in {"lax2ch": (-1, 1), "lax3ch": (1,), "lax4ch": (1,)}[view]:
+        (px, py), (nx, ny) = _wall((centre, 0.0), (a, b), side * rng.uniform(0.85, 1.1))
+        width = rng.uniform(0.04, 0.055) * h * (1 + 0.25 * contraction)
+        root = (px - 0.5 * width * nx, py - 0.5 * width * ny)
+        tip = (centre + a * rng.uniform(-0.1, 0.05), side * b * rng.uniform(0.3, 0.42))
+        middle = (0.5 * (root[0] + tip[0]), 0.5 * (root[1] + tip[1]))
+        heart.paint_strand(root, middle, width, myo, "myocardium")
+        heart.paint_strand(middle, tip, 0.7 * width, myo, "myocardium")
+        for _ in range(2):
+            leaflet_open = (base + rng.uniform(0.09, 0.12) * h, side * rng.uniform(0.7, 0.85) * half_width)
+            leaflet_closed = (base + 0.008 * h, side * rng.uniform(0.3, 0.75) * half_width)
+            end = tuple(
+                np.where(systolic, closed, opened) for closed, opened in zip(leaflet_closed, leaflet_open)
+            )
+            heart.paint_strand(tip, end, 0.006 * h, myo, None)
