@@ -9,11 +9,13 @@ that the extension loaded. ``deepinv`` imports torchvision at import time, so it
 :func:`ensure_torchvision_importable` declares the schemas of those two operators (and nothing else) when the
 extension is missing, so that the pure-Python parts of torchvision (``transforms.functional.rotate``, used by
 :class:`deepinv.transform.Rotate`) import. Calling ``torchvision.ops.nms`` still fails, loudly, because the
-operators have no kernel. Where the extension loads (CUDA torch, conda builds) this does nothing.
+operators have no kernel. Where the extension loads (CUDA torch, conda builds) this does nothing. It runs when
+torchvision is first imported (an import hook), so ``import ddei`` itself imports neither torch nor torchvision.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 from pathlib import Path
@@ -53,4 +55,19 @@ def ensure_torchvision_importable() -> bool:
     return True
 
 
-ensure_torchvision_importable()
+class _BeforeTorchvision(importlib.abc.MetaPathFinder):
+    """Runs :func:`ensure_torchvision_importable` when torchvision is first imported, then steps aside.
+
+    So ``import ddei`` imports nothing heavy (the report rules run without torch), and the fix still comes before
+    any ``import torchvision``, whoever triggers it (deepinv, a test).
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "torchvision":
+            sys.meta_path.remove(self)
+            ensure_torchvision_importable()
+        return None
+
+
+if "torchvision" not in sys.modules and not any(isinstance(f, _BeforeTorchvision) for f in sys.meta_path):
+    sys.meta_path.insert(0, _BeforeTorchvision())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ddei  # noqa: F401  (must be imported before deepinv)
 
 # isort: split
+import base64
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
+from ddei.methods import METHODS, register
 from ddei.report import figures, tables
 
 SLICES = [("P001", "lax", 0), ("P001", "lax", 1), ("P001", "sax", 0), ("P002", "lax", 0), ("P002", "sax", 0)]
@@ -161,7 +163,21 @@ def test_outputs(tmp_path, metrics_csv):
     df = make_metrics()
     expected = df[(df["method"] == "sup") & (df["acceleration"] == 8)]["nmse"]
     assert csv.loc[4, "acc8_nmse_mean"] == pytest.approx(expected.mean())
-    assert "<b>27.00</b>" in out["html"].read_text()
+    page = out["html"].read_text()
+    # every row of the HTML table holds the method's label and the same cells as the Markdown table
+    html_rows = re.findall(r"<tr[^>]*><td>(.*?)</td>(.*?)</tr>", page)
+    md_rows = [line.strip("| ").split(" | ") for line in out["md"].read_text().splitlines()
+               if line.startswith("| ") and not line.startswith("| *") and "---" not in line][1:]  # fmt: skip
+    assert [label for label, _ in html_rows] == [r[0].replace("\\*", "*") for r in md_rows] == [
+        "Zero-filled", "Phase2Phase", "T-SSDU*", "DDEI (ours)", "Supervised (oracle)"
+    ]  # fmt: skip
+    for (_, cells), md in zip(html_rows, md_rows):
+        html_cells = [
+            c.replace("<b>", "**").replace("</b>", "**") for c in re.findall(r"<td>(.*?)</td>", cells)
+        ]
+        assert html_cells == md[1:]
+    assert "<td><b>27.00</b> ± 0.79</td>" in page  # x4 PSNR: DDEI is the best unsupervised method
+    assert "<td>28.00 ± 0.79</td>" in page  # x8 PSNR: zero-filled is best, but never bold
 
 
 def test_markdown(metrics_csv):
@@ -252,16 +268,25 @@ def test_wilcoxon_matches_scipy():
     assert zf4.loc["nmse", "mean_difference"] < 0 and (zf4["favours"] == "ddei").all()
 
 
-def test_wilcoxon_pairs_by_slice_and_averages_seeds():
-    df = make_metrics(seeds=(0, 1))
+def test_wilcoxon_pairs_by_slice_and_seed():
+    df = make_metrics(seeds=(0, 1, 2))
+    df.loc[(df["method"] == "t-ssdu*") & (df["seed"] == 2), "psnr"] += (
+        5  # seed 2 differs: pairs keep it apart
+    )
     df = df.sample(frac=1, random_state=0)  # order must not matter
     tests = tables.wilcoxon_tests(df, metrics=("psnr",))
     row = tests[(tests["method"] == "t-ssdu*") & (tests["acceleration"] == 4)].iloc[0]
     sub = df[df["acceleration"] == 4]
-    a = sub[sub["method"] == "ddei"].groupby(tables.KEYS)["psnr"].mean()
-    b = sub[sub["method"] == "t-ssdu*"].groupby(tables.KEYS)["psnr"].mean()
-    assert row["n"] == len(SLICES)
+    a = sub[sub["method"] == "ddei"].sort_values(tables.KEYS + ["seed"])["psnr"].to_numpy()
+    b = sub[sub["method"] == "t-ssdu*"].sort_values(tables.KEYS + ["seed"])["psnr"].to_numpy()
+    assert row["n"] == 3 * len(SLICES)
     assert row["mean_difference"] == pytest.approx((a - b).mean())
+    assert row["p_value"] == pytest.approx(wilcoxon(a, b).pvalue)
+    # zero-filled has one seed: by slice, against the mean over seeds
+    zf = tests[(tests["method"] == "zf") & (tests["acceleration"] == 4)].iloc[0]
+    mean = sub[sub["method"] == "ddei"].groupby(tables.KEYS)["psnr"].mean()
+    ref = sub[sub["method"] == "zf"].groupby(tables.KEYS)["psnr"].mean()
+    assert zf["n"] == len(SLICES) and zf["mean_difference"] == pytest.approx((mean - ref).mean())
 
 
 def test_wilcoxon_single_slice_and_identical_values(tmp_path):
@@ -353,7 +378,7 @@ def test_slice_helpers(recon_files):
     mse = np.mean((recon["sup"].astype(float) - gt) ** 2)
     assert computed == pytest.approx(10 * np.log10(gt.max() ** 2 / mse))
     assert figures.palette(["ddei", "sup"]) == {
-        "DDEI (ours)": figures.COLOURS["ddei"],
+        "DDEI (ours)": METHODS["ddei"].colour,
         "Supervised (oracle)": "#000000",
     }
 
@@ -370,8 +395,11 @@ def test_cine_gif_and_still(recon_files, tmp_path):
     assert width > 2 * height  # a grid of 5 columns and 2 rows
 
     html = tmp_path / "fig" / "cine.html"
-    figures.gif_html(gif, html, "title", "caption")
-    assert "data:image/gif;base64," in html.read_text()
+    figures.gif_html(gif, html, "x4 <slice>", "caption & notes")
+    page = html.read_text()
+    payload = re.search(r"data:image/gif;base64,([A-Za-z0-9+/=]+)", page)[1]
+    assert base64.b64decode(payload) == gif.read_bytes()  # the GIF itself, embedded
+    assert "x4 &lt;slice&gt;" in page and "caption &amp; notes" in page
 
     png = tmp_path / "fig" / "frame.png"
     key2, frame, row = figures.cine_still(recon_files, png, 4, key="P002_sax_s0", dpi=40)
@@ -380,10 +408,20 @@ def test_cine_gif_and_still(recon_files, tmp_path):
     assert 0 <= frame < T and 0 <= row < H
 
 
+def colour_pixels(png, hex_colour: str, tolerance: int = 12) -> int:
+    """Pixels of a PNG within ``tolerance`` of a colour (per channel)."""
+    image = iio.imread(png)[..., :3].astype(int)
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(image - rgb).max(-1) <= tolerance).sum())
+
+
 def test_metrics_and_training_figures(tmp_path):
     png = tmp_path / "metrics.png"
-    figures.metrics_plot(make_metrics(seeds=(0, 1)), png, dpi=40)
-    assert iio.imread(png).ndim == 3
+    df = make_metrics(seeds=(0, 1))
+    figures.metrics_plot(df[df["method"] != "t-ssdu*"], png, dpi=60)
+    for method in ("phase2phase", "ddei"):  # each method is drawn, in its registered colour
+        assert colour_pixels(png, METHODS[method].colour) > 20, method
+    assert colour_pixels(png, METHODS["t-ssdu*"].colour) == 0  # absent methods are not
 
     runs = []
     for method in ("ddei", "sup", "t-ssdu*"):
@@ -401,5 +439,33 @@ def test_metrics_and_training_figures(tmp_path):
     first = losses[losses["epoch"] == 1]
     np.testing.assert_allclose(first["relative"], 1.0)
     rel, raw = tmp_path / "curves.png", tmp_path / "curves_raw.png"
-    figures.training_curves(runs, rel, raw, dpi=40)
-    assert iio.imread(rel).ndim == 3 and iio.imread(raw).ndim == 3
+    figures.training_curves(runs, rel, raw, dpi=60)
+    for method in ("ddei", "t-ssdu*"):
+        assert (
+            colour_pixels(rel, METHODS[method].colour) > 20
+            and colour_pixels(raw, METHODS[method].colour) > 20
+        )
+    assert colour_pixels(rel, METHODS["phase2phase"].colour) == 0
+
+
+def test_holm_against_a_hand_computed_case():
+    # sorted: 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04 -> monotone: 0.06)
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.005])
+    np.testing.assert_allclose(tables._holm(p), [0.03, 0.06, 0.06, np.nan, 0.02])
+    np.testing.assert_allclose(tables._holm(np.array([0.5, 0.9])), [1.0, 1.0])  # capped at 1, and monotone
+
+
+def test_variants_and_external_models_are_shown_by_name(tmp_path):
+    register({"ddei-upstream": {"method": "ddei", "label": "DDEI (reference transform)"}}, ["released"])
+    df = make_metrics()
+    extra = df[df["method"] == "ddei"].assign(method="ddei-upstream")
+    ext = df[df["method"] == "ddei"].assign(method="released", psnr=lambda d: d["psnr"] + 1)
+    summary = tables.summarise(pd.concat([df, extra, ext]))
+    md = tables.to_markdown(summary)
+    assert "| DDEI (reference transform) |" in md and "| released |" in md and "*External*" in md
+    order = list(dict.fromkeys(summary["method"]))
+    assert (
+        order.index("ddei") + 1 == order.index("ddei-upstream") < order.index("released") < order.index("sup")
+    )
+    tests = tables.wilcoxon_tests(pd.concat([df, extra]), reference="ddei-upstream")
+    assert set(tests["reference"]) == {"ddei-upstream"} and "ddei" in set(tests["method"])

@@ -1,7 +1,7 @@
 """The paper's figures: reconstruction videos and stills, metrics against acceleration, training curves.
 
 Every figure draws the methods in the table's order (:func:`ddei.report.tables.order_methods`) with one colour
-per method (:data:`COLOURS`). Figures are drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state,
+per method (:attr:`ddei.methods.Method.colour`). Figures are drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state,
 no display needed).
 
 Inputs are the evaluation's outputs: ``recon/{method}/acc{a}/seed{s}.npz`` (keys ``<patient>_<view>_s<slice>``
@@ -24,23 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import MaxNLocator
 
+from ddei.methods import lookup
 from ddei.report.tables import label, order_methods
-
-#: One colour per method, shared by every figure.
-COLOURS = {
-    "zf": "#7f7f7f",
-    "phase2phase": "#9467bd",
-    "t-ssdu": "#1f77b4",
-    "t-ssdu*": "#17becf",
-    "ei-r": "#2ca02c",
-    "ei-r-sure": "#bcbd22",
-    "ddei": "#d62728",
-    "ddei-sure": "#ff7f0e",
-    "sup": "#000000",
-}
-EXTRA_COLOURS = ("#8c564b", "#e377c2", "#7b4173", "#637939")
-MARKERS = {"zf": "X", "sup": "s", "ddei": "o", "ddei-sure": "o"}
-LINESTYLES = {"zf": ":", "sup": "--"}
 
 STYLE = {
     "font.size": 9,
@@ -59,18 +44,22 @@ IMAGE_CMAP = "gray"
 ERROR_CMAP = "inferno"
 
 
-def colour(method: str, methods=()) -> str:
-    if method in COLOURS:
-        return COLOURS[method]
-    unknown = [m for m in order_methods(methods or [method]) if m not in COLOURS]
-    return (
-        EXTRA_COLOURS[unknown.index(method) % len(EXTRA_COLOURS)] if method in unknown else EXTRA_COLOURS[0]
-    )
+def colour(method: str) -> str:
+    """The method's colour (:attr:`ddei.methods.Method.colour`)."""
+    return lookup(method).colour
+
+
+def marker(method: str) -> str:
+    return lookup(method).marker
+
+
+def linestyle(method: str) -> str:
+    return "--" if lookup(method).dashed else "-"
 
 
 def palette(methods) -> dict[str, str]:
     """Method label → colour."""
-    return {label(m): colour(m, methods) for m in methods}
+    return {label(m): colour(m) for m in methods}
 
 
 @contextmanager
@@ -314,7 +303,7 @@ class ReconGrid:
 
 
 def _title_colour(method: str) -> str:
-    return "#b00000" if method in ("ddei", "ddei-sure") else "black"
+    return colour(method)
 
 
 def _bare(ax) -> None:
@@ -418,8 +407,8 @@ def metrics_plot(df: pd.DataFrame, out_png, methods=None, metrics=("psnr", "ssim
                 order=[f"×{a}" for a in accs],
                 hue_order=[label(m) for m in order],
                 palette=palette(order),
-                markers=[MARKERS.get(m, "o") for m in order],
-                linestyles=[LINESTYLES.get(m, "-") for m in order],
+                markers=[marker(m) for m in order],
+                linestyles=[linestyle(m) for m in order],
                 errorbar=("ci", 95),
                 n_boot=2000,
                 seed=0,
@@ -500,8 +489,8 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
                 palette=palette(order),
                 style="label",
                 style_order=[label(m) for m in order],
-                dashes={label(m): (3, 2) if m == "sup" else "" for m in order},
-                markers={label(m): MARKERS.get(m, "o") for m in order} if markers else False,
+                dashes={label(m): (3, 2) if lookup(m).dashed else "" for m in order},
+                markers={label(m): marker(m) for m in order} if markers else False,
                 markersize=4,
                 linewidth=1.3,
                 errorbar=err,
@@ -559,7 +548,7 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
                     data=sub,
                     x="epoch",
                     y="loss",
-                    color=colour(m, order),
+                    color=colour(m),
                     marker="o" if df["epoch"].nunique() <= 15 else None,
                     markersize=3.5,
                     linewidth=1.2,
@@ -585,7 +574,7 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
                 ax.set_xlabel("Epoch" if i == len(accs) - 1 else "")
                 ax.set_ylabel(f"×{acc}\nloss" if j == 0 else "")
                 if i == 0:
-                    ax.set_title(label(m), color=colour(m, order) if m != "zf" else "black")
+                    ax.set_title(label(m), color=colour(m) if m != "zf" else "black")
         fig.suptitle("Training loss per method and acceleration (each panel its own scale)")
         fig.tight_layout()
         _save(fig, out_raw_png, dpi)

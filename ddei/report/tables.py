@@ -10,9 +10,9 @@ best *unsupervised* value of each column is bold (highest PSNR/SSIM, lowest NMSE
 precision so that displayed ties are all bold); neither the zero-filled baseline nor the supervised oracle is
 ever bold.
 
-Statistics (:func:`wilcoxon_tests`): DDEI against each other method, per acceleration and metric, with
-:func:`scipy.stats.wilcoxon` paired by test slice ``(patient, view, slice)``; with several seeds a method's
-value for a slice is its mean over seeds (zero-filled has one "seed").
+Statistics (:func:`wilcoxon_tests`): the reference method (``evaluation.reference``, DDEI by default) against
+each other method, per acceleration and metric, with :func:`scipy.stats.wilcoxon` paired by test slice
+``(patient, view, slice)`` and training seed (see :func:`paired`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ddei.methods import LABELS, SUPERVISED, SURE, UNSUPERVISED
+from ddei.methods import lookup, order
 
 KEYS = ["patient", "view", "slice"]
 
@@ -47,31 +47,19 @@ METRICS = {
 #: The metrics of the paper's Table 1 (the CSV has all of :data:`METRICS`).
 PAPER_METRICS = ("psnr", "ssim")
 
-#: Row order of the table: zero-filled, unsupervised methods (weakest baselines first, DDEI last), oracle.
-ORDER = ("zf", "phase2phase", "t-ssdu", "t-ssdu*", "ei-r", "ei-r-sure", "ddei", "ddei-sure", "sup")
-GROUPS = ("baseline", "unsupervised", "other", "supervised")
-
 
 def group(method: str) -> str:
-    """``baseline`` (zero-filled), ``unsupervised``, ``supervised`` or ``other`` (unknown names)."""
-    if method == "zf":
-        return "baseline"
-    if method in SUPERVISED:
-        return "supervised"
-    if method in UNSUPERVISED or method in SURE:
-        return "unsupervised"
-    return "other"
+    """The method's kind (:data:`ddei.methods.KINDS`): ``baseline``, ``unsupervised``, ``external``, ``supervised``."""
+    return lookup(method).kind
 
 
 def label(method: str) -> str:
-    return LABELS.get(method, method)
+    return lookup(method).label
 
 
 def order_methods(methods) -> list[str]:
-    """Methods in table order: by group, then by :data:`ORDER` (unknown names alphabetically)."""
-    methods = list(dict.fromkeys(methods))
-    rank = {m: i for i, m in enumerate(ORDER)}
-    return sorted(methods, key=lambda m: (GROUPS.index(group(m)), rank.get(m, len(ORDER)), m))
+    """Methods in table order (:func:`ddei.methods.order`)."""
+    return order(methods)
 
 
 def read_metrics(path) -> pd.DataFrame:
@@ -216,7 +204,12 @@ def to_markdown(summary: pd.DataFrame, metrics=PAPER_METRICS) -> str:
     accs, methods, groups, cells = _grid(summary, metrics, lambda r, d: _cell(r, d, ("**", "**")))
     head = ["Method"] + [f"×{a} {METRICS[m].label}" for a in accs for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|:--" + "|--:" * (len(head) - 1) + "|"]
-    names = {"baseline": None, "unsupervised": "Unsupervised", "other": "Other", "supervised": "Supervised"}
+    names = {
+        "baseline": None,
+        "unsupervised": "Unsupervised",
+        "external": "External",
+        "supervised": "Supervised",
+    }
     previous = None
     for m, g, line in zip(methods, groups, cells):
         if g != previous and names[g] is not None:
@@ -370,13 +363,22 @@ WILCOXON_COLUMNS = [
 
 
 def paired(df: pd.DataFrame, reference: str, other: str, acceleration: int, metric: str) -> pd.DataFrame:
-    """Per-slice values (mean over seeds) of two methods at one acceleration, inner-joined on the slice."""
+    """Paired values of two methods at one acceleration.
+
+    Pairs are (test slice, training seed) over the seeds both methods were trained with. Against a method
+    evaluated once (zero-filled, an external model), a method's value for a slice is its mean over its seeds, and
+    pairs are test slices.
+    """
     sub = df[df["acceleration"] == acceleration]
-    per = {
-        m: sub[sub["method"] == m].groupby(KEYS, sort=True)[metric].mean().rename(m)
-        for m in (reference, other)
-    }
-    return pd.concat(per.values(), axis=1, join="inner").dropna()
+    a, b = sub[sub["method"] == reference], sub[sub["method"] == other]
+    common = sorted(set(a["seed"]) & set(b["seed"]))
+    if len(common) > 1 or (a["seed"].nunique() == 1 and b["seed"].nunique() == 1):
+        keys = KEYS + ["seed"]
+        a, b = a[a["seed"].isin(common)], b[b["seed"].isin(common)]
+    else:
+        keys = KEYS
+    per = [x.groupby(keys, sort=True)[metric].mean().rename(m) for x, m in ((a, reference), (b, other))]
+    return pd.concat(per, axis=1, join="inner").dropna()
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
@@ -488,8 +490,9 @@ def wilcoxon_markdown(tests: pd.DataFrame, reference: str = "ddei") -> str:
             f"{diff} | {stat} | {_p(r['p_value'])} | {_p(r['p_holm'])} | {r['note']} |"
         )
     lines.append(
-        "\nTwo-sided tests paired by test slice (patient, view, slice), a method's value for a slice being its mean "
-        "over training seeds; zero differences dropped (scipy's `zero_method='wilcox'`). "
+        "\nTwo-sided tests paired by test slice (patient, view, slice) and training seed; against a method evaluated "
+        "once (zero-filled, external), by slice, with the mean over seeds. Zero differences dropped (scipy's "
+        "`zero_method='wilcox'`). "
         "Positive differences favour the reference for PSNR and SSIM, negative ones for NMSE. "
         "Holm: adjusted over the competitors of one acceleration and metric."
     )
@@ -535,7 +538,7 @@ def wilcoxon_html(tests: pd.DataFrame, reference: str = "ddei") -> str:
         + "".join(f"<th>{html.escape(h)}</th>" for h in head)
         + "</tr></thead>\n<tbody>\n"
         + "\n".join(body)
-        + '\n</tbody>\n</table>\n<p class="note">Two-sided, paired by test slice; bold: p &lt; 0.05 (unadjusted). '
+        + '\n</tbody>\n</table>\n<p class="note">Two-sided, paired by test slice and training seed (by slice against a method evaluated once); bold: p &lt; 0.05 (unadjusted). '
         "Positive differences favour the reference for PSNR and SSIM, negative ones for NMSE.</p>"
     )
     return html_page(title, page)

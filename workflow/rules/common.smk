@@ -1,23 +1,23 @@
 # Configuration validation, paths and input functions shared by all rules.
 
-import copy
 import re
+import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-validate(config, schema="../schemas/config.schema.yaml")
+sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-SURE_METHODS = ("ddei-sure", "ei-r-sure")
-if config["noise_sigma"] <= 0 and any(m in SURE_METHODS for m in config["methods"]):
-    raise ValueError(
-        f"Methods {[m for m in config['methods'] if m in SURE_METHODS]} need noise_sigma > 0 "
-        "(SURE is a risk estimate under Gaussian noise). Set noise_sigma or remove them."
-    )
-if config["data"]["source"] == "cmrxrecon" and not config["data"].get("root"):
-    raise ValueError("data.source is 'cmrxrecon' but data.root is not set: point it at the CMRxRecon folder.")
-if config["data"]["source"] == "synthetic" and "synthetic" not in config["data"]:
-    raise ValueError("data.source is 'synthetic' but the data.synthetic section is missing.")
+from ddei.config import ConfigError, check_config, method_config
+from ddei.methods import slug
+from ddei.provenance import script_fingerprint
+
+validate(config, schema="../schemas/config.schema.yaml")  # fills in every default
+try:
+    check_config(config)
+except ConfigError as e:
+    raise WorkflowError(f"Invalid configuration: {e}") from None
 
 
 def R(path=""):
@@ -25,15 +25,14 @@ def R(path=""):
     return str(Path(config["results"]) / path)
 
 
-def slug(method):
-    """File-name form of a method name (`t-ssdu*` -> `t-ssdu-star`)."""
-    return method.replace("*", "-star")
-
-
-METHOD_OF_SLUG = {slug(m): m for m in config["methods"]}
-METHOD_OF_SLUG["zf"] = "zf"
+TRAINED = list(config["methods"])  # the trained methods and variants, in the config's order
+EXTERNAL = list(config["evaluation"]["external"])
+EVALUATED = TRAINED + EXTERNAL  # plus zf, always
+METHOD_OF_SLUG = {slug(m): m for m in EVALUATED + ["zf"]}
 ACCELERATIONS = [int(a) for a in config["masks"]["accelerations"]]
 SEEDS = [int(s) for s in config["training"]["seeds"]]
+REPORT_SEED = SEEDS[0]  # the seed whose reconstructions are shown (zero-filled and external models: evaluated once)
+GPU = config["resources"]["train"]["gpu"]
 
 
 wildcard_constraints:
@@ -43,30 +42,21 @@ wildcard_constraints:
     acc2=r"\d\d",
 
 
-def _merge(base, override):
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+def code(script):
+    """Fingerprint of the ddei code a rule's script runs (ddei.provenance): a param of the rule, so that an
+    edit of that code reruns the rule (and what depends on it), and nothing else."""
+    return script_fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
-def method_config(method):
-    """The resolved configuration of one method's runs (global settings + its method_overrides entry).
+def run_config(wildcards):
+    """The resolved settings of the method's runs (ddei.config.method_config): a param of its rules, so that
+    changing one method's settings reruns only its jobs."""
+    return method_config(config, METHOD_OF_SLUG[wildcards.method])
 
-    Passed as `params` to its rules, so that changing one method's settings reruns only its jobs."""
-    base = {key: config[key] for key in ("model", "training", "transform_mode", "split_ratio", "eval_n_samples")}
-    base = _merge(base, config.get("method_overrides", {}).get(method, {}))
-    if method == "zf":
-        base = {"training": {"device": config["training"]["device"], "threads": config["training"]["threads"]}}
-    else:
-        if method not in ("ddei", "ddei-sure"):
-            base.pop("transform_mode")
-        if method not in ("t-ssdu", "t-ssdu*"):
-            base.pop("split_ratio")
-            base.pop("eval_n_samples")
-        base["training"].pop("seeds")
-    base |= {key: config[key] for key in ("image_size", "normalisation", "noise_sigma")}
-    return base
+
+def catalogue_params():
+    """What the report rules need to know of variants and external models (labels, colours, kinds)."""
+    return {"variants": config["variants"], "externals": EXTERNAL}
 
 
 def data_root():
@@ -84,28 +74,35 @@ def mask_dir(wildcards):
 
 
 def model_input(wildcards):
-    if wildcards.method == "zf":
-        return {}
-    return {"model": R(f"models/{wildcards.method}/acc{wildcards.acc}/seed{wildcards.seed}/model.pt")}
+    method = METHOD_OF_SLUG[wildcards.method]
+    if method in TRAINED:
+        return {"model": R(f"models/{wildcards.method}/acc{wildcards.acc}/seed{wildcards.seed}/model.pt")}
+    if method in EXTERNAL:
+        return {"model": config["evaluation"]["external"][method]}
+    return {}
+
+
+def gpu_share(wildcards):
+    return config["resources"]["train"]["gpu_share"] if GPU else 0
 
 
 def runs():
-    """(method slug, acceleration, seed) of every evaluation; zf once per acceleration."""
-    out = [(slug(m), a, s) for m in config["methods"] for a in ACCELERATIONS for s in SEEDS]
-    return out + [("zf", a, SEEDS[0]) for a in ACCELERATIONS]
+    """(method slug, acceleration, seed) of every evaluation; zf and external models once per acceleration."""
+    out = [(slug(m), a, s) for m in TRAINED for a in ACCELERATIONS for s in SEEDS]
+    return out + [(slug(m), a, REPORT_SEED) for m in ["zf"] + EXTERNAL for a in ACCELERATIONS]
 
 
 def metric_files():
     return [R(f"metrics/{m}/acc{a}/seed{s}.csv") for m, a, s in runs()]
 
 
+def loss_runs():
+    """(method, acceleration, seed) of every training run."""
+    return [(m, a, s) for m in TRAINED for a in ACCELERATIONS for s in SEEDS]
+
+
 def all_outputs():
     return [R("metrics/all.csv")] + report_outputs()
-
-
-# Paper outputs (workflow/rules/report.smk)
-REPORT_METHODS = list(config["methods"])
-REPORT_SEED = SEEDS[0]  # the seed whose reconstructions are shown (zero-filled is evaluated with it too)
 
 
 def report_outputs():

@@ -1,0 +1,202 @@
+"""The workflow's configuration, checked, and the typed configuration of one run.
+
+``workflow/schemas/config.schema.yaml`` is the only place that holds defaults: Snakemake validates the config
+against it and fills in every missing optional key. What the schema cannot express (method names, which come from
+:data:`ddei.methods.METHODS`; checks across keys) is checked by :func:`check_config`.
+
+:func:`method_config` extracts the settings that one method's jobs depend on, as a JSON-able dict: the workflow
+passes it to the method's rules as ``params``, so that changing a setting reruns exactly the jobs that read it.
+:meth:`RunConfig.from_dict` turns that dict into the typed :class:`RunConfig` that :mod:`ddei.pipeline` takes.
+
+This module imports neither torch nor deepinv.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from ddei.methods import METHODS, Method, catalogue
+
+PRECISIONS = ("fp32", "bf16")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The reconstruction network.
+
+    :param str name: ``crnn`` or ``unet`` (see :func:`ddei.models.build_model`).
+    :param int cascades: CRNN cascades (the paper: 2).
+    :param int chans: hidden channels (the paper: 64).
+    """
+
+    name: str
+    cascades: int
+    chans: int
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings of one run.
+
+    :param int epochs: passes over the training set (the paper: 50).
+    :param int steps_per_epoch: if > 0, cap the steps of each epoch.
+    :param float lr: Adam learning rate (the paper: 1e-3).
+    :param int batch_size: samples per step (the paper: 1).
+    :param str precision: ``fp32`` or ``bf16`` (autocast of the network's convolutions; FFTs, data consistency,
+        transforms, losses and metrics stay in fp32).
+    :param bool compile: compile the network with :func:`torch.compile`.
+    """
+
+    epochs: int
+    steps_per_epoch: int
+    lr: float
+    batch_size: int
+    precision: str
+    compile: bool
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one method's runs, besides the data, the seed and the acceleration.
+
+    :param str method: the method's name (a registered method, a variant or an external model).
+    :param str base: the registered method whose losses it uses (``method`` itself except for variants).
+    :param tuple image_size: padded ``(H, W)``.
+    :param str normalisation: see :class:`ddei.data.dataset.CineSliceDataset`.
+    :param float noise_sigma: measurement noise level.
+    :param str device: ``auto``, ``cpu`` or ``cuda[:N]``.
+    :param int threads: CPU threads (torch intra-op).
+    :param ModelConfig model: the network (``None`` for the zero-filled baseline and external models).
+    :param TrainingConfig training: optimisation settings (``None`` if not trained).
+    :param dict settings: the method's own settings (the keys of :attr:`ddei.methods.Method.settings`).
+    :param str external: file of an external model's weights (``evaluation.external``), else ``None``.
+    """
+
+    method: str
+    base: str
+    image_size: tuple[int, int]
+    normalisation: str
+    noise_sigma: float
+    device: str
+    threads: int
+    model: ModelConfig | None = None
+    training: TrainingConfig | None = None
+    settings: Mapping = field(default_factory=dict)
+    external: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> RunConfig:
+        """Build from :func:`method_config`'s dict (what the rules receive as ``params.cfg``)."""
+        d = dict(d)
+        d["image_size"] = tuple(d["image_size"])
+        if d.get("model") is not None:
+            d["model"] = ModelConfig(**d["model"])
+        if d.get("training") is not None:
+            d["training"] = TrainingConfig(**d["training"])
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["image_size"] = list(self.image_size)
+        out["settings"] = dict(self.settings)
+        return out
+
+
+def _merge(base: Mapping, override: Mapping) -> dict:
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def methods_of(config: Mapping) -> dict[str, Method]:
+    """The registry extended by the config's variants and external models (see :func:`ddei.methods.catalogue`)."""
+    try:
+        return catalogue(config["variants"], config["evaluation"]["external"])
+    except ValueError as e:
+        raise ConfigError(f"variants / evaluation.external: {e}") from None
+
+
+def method_config(config: Mapping, name: str) -> dict:
+    """The resolved settings of one method's runs, as a JSON-able dict (see :class:`RunConfig`).
+
+    Global settings, then the method's ``method_overrides`` entry, then (for a variant) its own settings. Only the
+    settings the method reads are included, so that the dict changes exactly when its results may change.
+
+    :param dict config: the validated workflow configuration (defaults filled in by the schema).
+    :param str name: a method, variant or external model name, or ``zf``.
+    """
+    method = methods_of(config)[name]
+    tr = config["training"]
+    out = {
+        "method": name,
+        "base": method.base,
+        "image_size": list(config["image_size"]),
+        "normalisation": config["normalisation"],
+        "noise_sigma": float(config["noise_sigma"]),
+        "device": tr["device"],
+        "threads": int(tr["threads"]),
+        "model": None,
+        "training": None,
+        "settings": {},
+        "external": None,
+    }
+    if method.kind == "external":
+        out["external"] = str(config["evaluation"]["external"][name])
+    if not method.trained:
+        return out
+    resolved = {"model": config["model"], "training": config["training"]}
+    resolved |= {key: config[key] for key in method.settings}
+    for source in (config["method_overrides"].get(method.base, {}), method.overrides):
+        resolved = _merge(resolved, source)
+    training = {key: resolved["training"][key] for key in TrainingConfig.__dataclass_fields__}
+    out["model"] = dict(resolved["model"])
+    out["training"] = training
+    out["settings"] = {key: resolved[key] for key in method.settings}
+    return out
+
+
+def check_config(config: Mapping) -> None:
+    """Checks the schema cannot express; each error names the key.
+
+    :param dict config: the validated workflow configuration.
+    :raises ConfigError: on the first problem found.
+    """
+    methods = methods_of(config)
+    trained = [n for n, m in methods.items() if m.trained and m.kind != "external"]
+    unknown = [m for m in config["methods"] if m not in methods or not methods[m].trained]
+    if unknown:
+        raise ConfigError(
+            f"methods: {unknown} are not trained methods; choose from {trained} "
+            "(or define them under `variants`; zf is always evaluated)"
+        )
+    for key in config["method_overrides"]:
+        if key not in METHODS or not METHODS[key].trained:
+            raise ConfigError(f"method_overrides: {key!r} is not a registered trained method")
+    noisy = [m for m in config["methods"] if methods[m].needs_noise]
+    if noisy and config["noise_sigma"] <= 0:
+        raise ConfigError(
+            f"noise_sigma: methods {noisy} need noise_sigma > 0 (SURE is a risk estimate under Gaussian noise)"
+        )
+    reference = config["evaluation"]["reference"]
+    if reference not in config["methods"] and reference not in config["evaluation"]["external"]:
+        raise ConfigError(
+            f"evaluation.reference: {reference!r} is not among the evaluated methods {config['methods']}; "
+            "set it to the method the paired tests compare every other method with"
+        )
+    data = config["data"]
+    if data["source"] == "cmrxrecon" and not data["root"]:
+        raise ConfigError("data.root: data.source is 'cmrxrecon', point data.root at the CMRxRecon folder")
+    if data["source"] == "synthetic" and "synthetic" not in data:
+        raise ConfigError(
+            "data.synthetic: data.source is 'synthetic' but the data.synthetic section is missing"
+        )

@@ -1,0 +1,120 @@
+"""The configuration: defaults in the schema only, typed per-method settings, variants, and the method registry as
+the one definition of every method."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from ddei.config import ConfigError, RunConfig, check_config, method_config
+from ddei.methods import METHODS, SETTINGS, catalogue, lookup, order
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def load(name: str = "config.yaml", **changes) -> dict:
+    config = yaml.safe_load((REPO / "config" / name).read_text()) | changes
+    validate(config, SCHEMA)  # fills in the defaults, as the workflow does
+    return config
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "gpu.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load(name)
+    check_config(config)
+    for method in config["methods"] + ["zf"]:
+        cfg = method_config(config, method)
+        assert RunConfig.from_dict(cfg).to_dict() == cfg
+
+
+def test_overrides_change_only_what_they_name():
+    """An override (method_overrides or a variant) must not be completed with the schema's defaults."""
+    config = load(
+        training={"epochs": 3, "seeds": [0], "batch_size": 4, "lr": 0.01, "threads": 2},
+        model={"name": "crnn", "cascades": 3, "chans": 8},
+        method_overrides={"ddei": {"training": {"epochs": 5}}},
+        variants={
+            "ddei-fast": {"method": "ddei", "training": {"precision": "bf16"}, "transform_mode": "upstream"}
+        },
+        methods=["ddei", "ddei-fast", "sup"],
+    )
+    check_config(config)
+    ddei, fast, sup = (method_config(config, m) for m in ("ddei", "ddei-fast", "sup"))
+    assert ddei["training"] | {"epochs": 3} == sup["training"] and ddei["training"]["epochs"] == 5
+    assert ddei["training"]["batch_size"] == 4 and ddei["training"]["lr"] == 0.01
+    assert fast["training"] == ddei["training"] | {
+        "precision": "bf16"
+    }  # a variant inherits its base's overrides
+    assert fast["settings"] == {"transform_mode": "upstream"} and ddei["settings"] == {
+        "transform_mode": "fixed"
+    }
+    assert fast["model"] == ddei["model"] == {"name": "crnn", "cascades": 3, "chans": 8}
+    assert fast["base"] == "ddei" and fast["method"] == "ddei-fast"
+    assert ddei["threads"] == 2
+
+
+def test_method_config_holds_only_what_the_method_reads():
+    config = load()
+    assert method_config(config, "sup")["settings"] == {}
+    assert method_config(config, "t-ssdu")["settings"] == {"split_ratio": 0.6}
+    assert method_config(config, "t-ssdu*")["settings"] == {"split_ratio": 0.6, "eval_n_samples": 5}
+    zf = method_config(config, "zf")
+    assert zf["model"] is None and zf["training"] is None
+    changed = copy.deepcopy(config) | {"split_ratio": 0.5}
+    assert method_config(changed, "ddei") == method_config(
+        config, "ddei"
+    )  # ddei reruns for nothing it ignores
+    assert method_config(changed, "t-ssdu") != method_config(config, "t-ssdu")
+
+
+def test_external_models():
+    config = load(evaluation={"external": {"released": "weights.pt"}, "reference": "released"})
+    check_config(config)
+    cfg = method_config(config, "released")
+    assert (
+        cfg["external"] == "weights.pt" and cfg["training"] is None and lookup("released").kind == "external"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"methods": ["ddei", "noise2noise"]}, "methods: ['noise2noise'] are not trained methods"),
+        ({"methods": ["zf"]}, "methods: ['zf']"),
+        ({"methods": ["sup"]}, "evaluation.reference"),
+        ({"methods": ["ddei-sure", "ddei"]}, "noise_sigma"),
+        ({"variants": {"ddei": {"method": "ddei"}}}, "cannot be reused"),
+        ({"variants": {"x": {"method": "nope"}}}, "'nope' is not a trained method"),
+        ({"method_overrides": {"zf": {}}}, "method_overrides: 'zf'"),
+    ],
+)
+def test_bad_values_are_named(changes, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check_config(load(**changes))
+
+
+def test_schema_holds_no_method_names_and_every_setting():
+    """The registry is the one list of methods; the schema documents each setting a method may read."""
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    text = Path(SCHEMA).read_text()
+    assert not any(f"enum: [{m}" in text or f", {m}]" in text for m in METHODS if m not in ("zf",))
+    assert set(SETTINGS) <= set(schema["properties"]) and set(SETTINGS) <= set(schema["definitions"])
+    for m in METHODS.values():
+        assert set(m.settings) <= set(SETTINGS)
+
+
+def test_registry_order_kinds_and_variants():
+    assert order(["sup", "ddei", "zf", "t-ssdu"]) == ["zf", "t-ssdu", "ddei", "sup"]
+    assert [m.name for m in METHODS.values() if m.unsupervised] == [
+        "phase2phase", "t-ssdu", "t-ssdu*", "ei-r", "ei-r-sure", "ddei", "ddei-sure",
+    ]  # fmt: skip
+    methods = catalogue({"ddei-up": {"method": "ddei", "transform_mode": "upstream"}}, ["released"])
+    assert methods["ddei-up"].base == "ddei" and methods["ddei-up"].kind == "unsupervised"
+    assert methods["ddei-up"].label == "DDEI (ours) (ddei-up)"
+    assert methods["ddei-up"].colour != METHODS["ddei"].colour  # told apart in the figures
+    assert len({m.colour for m in METHODS.values()}) == len(METHODS)
