@@ -1,5 +1,8 @@
 """Evaluation on the test split: PSNR, SSIM and NMSE per slice, as the paper computes them.
 
+:func:`run_evaluation` evaluates one trained model (or an external one, or the zero-filled baseline) of the
+workflow; :func:`evaluate` does the work for any model.
+
 Metrics are deepinv's, on the magnitude of the complex image (``complex_abs=True``) of the whole padded,
 normalised frame series, with ``max_pixel=None`` (the peak of each ground truth), exactly as the reference
 ``train.py`` configures them. The zero-filled baseline :math:`A^H y` goes through the same code.
@@ -18,6 +21,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
+from ddei.config import RunConfig
+from ddei.methods import lookup
+from ddei.pipeline import CHANNELS_LAST, build_network, cine_dataset, frames_of, img_size, method_of, setup
+from ddei.precision import check_precision, configure
+from ddei.training import make_physics
 
 COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", "psnr", "ssim", "nmse"]
 
@@ -95,3 +103,58 @@ def evaluate(
         recon_path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(recon_path, **recon)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def load_model(cfg: RunConfig, model_path, frames: int, rng, precision: str, device) -> torch.nn.Module:
+    """A trained model of the workflow (or an external one, ``cfg.external``), ready to evaluate."""
+    if cfg.external is not None:
+        from ddei.models.reference import load_reference_state_dict
+
+        net = load_reference_state_dict(cfg.external, device=device)
+        return configure(net, precision, CHANNELS_LAST, False, device)
+    state = torch.load(model_path, map_location=device, weights_only=False)
+    if state.get("cfg") != cfg.to_dict():
+        raise ValueError(
+            f"{model_path} was trained with another configuration than this evaluation's; rerun its train job"
+        )
+    net = build_network(cfg, precision, False, device)
+    model, _ = method_of(cfg, net, frames, rng, device)
+    model.load_state_dict(state["state_dict"])
+    return model.to(device)
+
+
+def run_evaluation(
+    cfg: RunConfig,
+    acceleration: int,
+    seed: int,
+    extract_dir: str | os.PathLike,
+    mask_root: str | os.PathLike,
+    model_path: str | os.PathLike | None,
+    metrics_out: str | os.PathLike,
+    recon_out: str | os.PathLike,
+    save_recon: int,
+    precision: str,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Evaluate a trained model, an external one, or the zero-filled baseline (``cfg.method == "zf"``) on the
+    test split.
+
+    :param str precision: ``fp32`` or ``bf16`` for the network (``evaluation.precision``).
+    """
+    device = setup(cfg)
+    check_precision(precision, device, "evaluation.precision")
+    dataset = cine_dataset(extract_dir, "test", mask_root, acceleration, cfg, seed)
+    frames = frames_of(dataset)
+    # evaluation randomness (t-ssdu* input splits) gets its own stream, fixed by the seed
+    rng = torch.Generator(device="cpu").manual_seed(10_000 + seed)
+    physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)
+    model = None
+    if lookup(cfg.base).trained or cfg.external is not None:
+        model = load_model(cfg, model_path, frames, rng, precision, device)
+    df = evaluate(
+        model, dataset, physics, cfg.method, acceleration, seed, device, recon_out, save_recon, progress
+    )
+    metrics_out = Path(metrics_out)
+    metrics_out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(metrics_out, index=False)
+    return df

@@ -1,12 +1,10 @@
-"""The steps of the workflow as functions of a resolved per-run configuration.
+"""Training runs of the workflow, as functions of a typed run configuration, and what evaluation shares with them.
 
-The Snakemake scripts in ``workflow/scripts/`` only unpack ``snakemake.input/output/params`` and call these, so the
-same steps can be run from Python or tests. A run configuration (``cfg``) is the dict the workflow resolves per
-method (``workflow/rules/common.smk: method_config``)::
-
-    {"model": {"name", "cascades", "chans"},
-     "training": {"epochs", "steps_per_epoch", "lr", "batch_size", "device", "threads", ...},
-     "transform_mode", "split_ratio", "eval_n_samples", "image_size", "normalisation", "noise_sigma"}
+The Snakemake scripts in ``workflow/scripts/`` only unpack ``snakemake.input/output/params`` and call
+:func:`run_training` (and :func:`ddei.evaluation.run_evaluation`), so the same steps can be run from Python or
+tests. A run is configured by a :class:`ddei.config.RunConfig`, built from the dict the workflow resolves per method
+(:func:`ddei.config.method_config`). This module does not import :mod:`ddei.evaluation`, so that an edit of the
+evaluation reruns no training (:mod:`ddei.provenance`).
 """
 
 from __future__ import annotations
@@ -16,137 +14,145 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 import ddei  # noqa: F401
+from ddei.config import RunConfig
 from ddei.data.dataset import CineSliceDataset
-from ddei.evaluation import evaluate
-from ddei.methods import build_method
+from ddei.masks import mask_folder_name
+from ddei.methods import build_method, lookup
 from ddei.models import build_model
-from ddei.training import TrainSettings, make_physics, pick_device, train
+from ddei.precision import check_precision, configure, warm_up
+from ddei.provenance import code_fingerprint, files_digest
+from ddei.training import make_physics, pick_device, train
+
+#: 2D convolutions in NHWC memory format, on every device: faster on the GPU's tensor cores and with oneDNN on
+#: the CPU (``benchmarks/bench_train_step.py``).
+CHANNELS_LAST = True
 
 
-def run_id(method: str, acceleration: int, seed: int, cfg: dict) -> str:
-    """Identifier of a training run: method, acceleration, seed and a hash of its configuration."""
-    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{method}-x{acceleration}-seed{seed}-{digest}"
+def training_code() -> str:
+    """Fingerprint of the ``ddei`` code a training run executes (:func:`ddei.provenance.code_fingerprint`)."""
+    return code_fingerprint([__name__])
 
 
-def _img_size(cfg: dict, frames: int) -> tuple[int, int, int, int]:
-    return (2, frames, *cfg["image_size"])
+def data_digest(extract_dir: str | os.PathLike, mask_root: str | os.PathLike, acceleration: int) -> str:
+    """Content hash of the data a run learns from: the slice index (with each slice's statistics), the patient
+    split and the mask files of its acceleration."""
+    extract_dir = Path(extract_dir)
+    return files_digest(
+        [
+            extract_dir / "index.csv",
+            extract_dir / "split.csv",
+            Path(mask_root) / mask_folder_name(acceleration),
+        ]
+    )
 
 
-def _dataset(extract_dir, split, mask_root, acceleration, cfg, seed) -> CineSliceDataset:
+def run_identity(cfg: RunConfig, acceleration: int, seed: int, data: str, code: str) -> str:
+    """Identity of a training run: everything that determines its weights.
+
+    :param RunConfig cfg: the method's resolved configuration.
+    :param int acceleration: acceleration factor.
+    :param int seed: training seed.
+    :param str data: :func:`data_digest` of its data.
+    :param str code: :func:`training_code` (or the rule's code fingerprint).
+    :return: ``<method>-x<acc>-seed<seed>-<hash>``.
+    """
+    blob = json.dumps({"cfg": cfg.to_dict(), "data": data, "code": code}, sort_keys=True)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return f"{cfg.method}-x{acceleration}-seed{seed}-{digest}"
+
+
+def img_size(cfg: RunConfig, frames: int) -> tuple[int, int, int, int]:
+    return (2, frames, *cfg.image_size)
+
+
+def cine_dataset(extract_dir, split, mask_root, acceleration, cfg: RunConfig, seed) -> CineSliceDataset:
     return CineSliceDataset(
         extract_dir,
         split=split,
         mask_root=mask_root,
         acceleration=acceleration,
-        img_size=tuple(cfg["image_size"]),
-        normalisation=cfg["normalisation"],
-        noise_sigma=cfg["noise_sigma"],
+        img_size=cfg.image_size,
+        normalisation=cfg.normalisation,
+        noise_sigma=cfg.noise_sigma,
         noise_seed=seed,
     )
 
 
-def _model(method: str, cfg: dict, frames: int, rng: torch.Generator, device) -> tuple[torch.nn.Module, list]:
-    spec = dict(cfg["model"])
-    name = spec.pop("name")
+def build_network(cfg: RunConfig, precision: str, compile: bool, device) -> torch.nn.Module:
+    """The configured network of a run (:func:`ddei.models.build_model`, :func:`ddei.precision.configure`)."""
+    spec = cfg.model
     kwargs = (
-        {"num_cascades": spec["cascades"], "chans": spec["chans"]}
-        if name == "crnn"
-        else {"chans": spec["chans"]}
+        {"num_cascades": spec.cascades, "chans": spec.chans} if spec.name == "crnn" else {"chans": spec.chans}
     )
-    model = build_model(name, **kwargs)
+    net = build_model(spec.name, **kwargs).to(device)
+    return configure(net, precision, CHANNELS_LAST, compile, device)
+
+
+def method_of(cfg: RunConfig, net, frames, rng, device):
     return build_method(
-        method,
-        model,
-        _img_size(cfg, frames),
-        rng=rng,
-        noise_sigma=cfg["noise_sigma"],
-        split_ratio=cfg.get("split_ratio", 0.6),
-        eval_n_samples=cfg.get("eval_n_samples", 5),
-        transform_mode=cfg.get("transform_mode", "fixed"),
-        device=device,
+        lookup(cfg.base), net, img_size(cfg, frames), rng, cfg.noise_sigma, cfg.settings, device
     )
 
 
-def _frames(dataset: CineSliceDataset) -> int:
+def frames_of(dataset: CineSliceDataset) -> int:
     return int(dataset.index["frames"].iloc[0])
 
 
+def setup(cfg: RunConfig) -> torch.device:
+    torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
 def run_training(
-    method: str,
+    cfg: RunConfig,
     acceleration: int,
     seed: int,
-    cfg: dict,
     extract_dir: str | os.PathLike,
     mask_root: str | os.PathLike,
     model_out: str | os.PathLike,
     log_csv: str | os.PathLike,
     checkpoint: str | os.PathLike,
+    code: str | None = None,
     progress: bool = True,
-) -> None:
+) -> str:
     """Train one method at one acceleration and seed; write the weights to ``model_out``.
 
-    Resumes from ``checkpoint`` if it belongs to the same run (see :func:`ddei.training.train`).
+    Resumes from ``checkpoint`` only if it holds an interrupted run of the same identity (:func:`run_identity`);
+    the checkpoint is removed once the weights are written.
+
+    :param RunConfig cfg: the method's resolved configuration (a trained method).
+    :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
+    :return: the run's identity.
     """
-    tr = cfg["training"]
-    torch.set_num_threads(int(tr.get("threads", 1)))
-    device = pick_device(tr.get("device", "auto"))
+    tr = cfg.training
+    device = setup(cfg)
+    check_precision(tr.precision, device)
     rng = torch.Generator(device="cpu").manual_seed(seed)
-    dataset = _dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
-    frames = _frames(dataset)
-    torch.manual_seed(seed)  # the network's initial weights
-    model, losses = _model(method, cfg, frames, rng, device)
-    physics = make_physics(_img_size(cfg, frames), cfg["noise_sigma"], rng, device)
-    settings = TrainSettings(
-        epochs=tr["epochs"],
-        lr=tr["lr"],
-        batch_size=tr["batch_size"],
-        seed=seed,
-        steps_per_epoch=tr.get("steps_per_epoch", 0),
+    dataset = cine_dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
+    frames = frames_of(dataset)
+    rid = run_identity(
+        cfg, acceleration, seed, data_digest(extract_dir, mask_root, acceleration), code or training_code()
     )
-    rid = run_id(method, acceleration, seed, cfg)
-    model = train(model, losses, dataset, physics, rng, settings, checkpoint, log_csv, device, rid, progress)
+    torch.manual_seed(seed)  # the network's initial weights
+    net = build_network(cfg, tr.precision, tr.compile, device)
+    physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)
+    if tr.compile:
+        sample = dataset[0]
+        physics.update(mask=sample["params"]["mask"][None].to(device))
+        seconds = warm_up(net, sample["y"][None].to(device), physics)
+        print(f"compiled the network in {seconds:.1f} s")
+    model, losses = method_of(cfg, net, frames, rng, device)
+    model = train(model, losses, dataset, physics, rng, tr, seed, checkpoint, log_csv, device, rid, progress)
     model_out = Path(model_out)
     model_out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"run_id": rid, "method": method, "cfg": cfg, "state_dict": model.state_dict()}, model_out)
-
-
-def run_evaluation(
-    method: str,
-    acceleration: int,
-    seed: int,
-    cfg: dict,
-    extract_dir: str | os.PathLike,
-    mask_root: str | os.PathLike,
-    model_path: str | os.PathLike | None,
-    metrics_out: str | os.PathLike,
-    recon_out: str | os.PathLike,
-    save_recon: int = 2,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Evaluate a trained model (or the zero-filled baseline when ``method == "zf"``) on the test split."""
-    tr = cfg["training"]
-    torch.set_num_threads(int(tr.get("threads", 1)))
-    device = pick_device(tr.get("device", "auto"))
-    dataset = _dataset(extract_dir, "test", mask_root, acceleration, cfg, seed)
-    frames = _frames(dataset)
-    # evaluation randomness (t-ssdu* input splits) gets its own stream, fixed by the seed
-    rng = torch.Generator(device="cpu").manual_seed(10_000 + seed)
-    physics = make_physics(_img_size(cfg, frames), cfg["noise_sigma"], rng, device)
-    model = None
-    if method != "zf":
-        model, _ = _model(method, cfg, frames, rng, device)
-        state = torch.load(model_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["state_dict"])
-        model.to(device)
-    df = evaluate(
-        model, dataset, physics, method, acceleration, seed, device, recon_out, save_recon, progress
-    )
-    metrics_out = Path(metrics_out)
-    metrics_out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(metrics_out, index=False)
-    return df
+    tmp = model_out.with_name(f".{model_out.name}.tmp")
+    torch.save({"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}, tmp)
+    os.replace(tmp, model_out)
+    Path(checkpoint).unlink(missing_ok=True)
+    return rid

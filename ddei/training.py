@@ -19,7 +19,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
+from ddei.config import TrainingConfig
 from ddei.methods import generators
 
 
@@ -36,25 +37,7 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation settings of one run.
-
-    :param int epochs: passes over the training set (the paper: 50).
-    :param float lr: Adam learning rate (the paper: 1e-3).
-    :param int batch_size: samples per step (the paper: 1).
-    :param int seed: seed of the data order and of every random component.
-    :param int steps_per_epoch: if > 0, cap the steps of each epoch (for the small default config).
-    """
-
-    epochs: int = 50
-    lr: float = 1e-3
-    batch_size: int = 1
-    seed: int = 0
-    steps_per_epoch: int = 0
-
-
-def pick_device(requested: str = "auto") -> torch.device:
+def pick_device(requested: str) -> torch.device:
     """``cuda`` if available (or requested), else ``cpu``.
 
     :param str requested: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -120,20 +103,73 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=g).tolist()
 
 
+def train_step(
+    model: nn.Module, losses: list[nn.Module], batch: dict, physics, optimizer, epoch: int, device
+) -> float:
+    """One optimisation step: forward, the sum of the losses, backward, Adam step.
+
+    :param torch.nn.Module model: network (already adapted by the method), called as ``model(y, physics)``.
+    :param list losses: deepinv losses, called as ``loss(x=, x_net=, y=, physics=, model=, epoch=)``.
+    :param dict batch: ``{"x", "y", "params": {"mask"}}``; the physics' mask is updated from it.
+    :param physics: :class:`deepinv.physics.DynamicMRI`.
+    :param optimizer: the optimizer.
+    :param int epoch: current epoch (0-based; some deepinv losses use it).
+    :param device: torch device.
+    :return: the loss value (a tensor, not synchronised).
+    """
+    x, y = batch["x"].to(device, non_blocking=True), batch["y"].to(device, non_blocking=True)
+    physics.update(mask=batch["params"]["mask"].to(device, non_blocking=True))
+    optimizer.zero_grad(set_to_none=True)
+    kwargs = {"update_parameters": True} if _accepts(model, "update_parameters") else {}
+    x_net = model(y, physics, **kwargs)
+    loss = sum(fn(x=x, x_net=x_net, y=y, physics=physics, model=model, epoch=epoch).mean() for fn in losses)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def _load_checkpoint(checkpoint: Path, run_id: str, settings: dict, device) -> dict | None:
+    """The state of an *interrupted* run of exactly this identity, or ``None`` (with the reason printed).
+
+    A finished run's checkpoint is never resumed: a new job (forced, or triggered by a change of code, data or
+    configuration) trains from epoch 0. An unreadable, truncated or foreign checkpoint is ignored.
+    """
+    if not checkpoint.is_file():
+        return None
+    try:
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        keys = {"run_id", "settings", "epoch", "model", "optimizer", "random", "log", "torch", "complete"}
+        if not isinstance(state, dict) or not keys <= set(state):
+            raise ValueError("not a checkpoint of this pipeline (keys missing)")
+    except Exception as e:  # noqa: BLE001 - a checkpoint that cannot be read is never fatal
+        print(f"Ignoring {checkpoint}: unreadable ({type(e).__name__}: {e}); training from scratch")
+        return None
+    if state["torch"] != torch.__version__:
+        print(f"Ignoring {checkpoint}: written by torch {state['torch']}, this is {torch.__version__}")
+    elif state["run_id"] != run_id or state["settings"] != settings:
+        print(f"Ignoring {checkpoint}: it belongs to another run (other code, data or settings)")
+    elif state["complete"]:
+        print(f"Ignoring {checkpoint}: that run finished; this job trains from epoch 0")
+    else:
+        return state
+    return None
+
+
 def train(
     model: nn.Module,
     losses: list[nn.Module],
     dataset: Dataset,
     physics,
     rng: torch.Generator,
-    settings: TrainSettings,
+    settings: TrainingConfig,
+    seed: int,
     checkpoint: str | os.PathLike,
     log_csv: str | os.PathLike,
-    device: torch.device | str = "cpu",
-    run_id: str = "",
+    device: torch.device | str,
+    run_id: str,
     progress: bool = True,
 ) -> nn.Module:
-    """Train ``model`` with the sum of ``losses``; resume from ``checkpoint`` if it holds the same run.
+    """Train ``model`` with the sum of ``losses``; resume an interrupted run of the same identity.
 
     :param torch.nn.Module model: network (already adapted by the method), called as ``model(y, physics)``.
     :param list losses: deepinv losses, called as ``loss(x=, x_net=, y=, physics=, model=, epoch=)``.
@@ -141,11 +177,13 @@ def train(
     :param physics: :class:`deepinv.physics.DynamicMRI`; its mask is updated from each batch.
     :param torch.Generator rng: the generator the method's random components draw from; it and the losses' own
         mask generators (see :func:`ddei.methods.generators`) are saved and restored.
-    :param TrainSettings settings: optimisation settings.
-    :param checkpoint: checkpoint file, rewritten after every epoch; kept after the run.
+    :param TrainingConfig settings: optimisation settings.
+    :param int seed: seed of the data order (and of the global RNGs of a fresh run).
+    :param checkpoint: checkpoint file, rewritten after every epoch; marked complete after the last one.
     :param log_csv: per-epoch log: epoch, loss, seconds (rewritten from the checkpoint's log on resume).
     :param device: torch device.
-    :param str run_id: identifies the run (method, acceleration, config); a checkpoint of another run is ignored.
+    :param str run_id: the run's identity (method, acceleration, seed, configuration, data and code,
+        see :func:`ddei.pipeline.run_identity`); only an interrupted checkpoint of the same identity is resumed.
     :param bool progress: show a progress bar.
     :return: the trained model (in eval mode).
     :raises NonFiniteLossError: if a loss is NaN or infinite.
@@ -154,24 +192,26 @@ def train(
     checkpoint, log_csv = Path(checkpoint), Path(log_csv)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    update_parameters = _accepts(model, "update_parameters")
     rngs = generators(rng, losses)
+    fingerprint = asdict(settings) | {"seed": seed}
 
     start_epoch, log = 0, []
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("run_id") == run_id and state.get("settings") == asdict(settings):
+    state = _load_checkpoint(checkpoint, run_id, fingerprint, device)
+    if state is not None:
+        try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             _set_random_states(state["random"], rngs)
             start_epoch, log = state["epoch"], state["log"]
-            print(f"Resuming {run_id or 'run'} from {checkpoint} after epoch {start_epoch}")
-        else:
-            print(f"Ignoring {checkpoint}: it belongs to another run or other settings")
+            print(f"Resuming {run_id} from {checkpoint} after epoch {start_epoch}")
+        except Exception as e:  # noqa: BLE001
+            raise RuntimeError(
+                f"{checkpoint} matches this run but cannot be restored ({e}); delete it"
+            ) from e
     else:
-        torch.manual_seed(settings.seed)
-        np.random.seed(settings.seed % 2**32)
-        random.seed(settings.seed)
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
 
     n = len(dataset)
     steps = math.ceil(n / settings.batch_size)
@@ -180,41 +220,39 @@ def train(
     bar = tqdm(
         total=settings.epochs * steps,
         initial=start_epoch * steps,
-        desc=run_id or "train",
+        desc=run_id,
         unit="step",
         disable=not progress,
         mininterval=1.0 if sys.stderr.isatty() else 30.0,
     )
+    pin = device.type == "cuda"
     for epoch in range(start_epoch, settings.epochs):
         model.train()
-        order = _epoch_order(n, settings.seed, epoch)[: steps * settings.batch_size]
-        loader = DataLoader(Subset(dataset, order), batch_size=settings.batch_size, shuffle=False)
-        total, count, t0 = 0.0, 0, time.perf_counter()
+        order = _epoch_order(n, seed, epoch)[: steps * settings.batch_size]
+        loader = DataLoader(
+            Subset(dataset, order), batch_size=settings.batch_size, shuffle=False, pin_memory=pin
+        )
+        values, t0 = [], time.perf_counter()
         for batch in loader:
-            x, y = batch["x"].to(device), batch["y"].to(device)
-            physics.update(mask=batch["params"]["mask"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            kwargs = {"update_parameters": True} if update_parameters else {}
-            x_net = model(y, physics, **kwargs)
-            loss = sum(
-                fn(x=x, x_net=x_net, y=y, physics=physics, model=model, epoch=epoch).mean() for fn in losses
-            )
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"{run_id}: loss is {loss.item()} at epoch {epoch + 1}, step {count + 1}. "
-                    "Lower the learning rate or check the data normalisation."
-                )
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-            count += 1
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4g}")
-        log.append({"epoch": epoch + 1, "loss": total / max(count, 1), "seconds": time.perf_counter() - t0})
+            values.append(train_step(model, losses, batch, physics, optimizer, epoch, device))
+            if len(values) % 10 == 0 or len(values) == steps:  # one host sync per 10 steps
+                recent = torch.stack(values[-10:]).float()
+                if not torch.isfinite(recent).all():
+                    first = len(values) - len(recent) + int((~torch.isfinite(recent)).nonzero()[0])
+                    raise NonFiniteLossError(
+                        f"{run_id}: loss is {values[first].item()} at epoch {epoch + 1}, step {first + 1}. "
+                        "Lower the learning rate or check the data normalisation."
+                    )
+                bar.update(len(recent))
+                bar.set_postfix(epoch=epoch + 1, loss=f"{torch.stack(values).float().mean().item():.4g}")
+        mean = torch.stack(values).float().mean().item() if values else float("nan")
+        log.append({"epoch": epoch + 1, "loss": mean, "seconds": time.perf_counter() - t0})
         _atomic_save(
             {
                 "run_id": run_id,
-                "settings": asdict(settings),
+                "settings": fingerprint,
+                "torch": torch.__version__,
+                "complete": epoch + 1 == settings.epochs,
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),

@@ -1,38 +1,46 @@
-"""The workflow's steps as functions: a run is reproducible from its seed, initial weights included."""
+"""The workflow's steps as functions: a run is reproducible from its seed, its identity covers configuration,
+data and code, and the evaluation's numbers are the model's."""
 
 from __future__ import annotations
 
 import ddei  # noqa: F401
 
 # isort: split
+import dataclasses
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
 import torch
 
-from ddei.pipeline import run_evaluation, run_training
+from ddei.config import ModelConfig, RunConfig, TrainingConfig
+from ddei.data.dataset import CineSliceDataset
+from ddei.evaluation import metric_functions, run_evaluation
+from ddei.pipeline import data_digest, run_identity, run_training
 
-CFG = {
-    "model": {"name": "crnn", "cascades": 2, "chans": 4},
-    "training": {
-        "epochs": 1,
-        "steps_per_epoch": 2,
-        "lr": 1e-3,
-        "batch_size": 1,
-        "device": "cpu",
-        "threads": 1,
-    },
-    "transform_mode": "fixed",
-    "image_size": [32, 32],
-    "normalisation": "reference",
-    "noise_sigma": 0.0,
-}
+TRAINING = TrainingConfig(epochs=1, steps_per_epoch=2, lr=1e-3, batch_size=1, precision="fp32", compile=False)
+CFG = RunConfig(
+    method="ddei",
+    base="ddei",
+    image_size=(32, 32),
+    normalisation="reference",
+    noise_sigma=0.0,
+    device="cpu",
+    threads=1,
+    model=ModelConfig(name="crnn", cascades=2, chans=4),
+    training=TRAINING,
+    settings={"transform_mode": "fixed"},
+)
+ZF = RunConfig("zf", "zf", (32, 32), "reference", 0.0, "cpu", 1)
 
 
-def _train(extracted, tmp_path, name, seed=0):
+def _train(extracted, tmp_path, name, seed=0, cfg=CFG):
     out = tmp_path / name
     run_training(
-        "ddei",
+        cfg,
         4,
         seed,
-        CFG,
         extracted,
         extracted.parent / "masks",
         out / "model.pt",
@@ -40,6 +48,7 @@ def _train(extracted, tmp_path, name, seed=0):
         out / "ckpt.pt",
         progress=False,
     )
+    assert not (out / "ckpt.pt").exists(), "a finished run leaves no checkpoint to resume"
     return torch.load(out / "model.pt", weights_only=False)["state_dict"]
 
 
@@ -53,21 +62,37 @@ def test_same_seed_same_weights(extracted, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_evaluation_table(extracted, tmp_path):
+def test_run_config_round_trips_through_the_workflow_dict():
+    assert RunConfig.from_dict(CFG.to_dict()) == CFG
+    assert RunConfig.from_dict(ZF.to_dict()) == ZF
+
+
+def test_identity_covers_configuration_data_and_code(extracted, tmp_path):
+    masks = extracted.parent / "masks"
+    data = data_digest(extracted, masks, 4)
+    base = run_identity(CFG, 4, 0, data, "code")
+    assert base.startswith("ddei-x4-seed0-")
+    other_cfg = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, lr=2e-3))
+    assert run_identity(other_cfg, 4, 0, data, "code") != base
+    assert run_identity(CFG, 4, 0, data, "other code") != base
+    assert data_digest(extracted, masks, 8) != data  # the masks of another acceleration
+
+    copy = tmp_path / "extract"
+    shutil.copytree(extracted, copy)
+    assert data_digest(copy, masks, 4) == data  # content, not paths
+    split = pd.read_csv(copy / "split.csv", dtype=str)
+    split["split"] = split["split"].map({"train": "test", "test": "train"})
+    split.to_csv(copy / "split.csv", index=False)
+    assert run_identity(CFG, 4, 0, data_digest(copy, masks, 4), "code") != base  # another patient split
+
+
+def test_evaluation_reports_the_models_numbers(extracted, tmp_path):
     _train(extracted, tmp_path, "a")
+    masks = extracted.parent / "masks"
     df = run_evaluation(
-        "ddei",
-        4,
-        0,
-        CFG,
-        extracted,
-        extracted.parent / "masks",
-        tmp_path / "a" / "model.pt",
-        tmp_path / "m.csv",
-        tmp_path / "r.npz",
-        save_recon=1,
+        CFG, 4, 0, extracted, masks, tmp_path / "a" / "model.pt", tmp_path / "m.csv", tmp_path / "r.npz", 1, "fp32",
         progress=False,
-    )
+    )  # fmt: skip
     assert list(df.columns) == [
         "method",
         "acceleration",
@@ -79,21 +104,35 @@ def test_evaluation_table(extracted, tmp_path):
         "ssim",
         "nmse",
     ]
-    assert len(df) == 4 and df.psnr.notna().all()
+    test = CineSliceDataset(extracted, "test", masks, 4, img_size=(32, 32))
+    assert len(df) == len(test) == 4 and (df.method == "ddei").all()
+    assert df[["patient", "view", "slice"]].astype(str).values.tolist() == [
+        [str(test.record(i)[k]) for k in ("patient", "view", "slice")] for i in range(len(test))
+    ]
     zf = run_evaluation(
-        "zf",
-        4,
-        0,
-        CFG,
-        extracted,
-        extracted.parent / "masks",
-        None,
-        tmp_path / "z.csv",
-        tmp_path / "z.npz",
-        progress=False,
+        ZF, 4, 0, extracted, masks, None, tmp_path / "z.csv", tmp_path / "z.npz", -1, "fp32", progress=False
     )
-    assert (df.psnr.values != zf.psnr.values).any()
-    import numpy as np
+    psnr = metric_functions()["psnr"]
+    saved = np.load(tmp_path / "z.npz")
+    for i in range(len(test)):
+        s = test[i]
+        # zero-filled: the inverse FFT of the masked k-space, computed here with numpy
+        k = s["y"][0].numpy() + 1j * s["y"][1].numpy()
+        img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+        x_zf = torch.from_numpy(np.stack([img.real, img.imag]).astype(np.float32))[None]
+        assert zf.psnr[i] == pytest.approx(float(psnr(x_zf, s["x"][None])), abs=1e-4)
+        key = f"{test.record(i)['patient']}_{test.record(i)['view']}_s{test.record(i)['slice']}"
+        assert np.allclose(saved[key], np.abs(img), atol=1e-5)
+        assert np.allclose(saved[f"gt/{key}"], np.hypot(*s["x"].numpy()), atol=1e-6)
+    assert len(np.load(tmp_path / "r.npz").files) == 2  # save_recon=1: one slice and its ground truth
+    assert (df.psnr.values != zf.psnr.values).all()
 
-    saved = np.load(tmp_path / "r.npz")
-    assert len(saved.files) == 2 and saved[saved.files[0]].shape == (12, 32, 32)
+
+def test_evaluation_refuses_a_model_of_another_configuration(extracted, tmp_path):
+    _train(extracted, tmp_path, "a")
+    other = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, epochs=2))
+    with pytest.raises(ValueError, match="another configuration"):
+        run_evaluation(
+            other, 4, 0, extracted, extracted.parent / "masks", tmp_path / "a" / "model.pt",
+            tmp_path / "m.csv", tmp_path / "r.npz", 0, "fp32", progress=False,
+        )  # fmt: skip

@@ -34,10 +34,11 @@ SLURM_BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", 
 
 
 def workflow_copy(root: Path) -> Path:
-    """The workflow as a user checks it out (Snakefile, rules, configs, profiles, envs), in ``root``."""
+    """The workflow as a user checks it out (Snakefile, rules, configs, profiles, envs, the ddei package), in
+    ``root``: its scripts import the ddei of their own workflow folder."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", root / "Snakefile")
-    for folder in ("workflow", "config", "profiles", "envs"):
+    for folder in ("workflow", "config", "profiles", "envs", "ddei"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
@@ -95,8 +96,8 @@ def test_profile_dry_run(dry_workdir, profile_option):
     result, log = snakemake(dry_workdir, profile_option, "profiles/slurm", "--configfile", "tiny.yaml", "-n")
     assert result.returncode == 0, log[-3000:]
     resources = rule_resources(log)
-    assert {"synthetic_data", "extract", "masks", "train", "evaluate"} <= set(resources)
-    for line in resources["synthetic_data"]:  # the profile's default-resources
+    assert {"synthetic_data", "extract", "masks", "train", "evaluate", "collect_metrics"} <= set(resources)
+    for line in resources["collect_metrics"]:  # a rule that declares none: the profile's default-resources
         assert "mem_mb=2000" in line and "runtime=60" in line and "slurm_partition=," in line, line
     for line in resources["train"]:  # gpu=0 in config/config.yaml: the plugin adds no --gpus
         assert "gpu=0" in line or "gpu=" not in line, line

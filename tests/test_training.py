@@ -1,4 +1,5 @@
-"""Training: every method trains, a killed run resumes to the same weights, NaN losses stop the run."""
+"""Training: every method trains, a killed run resumes to the same weights (and only a killed run of the same
+identity resumes), bad checkpoints are ignored, NaN losses stop the run."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from ddei.config import TrainingConfig
 from ddei.data.dataset import CineSliceDataset
-from ddei.methods import TRAINED, build_method
+from ddei.methods import METHODS, build_method
 from ddei.models import build_model
-from ddei.training import NonFiniteLossError, TrainSettings, make_physics, train
+from ddei.training import NonFiniteLossError, make_physics, train
 
 IMG = (2, 12, 32, 32)
+TRAINED = [name for name, m in METHODS.items() if m.trained]
+SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 2}
 
 
 @pytest.fixture
@@ -23,47 +27,78 @@ def dataset(extracted):
     return CineSliceDataset(extracted, "train", extracted.parent / "masks", 4, img_size=IMG[2:])
 
 
-def _run(method, dataset, tmp_path, epochs=2, steps=3, noise=0.0, name="run"):
+def settings(epochs=2, steps=3) -> TrainingConfig:
+    return TrainingConfig(
+        epochs=epochs, steps_per_epoch=steps, lr=1e-3, batch_size=1, precision="fp32", compile=False
+    )
+
+
+def _initial_weights() -> dict:
+    torch.manual_seed(123)  # the model initialisation of _run
+    return {k: v.clone() for k, v in build_model("crnn", chans=4).state_dict().items()}
+
+
+def _run(method, dataset, tmp_path, epochs=2, steps=3, noise=0.0, name="run", run_id=None):
     torch.manual_seed(123)  # model initialisation
     rng = torch.Generator().manual_seed(0)
-    model, losses = build_method(method, build_model("crnn", chans=4), IMG, rng, noise_sigma=noise)
+    net = build_model("crnn", chans=4)
+    model, losses = build_method(METHODS[method], net, IMG, rng, noise, SETTINGS, "cpu")
     physics = make_physics(IMG, noise, rng, "cpu")
-    settings = TrainSettings(epochs=epochs, steps_per_epoch=steps, seed=0)
     return train(
         model,
         losses,
         dataset,
         physics,
         rng,
-        settings,
+        settings(epochs, steps),
+        0,
         tmp_path / f"{name}.pt",
         tmp_path / f"{name}.csv",
-        run_id=method,
+        "cpu",
+        run_id or method,
         progress=False,
     )
 
 
 @pytest.mark.parametrize("method", TRAINED)
 def test_every_method_trains(method, extracted, tmp_path):
-    noise = 0.05 if method.endswith("sure") else 0.0
+    noise = 0.05 if METHODS[method].needs_noise else 0.0
     ds = CineSliceDataset(
         extracted, "train", extracted.parent / "masks", 4, img_size=IMG[2:], noise_sigma=noise
     )
-    before = {k: v.clone() for k, v in build_model("crnn", chans=4).state_dict().items()}
+    before = _initial_weights()
     model = _run(method, ds, tmp_path, epochs=1, steps=2, noise=noise)
     log = pd.read_csv(tmp_path / "run.csv")
     assert list(log.columns) == ["epoch", "loss", "seconds"] and len(log) == 1
     assert torch.isfinite(torch.tensor(log.loss.values)).all()
-    after = model.state_dict()
-    changed = [k for k in before if not torch.equal(before[k], after.get(k, after.get(f"model.{k}")))]
-    assert changed, "training must change the weights"
+    after = {k.removeprefix("model."): v for k, v in model.state_dict().items()}
+    assert set(before) <= set(after)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    # every trainable weight moves (the DC weight lambda too: it is a registered parameter)
+    assert sorted(changed) == sorted(before), f"unchanged by training: {sorted(set(before) - set(changed))}"
+
+
+def test_initial_weights_are_the_seeds(extracted, tmp_path, dataset):
+    """The comparison above is against the run's own initial weights: 0 epochs would leave them all equal."""
+    model = _run("sup", dataset, tmp_path, epochs=1, steps=1)
+    before = _initial_weights()
+    torch.manual_seed(123)
+    untouched = build_model("crnn", chans=4).state_dict()
+    assert all(torch.equal(before[k], untouched[k]) for k in before)
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_unknown_method_and_sure_without_noise():
-    with pytest.raises(ValueError, match="Unknown method"):
-        build_method("noise2noise", build_model("crnn", chans=4), IMG, torch.Generator())
+    from ddei.methods import lookup
+
+    with pytest.raises(ValueError, match="not a trained method"):
+        build_method(
+            lookup("noise2noise"), build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, {}, "cpu"
+        )
     with pytest.raises(ValueError, match="noise_sigma > 0"):
-        build_method("ddei-sure", build_model("crnn", chans=4), IMG, torch.Generator())
+        build_method(
+            METHODS["ddei-sure"], build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, SETTINGS, "cpu"
+        )
 
 
 class _Killer(Dataset):
@@ -98,9 +133,45 @@ def test_killed_run_resumes_to_identical_weights(method, dataset, tmp_path):
 
 
 def test_checkpoint_of_another_run_is_ignored(dataset, tmp_path, capsys):
-    _run("sup", dataset, tmp_path, epochs=1, name="x")
-    _run("ei-r", dataset, tmp_path, epochs=1, name="x")  # same file, other run id: starts afresh
+    with pytest.raises(KeyboardInterrupt):
+        _run("sup", _Killer(dataset, limit=4), tmp_path, epochs=3, name="x", run_id="sup-data-A")
+    _run("sup", dataset, tmp_path, epochs=1, name="x", run_id="sup-data-B")  # other data: starts afresh
+    out = capsys.readouterr().out
+    assert "Ignoring" in out and "another run" in out and "Resuming" not in out
+
+
+def test_finished_run_is_never_resumed(dataset, tmp_path, capsys):
+    """A new job of a finished run (forced rerun) trains every epoch again, to the same weights."""
+    first = {
+        k: v.clone() for k, v in _run("ddei", dataset, tmp_path, epochs=2, name="x").state_dict().items()
+    }
+    assert torch.load(tmp_path / "x.pt", weights_only=False)["complete"]
+    second = _run("ddei", dataset, tmp_path, epochs=2, name="x").state_dict()
+    out = capsys.readouterr().out
+    assert "that run finished" in out and "Resuming" not in out
+    assert pd.read_csv(tmp_path / "x.csv").epoch.tolist() == [1, 2]
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "other torch", "not a checkpoint"])
+def test_bad_checkpoint_is_ignored(dataset, tmp_path, capsys, damage):
+    with pytest.raises(KeyboardInterrupt):
+        _run("sup", _Killer(dataset, limit=4), tmp_path, epochs=3, name="x")
+    path = tmp_path / "x.pt"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    elif damage == "garbage":
+        path.write_bytes(b"not a torch file")
+    elif damage == "other torch":
+        state = torch.load(path, weights_only=False)
+        torch.save(state | {"torch": "1.0.0"}, path)
+    else:
+        torch.save({"weights": torch.zeros(1)}, path)
+    reference = _run("sup", dataset, tmp_path, epochs=3, name="reference").state_dict()
+    resumed = _run("sup", dataset, tmp_path, epochs=3, name="x").state_dict()
     assert "Ignoring" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "x.csv").epoch.tolist() == [1, 2, 3]
+    assert all(torch.equal(reference[k], resumed[k]) for k in reference)
 
 
 class _NaN(Dataset):

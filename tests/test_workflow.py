@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+#: What a clone of the workflow needs (its own code: edits of a clone's ddei/ must not touch the repository).
+SOURCES = ("Snakefile", "workflow", "config", "ddei", "profiles", "envs")
 
 
-def tiny_config(results: Path) -> dict:
+def tiny_config(results: Path | str) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["results"] = str(results)
     config["data"]["synthetic"] |= {"patients": 4, "lax_shape": [30, 24], "sax_shape": [32, 28]}
@@ -27,32 +32,49 @@ def tiny_config(results: Path) -> dict:
     return config
 
 
-def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, config: dict, *args: str, snakefile: Path | None = None
+) -> subprocess.CompletedProcess:
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
+    cmd = (
+        SNAKEMAKE if snakefile is None else [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
+    )
+    cmd = cmd + ["--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts from the 'Job stats' table of a dry run."""
-    table = result.stdout.split("Job stats:")[-1]
+    """Job counts from the 'Job stats' table of a run or a dry run."""
+    table = (result.stdout + result.stderr).split("Job stats:")[1].split("\n\n")[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    config = tiny_config(workdir / "results")
-    result = snakemake(workdir, config)
+    """The tiny workflow, run to the end in a clone of the repository (results under ``<clone>/results``)."""
+    clone = tmp_path_factory.mktemp("clone")
+    for name in SOURCES:
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy2
+        copy(
+            REPO / name,
+            clone / name,
+            **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}),
+        )
+    config = tiny_config("results")
+    result = snakemake(clone, config, snakefile=clone / "Snakefile")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return workdir, config
+    return clone, config
+
+
+def clone_snakemake(clone: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    return snakemake(clone, config, *args, snakefile=clone / "Snakefile")
 
 
 @pytest.mark.slow
 def test_end_to_end(finished_run):
-    workdir, config = finished_run
-    results = Path(config["results"])
+    clone, config = finished_run
+    results = clone / config["results"]
     metrics = pd.read_csv(results / "metrics" / "all.csv")
     assert set(metrics.method) == {"sup", "ddei", "zf"}
     assert metrics.groupby("method").size().eq(4).all()  # 1 test patient: 3 lax views + 1 sax slice
@@ -60,22 +82,22 @@ def test_end_to_end(finished_run):
     for rule in ("extract", "train", "evaluate"):
         assert any((results / "logs").rglob(f"*{rule}*")), f"rule {rule} writes a log"
     assert list((results / "benchmarks" / "train").glob("*.tsv")), "train rules are benchmarked"
-    assert (results / "checkpoints" / "ddei_acc4_seed0.pt").is_file(), "checkpoints are kept"
+    assert not list((results / "checkpoints").glob("*.pt")), "a finished run leaves no checkpoint"
 
 
 @pytest.mark.slow
 def test_second_run_does_nothing(finished_run):
-    workdir, config = finished_run
-    result = snakemake(workdir, config, "-n")
+    clone, config = finished_run
+    result = clone_snakemake(clone, config, "-n")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
 @pytest.mark.slow
 def test_changing_one_method_reruns_only_its_jobs(finished_run):
-    workdir, config = finished_run
+    clone, config = finished_run
     changed = config | {"method_overrides": {"ddei": {"training": {"epochs": 2}}}}
-    result = snakemake(workdir, changed, "-n")
+    result = clone_snakemake(clone, changed, "-n")
     assert result.returncode == 0, result.stderr[-2000:]
     jobs = planned_jobs(result)
     assert jobs.get("train") == 1 and jobs.get("evaluate") == 1, jobs
@@ -85,6 +107,97 @@ def test_changing_one_method_reruns_only_its_jobs(finished_run):
     assert not {"extract", "masks", "synthetic_data"} & set(jobs)
 
 
+DOWNSTREAM_OF_TRAIN = {"train", "evaluate", "collect_metrics", "table", "wilcoxon", "cine_figure", "metrics_figure",
+                       "training_figure", "all"}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "module, edit, expected",
+    [
+        ("ddei/report/figures.py", "code", {"cine_figure", "metrics_figure", "training_figure", "all"}),
+        ("ddei/report/tables.py", "code", {"table", "wilcoxon", "cine_figure", "metrics_figure", "training_figure", "all"}),
+        ("ddei/methods.py", "code", DOWNSTREAM_OF_TRAIN),
+        ("ddei/evaluation.py", "code", DOWNSTREAM_OF_TRAIN - {"train", "training_figure"}),
+        ("ddei/data/extract.py", "code", DOWNSTREAM_OF_TRAIN | {"extract", "masks"}),
+        ("ddei/methods.py", "comment", set()),
+        ("ddei/training.py", "docstring", set()),
+    ],
+)  # fmt: skip
+def test_code_edits_rerun_what_they_affect(finished_run, module, edit, expected):
+    """An edit of a ddei module replans exactly the rules whose scripts import it (and what depends on their
+    outputs); comments, formatting and docstrings do not count."""
+    clone, config = finished_run
+    path = clone / module
+    original = path.read_text()
+    added = {
+        "code": "\n_EDITED = 1\n",
+        "comment": "\n# a comment\n\n",
+        "docstring": "",
+    }[edit]
+    edited = original + added
+    if edit == "docstring":
+        edited = original.replace('"""', '"""Edited. ', 1)
+    try:
+        path.write_text(edited)
+        result = clone_snakemake(clone, config, "-n")
+    finally:
+        path.write_text(original)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(planned_jobs(result)) == expected, result.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_forced_rerun_trains_from_scratch(finished_run):
+    """README: `snakemake --forcerun <model.pt>` retrains that model (from epoch 0) and reruns what uses it."""
+    clone, config = finished_run
+    results = clone / config["results"]
+    model = "results/models/ddei/acc4/seed0/model.pt"
+    before = torch.load(clone / model, weights_only=False)
+    result = clone_snakemake(clone, config, "--forcerun", model)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (results / "logs" / "train" / "ddei_acc4_seed0.log").read_text()
+    assert "Resuming" not in log
+    assert pd.read_csv(results / "models" / "ddei" / "acc4" / "seed0" / "loss.csv").epoch.tolist() == [1]
+    after = torch.load(clone / model, weights_only=False)
+    assert after["run_id"] == before["run_id"]  # same code, data and config: the same model, trained again
+    assert all(torch.equal(after["state_dict"][k], v) for k, v in before["state_dict"].items())
+    assert "Nothing to be done" in clone_snakemake(clone, config, "-n").stdout
+
+
+@pytest.mark.slow
+def test_split_change_retrains_from_scratch(finished_run, tmp_path):
+    """A new patient split reruns extract -> masks -> train, and training starts afresh on the new data (an
+    interrupted checkpoint of the old split is ignored)."""
+    finished, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(finished, clone, symlinks=True)  # a copy: the other tests keep the original split
+    results = clone / config["results"]
+    from ddei.data.extract import patient_split
+
+    patients = [f"P{i:03d}" for i in range(1, 5)]
+    seed = next(
+        s for s in range(1, 100) if patient_split(patients, 0.8, s) != patient_split(patients, 0.8, 0)
+    )
+    changed = config | {"data": config["data"] | {"split_seed": seed}}
+    jobs = planned_jobs(clone_snakemake(clone, changed, "-n"))
+    assert {"extract", "masks", "train", "evaluate"} <= set(jobs) and "synthetic_data" not in jobs
+    old = torch.load(results / "models" / "ddei" / "acc4" / "seed0" / "model.pt", weights_only=False)
+    # an interrupted run of the old split, as a kill would leave it
+    ckpt = results / "checkpoints" / "ddei_acc4_seed0.pt"
+    ckpt.parent.mkdir(exist_ok=True)
+    torch.save({"run_id": old["run_id"], "settings": {}, "epoch": 0, "model": {}, "optimizer": {}, "random": {},
+                "log": [], "torch": torch.__version__, "complete": False}, ckpt)  # fmt: skip
+    model = "results/models/ddei/acc4/seed0/model.pt"
+    result = clone_snakemake(clone, changed, model)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (results / "logs" / "train" / "ddei_acc4_seed0.log").read_text()
+    assert "Resuming" not in log and "another run" in log
+    new = torch.load(clone / model, weights_only=False)
+    assert new["run_id"] != old["run_id"]
+    assert pd.read_csv(results / "models" / "ddei" / "acc4" / "seed0" / "loss.csv").epoch.tolist() == [1]
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -92,6 +205,10 @@ def test_changing_one_method_reruns_only_its_jobs(finished_run):
         ({"image_size": [32]}, "image_size"),
         ({"trainig": {}}, "trainig"),
         ({"methods": ["ddei-sure"]}, "noise_sigma > 0"),
+        ({"methods": ["sup"]}, "evaluation.reference: 'ddei' is not among the evaluated methods"),
+        ({"methods": ["ddei", "x"], "variants": {"x": {"method": "zf"}}}, "'zf' is not a trained method"),
+        ({"method_overrides": {"bogus": {}}}, "method_overrides: 'bogus'"),
+        ({"training": {"epochs": 1, "seeds": [0], "precision": "fp16"}}, "fp16"),
         (
             {
                 "data": {
@@ -113,11 +230,54 @@ def test_invalid_config_is_refused_readably(tmp_path, change, message):
     assert message in result.stdout + result.stderr
 
 
+def _without(config: dict, dotted: str) -> dict:
+    config = copy.deepcopy(config)
+    *parents, key = dotted.split(".")
+    node = config
+    for p in parents:
+        node = node[p]
+    del node[key]
+    return config
+
+
+@pytest.mark.parametrize(
+    "key", ["training.seeds", "training.epochs", "methods", "results", "masks.accelerations"]
+)
+def test_missing_required_key_is_named(tmp_path, key):
+    result = snakemake(tmp_path, _without(tiny_config(tmp_path / "results"), key), "-n")
+    assert result.returncode != 0
+    assert f"'{key.split('.')[-1]}' is a required property" in result.stdout + result.stderr
+
+
+def test_missing_optional_keys_take_the_schemas_defaults(tmp_path):
+    config = tiny_config(tmp_path / "results")
+    for key in (
+        "model.name",
+        "evaluation",
+        "resources",
+        "training.device",
+        "training.threads",
+        "transform_mode",
+        "split_ratio",
+        "eval_n_samples",
+        "normalisation",
+        "noise_sigma",
+        "method_overrides",
+        "data.split_seed",
+    ):
+        config = _without(config, key)  # fmt: skip
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert planned_jobs(result).get("train") == 2
+
+
 @pytest.mark.slow
 def test_workflow_imports_published_masks(finished_run, tmp_path):
     """masks.import_dir: the workflow checks and uses masks from a folder in the paper's layout."""
-    _, config = finished_run
-    published = Path(config["results"]) / "masks"  # stands in for the paper's published TimeVaryingGaussianMaskXX
+    clone, config = finished_run
+    published = (
+        clone / config["results"] / "masks"
+    )  # stands in for the paper's published TimeVaryingGaussianMaskXX
     imported = tiny_config(tmp_path / "results")
     imported["masks"]["import_dir"] = str(published)
     target = str(tmp_path / "results" / "masks" / "TimeVaryingGaussianMask04")
@@ -127,3 +287,28 @@ def test_workflow_imports_published_masks(finished_run, tmp_path):
     assert ours and ours == sorted(p.relative_to(Path(target).parent) for p in Path(target).rglob("*.mat"))
     for rel in ours:
         assert (published / rel).read_bytes() == (Path(target).parent / rel).read_bytes()
+
+
+@pytest.mark.slow
+def test_external_model_is_evaluated_as_its_own_row(finished_run, tmp_path):
+    """evaluation.external: a reference-format checkpoint (the reference's released DDEI CRNN) is evaluated like
+    any method, compared with the reference method, and shown as its own table row."""
+    from reference_crnn import from_ours
+
+    from ddei.models import CRNN
+
+    clone, config = finished_run
+    work = tmp_path / "clone"
+    shutil.copytree(clone, work, symlinks=True)
+    torch.manual_seed(5)
+    released = from_ours(CRNN(chans=4))  # the reference's module tree, random weights
+    torch.save({"state_dict": released.state_dict(), "epoch": 50}, work / "released.pt")
+    changed = config | {"evaluation": {"external": {"released": "released.pt"}}}
+    result = clone_snakemake(work, changed, "results/tables/results.md", "results/tables/wilcoxon.csv")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert "train" not in jobs and jobs.get("evaluate") == 1, jobs
+    assert "| *External* |" in (work / "results" / "tables" / "results.md").read_text()
+    assert "| released |" in (work / "results" / "tables" / "results.md").read_text()
+    tests = pd.read_csv(work / "results" / "tables" / "wilcoxon.csv")
+    assert "released" in set(tests["method"])

@@ -7,8 +7,14 @@ rule synthetic_data:
     params:
         synthetic=config["data"].get("synthetic"),
         frames=config["masks"]["frames"],
+        code=code("synthetic_data.py"),
     log:
         R("logs/synthetic_data.log"),
+    benchmark:
+        R("benchmarks/synthetic_data.tsv")
+    resources:
+        mem_mb=4000,
+        runtime=60,
     conda:
         "../../envs/ddei.yaml"
     script:
@@ -29,6 +35,7 @@ rule extract:
         train_fraction=config["data"]["train_fraction"],
         seed=config["data"]["split_seed"],
         img_size=config["image_size"],
+        code=code("extract.py"),
     log:
         R("logs/extract.log"),
     benchmark:
@@ -50,7 +57,8 @@ rule masks:
     params:
         seed=config["masks"]["seed"],
         frames=config["masks"]["frames"],
-        import_dir=config["masks"].get("import_dir"),
+        import_dir=config["masks"]["import_dir"],
+        code=code("masks.py"),
     log:
         R("logs/masks/acc{acc2}.log"),
     resources:

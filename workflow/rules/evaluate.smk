@@ -11,8 +11,9 @@ rule evaluate:
         metrics=R("metrics/{method}/acc{acc}/seed{seed}.csv"),
         recon=R("recon/{method}/acc{acc}/seed{seed}.npz"),
     params:
-        method=lambda wc: METHOD_OF_SLUG[wc.method],
-        cfg=lambda wc: method_config(METHOD_OF_SLUG[wc.method]),
+        cfg=run_config,
+        code=code("evaluate.py"),
+        precision=config["evaluation"]["precision"],
         extract_dir=lambda w, input: str(Path(input.index).parent),
         mask_root=lambda w, input: str(Path(input.masks).parent),
         save_recon=config["evaluation"]["save_recon"],
@@ -24,7 +25,8 @@ rule evaluate:
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=config["resources"]["train"]["gpu"],
+        gpu=GPU,
+        gpu_share=gpu_share,
     conda:
         "../../envs/ddei.yaml"
     script:
@@ -36,6 +38,8 @@ rule collect_metrics:
         metric_files(),
     output:
         R("metrics/all.csv"),
+    params:
+        code=code("collect_metrics.py"),
     log:
         R("logs/collect_metrics.log"),
     conda:

@@ -31,9 +31,11 @@ rule table:
             labels={"table": "results", "format": "HTML"},
         ),
     params:
-        methods=REPORT_METHODS,
+        methods=EVALUATED,
         accelerations=ACCELERATIONS,
         metrics=["psnr", "ssim"],  # the paper's Table 1; the CSV has NMSE too
+        catalogue=catalogue_params(),
+        code=code("table.py"),
     log:
         R("logs/report/table.log"),
     resources:
@@ -68,9 +70,11 @@ rule wilcoxon:
             labels={"table": "Wilcoxon signed-rank", "format": "HTML"},
         ),
     params:
-        reference="ddei",
-        methods=REPORT_METHODS,
+        reference=config["evaluation"]["reference"],
+        methods=EVALUATED,
         accelerations=ACCELERATIONS,
+        catalogue=catalogue_params(),
+        code=code("wilcoxon.py"),
     log:
         R("logs/report/wilcoxon.log"),
     resources:
@@ -85,7 +89,7 @@ rule wilcoxon:
 rule cine_figure:
     input:
         # in the order of params.methods
-        recon=lambda wc: [R(f"recon/{slug(m)}/acc{wc.acc}/seed{REPORT_SEED}.npz") for m in ["zf"] + REPORT_METHODS],
+        recon=lambda wc: [R(f"recon/{slug(m)}/acc{wc.acc}/seed{REPORT_SEED}.npz") for m in ["zf"] + EVALUATED],
         metrics=R("metrics/all.csv"),
     output:
         gif=R("figures/cine_acc{acc}.gif"),  # in the report through its HTML viewer (reports do not show GIFs)
@@ -104,8 +108,10 @@ rule cine_figure:
             labels={"acceleration": "×{acc}"},
         ),
     params:
-        methods=["zf"] + REPORT_METHODS,
+        methods=["zf"] + EVALUATED,
         seed=REPORT_SEED,
+        catalogue=catalogue_params(),
+        code=code("cine_figure.py"),
     log:
         R("logs/report/cine_acc{acc}.log"),
     resources:
@@ -128,7 +134,9 @@ rule metrics_figure:
             labels={"figure": "PSNR and SSIM vs acceleration"},
         ),
     params:
-        methods=REPORT_METHODS,
+        methods=EVALUATED,
+        catalogue=catalogue_params(),
+        code=code("metrics_figure.py"),
     log:
         R("logs/report/metrics_figure.log"),
     resources:
@@ -142,7 +150,7 @@ rule metrics_figure:
 
 rule training_figure:
     input:
-        [R(f"models/{slug(m)}/acc{a}/seed{s}/loss.csv") for m in REPORT_METHODS for a in ACCELERATIONS for s in SEEDS],
+        [R(f"models/{slug(m)}/acc{a}/seed{s}/loss.csv") for m, a, s in loss_runs()],
     output:
         relative=report(
             R("figures/training_curves.png"),
@@ -157,7 +165,9 @@ rule training_figure:
             labels={"figure": "training loss (per method)"},
         ),
     params:
-        runs=[(m, a, s) for m in REPORT_METHODS for a in ACCELERATIONS for s in SEEDS],
+        runs=loss_runs(),
+        catalogue=catalogue_params(),
+        code=code("training_figure.py"),
     log:
         R("logs/report/training_figure.log"),
     resources:

@@ -1,5 +1,6 @@
 # One training job per method x acceleration x seed. The checkpoint lives outside the rule's outputs, so
-# Snakemake does not delete it when a job fails: rerunning a killed job resumes from its last epoch.
+# Snakemake does not delete it when a job fails: rerunning a killed job resumes from its last epoch, and only
+# then (a checkpoint is resumed only by a run of the same configuration, data and code that did not finish).
 
 
 rule train:
@@ -11,8 +12,8 @@ rule train:
         model=R("models/{method}/acc{acc}/seed{seed}/model.pt"),
         loss=R("models/{method}/acc{acc}/seed{seed}/loss.csv"),
     params:
-        method=lambda wc: METHOD_OF_SLUG[wc.method],
-        cfg=lambda wc: method_config(METHOD_OF_SLUG[wc.method]),
+        cfg=run_config,
+        code=code("train.py"),
         extract_dir=lambda w, input: str(Path(input.index).parent),
         mask_root=lambda w, input: str(Path(input.masks).parent),
         checkpoint=lambda wc: R(f"checkpoints/{wc.method}_acc{wc.acc}_seed{wc.seed}.pt"),
@@ -24,7 +25,8 @@ rule train:
     resources:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
-        gpu=config["resources"]["train"]["gpu"],
+        gpu=GPU,
+        gpu_share=gpu_share,
     conda:
         "../../envs/ddei.yaml"
     script:

@@ -1,0 +1,85 @@
+"""Code and data fingerprints (ddei.provenance): what each rule's code fingerprint covers, and what changes it."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ddei import provenance
+from ddei.provenance import closure, code_digest, files_digest, script_fingerprint, script_modules
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "workflow" / "scripts"
+
+
+def modules_of(script: str) -> set[str]:
+    return set(closure(script_modules(SCRIPTS / script)))
+
+
+def test_each_rule_depends_on_the_code_it_runs():
+    train, evaluate = modules_of("train.py"), modules_of("evaluate.py")
+    assert {
+        "ddei.training",
+        "ddei.methods",
+        "ddei.transforms",
+        "ddei.models.crnn",
+        "ddei.data.dataset",
+    } <= train
+    assert "ddei.evaluation" not in train  # an edit of the evaluation retrains nothing
+    assert {"ddei.evaluation", "ddei.pipeline", "ddei.methods"} <= evaluate
+    assert "ddei.methods" not in modules_of("extract.py") | modules_of("masks.py") | modules_of(
+        "synthetic_data.py"
+    )
+    assert "ddei.data.extract" in modules_of("extract.py") and "ddei.data.extract" in train
+    assert "ddei.report.figures" not in modules_of("table.py") | modules_of("wilcoxon.py")
+    assert "ddei.report.figures" in modules_of("cine_figure.py")
+    report = modules_of("table.py") | modules_of("metrics_figure.py")
+    assert not {"ddei.training", "ddei.pipeline", "ddei.models"} & report
+
+
+def test_ddei_uses_absolute_imports_only():
+    """The import graph is read from `import ddei...` statements: a relative import would be missed."""
+    for path in (REPO / "ddei").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            assert not (isinstance(node, ast.ImportFrom) and node.level), f"relative import in {path}"
+
+
+def test_code_digest_ignores_comments_formatting_and_docstrings(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text('"""Module."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # one\n')
+    b.write_text("def f( x ):\n    # a comment\n\n    return x+1\n")
+    assert code_digest(a) == code_digest(b)
+    b.write_text("def f(x):\n    return x + 2\n")
+    assert code_digest(a) != code_digest(b)
+
+
+def test_script_fingerprint_follows_imported_modules(tmp_path, monkeypatch):
+    package = tmp_path / "ddei"
+    shutil.copytree(REPO / "ddei", package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
+    provenance._imports_of.cache_clear()
+    before = {s: script_fingerprint(SCRIPTS / s) for s in ("train.py", "table.py", "cine_figure.py")}
+    (package / "report" / "figures.py").write_text(
+        (package / "report" / "figures.py").read_text() + "\nX = 1\n"
+    )
+    provenance._imports_of.cache_clear()
+    after = {s: script_fingerprint(SCRIPTS / s) for s in before}
+    assert after["cine_figure.py"] != before["cine_figure.py"]
+    assert after["table.py"] == before["table.py"] and after["train.py"] == before["train.py"]
+    provenance._imports_of.cache_clear()
+
+
+def test_files_digest_is_content_not_location(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d / "sub").mkdir(parents=True)
+        (tmp_path / d / "sub" / "m.mat").write_bytes(b"mask")
+        (tmp_path / d / "index.csv").write_text("x\n")
+    a = files_digest([tmp_path / "a" / "index.csv", tmp_path / "a" / "sub"])
+    assert a == files_digest([tmp_path / "b" / "index.csv", tmp_path / "b" / "sub"])
+    (tmp_path / "b" / "sub" / "m.mat").write_bytes(b"mAsk")
+    assert a != files_digest([tmp_path / "b" / "index.csv", tmp_path / "b" / "sub"])
+    with pytest.raises(FileNotFoundError):
+        files_digest([tmp_path / "missing.csv"])
