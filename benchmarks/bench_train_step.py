@@ -1,14 +1,23 @@
-"""Time per training step of each method, and the projected cost of the paper's runs.
+"""Time per training step of each method, in fp32 and with the fast settings, and the cost of the paper's runs.
 
-One step = forward, loss, backward and Adam step of the CRNN with a method's losses, batch 1, 12 frames, on
-random normalised data with a real 8x k-t mask. ``--paper`` uses the paper's size (512x256, 64 channels); the
-default is the small default config (64x64, 16 channels). Prints seconds per step, peak memory, the ratio to the
-supervised step, and the projected time of one paper run (96 training patients x 4 slices x 50 epochs).
+One step is :func:`ddei.training.train_step` (forward, the method's losses, backward, Adam step) of the CRNN,
+12 frames, on random normalised data with a real 8x k-t mask. Each method is timed in these settings, in one
+process, on one device:
+
+- ``fp32``: as shipped before issue 8 (float32, NCHW, no ``cudnn.benchmark``), the reference of every ratio;
+- ``fp32+cl``: float32, channels_last (and ``cudnn.benchmark`` on CUDA);
+- ``bf16+cl``: bfloat16 autocast of the convolutions, channels_last, ``cudnn.benchmark``;
+- ``compile+bf16+cl``: the same, with the network compiled (``training.compile``; its compile time is printed).
+
+It prints the device's name, seconds per step (median), the ratio to ``fp32``, the peak GPU memory and the
+projected time of one paper run (96 training patients x 4 slices x 50 epochs). ``--paper`` uses the paper's size
+(512x256, 64 channels); the default is the small default config (64x64, 16 channels).
 
 With ``--pipeline`` it also trains and evaluates through :mod:`ddei.pipeline` on tiny synthetic data on the
-chosen device (a CUDA end-to-end check).
+chosen device, with the given precision and compilation (an end-to-end check).
 
-    python benchmarks/bench_train_step.py [--paper] [--device auto] [--methods sup ddei ...] [--pipeline]
+    python benchmarks/bench_train_step.py [--paper] [--device auto] [--methods sup ddei ...] [--settings ...]
+        [--batch 1] [--size 128 128 --chans 64] [--json out.json] [--pipeline]
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import ddei  # noqa: F401
 
 # isort: split
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,69 +34,86 @@ from pathlib import Path
 import torch
 
 from ddei.masks import gaussian_kt_mask
-from ddei.methods import build_method
+from ddei.methods import METHODS, build_method
 from ddei.models import build_model
-from ddei.training import make_physics, pick_device
+from ddei.precision import configure
+from ddei.training import make_physics, pick_device, train_step
 
 PAPER_STEPS = 96 * 4 * 50  # training slices x epochs
+SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
+    "fp32": ("fp32", False, False, False),
+    "fp32+cl": ("fp32", True, False, True),
+    "bf16+cl": ("bf16", True, False, True),
+    "compile+bf16+cl": ("bf16", True, True, True),
+}
+METHOD_SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 5}
 
 
-def step_time(method: str, size: tuple[int, int], chans: int, device, repeats: int) -> tuple[float, float]:
+def step_time(
+    method: str,
+    setting: str,
+    size,
+    chans: int,
+    batch: int,
+    device,
+    repeats: int,
+    transform_mode: str = "fixed",
+) -> dict:
+    """Median seconds per step (after warm-up), peak memory and the first step's time (compilation)."""
+    precision, channels_last, compile, benchmark = SETTINGS[setting]
+    torch.backends.cudnn.benchmark = benchmark
+    if compile:
+        torch._dynamo.reset()
     img = (2, 12, *size)
+    torch.manual_seed(0)
     rng = torch.Generator().manual_seed(0)
-    model, losses = build_method(method, build_model("crnn", chans=chans), img, rng, device=device)
+    net = configure(build_model("crnn", chans=chans).to(device), precision, channels_last, compile, device)
+    settings = METHOD_SETTINGS | {"transform_mode": transform_mode}
+    model, losses = build_method(METHODS[method], net, img, rng, 0.0, settings, device)
     model.to(device).train()
     physics = make_physics(img, 0.0, rng, device)
     mask = torch.from_numpy(gaussian_kt_mask(size, 8, 12, seed=0)).permute(2, 0, 1).float()
-    physics.update(mask=mask.expand(1, 2, *mask.shape).to(device))
-    x = torch.randn(1, *img, device=device)
-    y = physics.A(x)
+    x = torch.randn(batch, *img)
+    batch_ = {"x": x, "params": {"mask": mask.expand(batch, 2, *mask.shape).contiguous()}}
+    physics.update(mask=batch_["params"]["mask"].to(device))
+    batch_["y"] = physics.A(x.to(device)).cpu()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    kwargs = {"update_parameters": True} if method in ("t-ssdu", "t-ssdu*", "phase2phase") else {}
 
     def step():
-        opt.zero_grad(set_to_none=True)
-        x_net = model(y, physics, **kwargs)
-        loss = sum(fn(x=x, x_net=x_net, y=y, physics=physics, model=model).mean() for fn in losses)
-        loss.backward()
-        opt.step()
+        loss = train_step(model, losses, batch_, physics, opt, 0, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return loss
 
-    step()  # warm-up
+    t0 = time.perf_counter()
+    step()  # warm-up (compilation, cudnn autotuning)
+    first = time.perf_counter() - t0
+    for _ in range(2):
+        step()
     if device.type == "cuda":
-        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-    return sorted(times)[len(times) // 2], peak
+    seconds = sorted(times)[len(times) // 2]
+    return {"method": method, "setting": setting, "seconds": seconds, "peak_gib": peak, "first_step": first}
 
 
-def pipeline_check(device) -> None:
+def pipeline_check(device, precision: str, compile: bool) -> None:
+    """Train and evaluate three methods end to end through the pipeline on tiny synthetic data."""
+    from ddei.config import ModelConfig, RunConfig, TrainingConfig
     from ddei.data.extract import extract
     from ddei.data.synthetic import generate_cmrxrecon
+    from ddei.evaluation import run_evaluation
     from ddei.masks import write_mask_folder
-    from ddei.pipeline import run_evaluation, run_training
+    from ddei.pipeline import run_training
 
-    cfg = {
-        "model": {"name": "crnn", "cascades": 2, "chans": 8},
-        "training": {
-            "epochs": 2,
-            "steps_per_epoch": 3,
-            "lr": 1e-3,
-            "batch_size": 1,
-            "device": device.type,
-            "threads": 2,
-        },
-        "transform_mode": "fixed",
-        "image_size": [64, 64],
-        "normalisation": "reference",
-        "noise_sigma": 0.0,
-    }
+    training = TrainingConfig(
+        epochs=2, steps_per_epoch=3, lr=1e-3, batch_size=2, precision=precision, compile=compile
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate_cmrxrecon(
@@ -95,58 +122,78 @@ def pipeline_check(device) -> None:
         extract(tmp / "raw", tmp / "ex", img_size=(64, 64), progress=False)
         write_mask_folder(tmp / "ex" / "index.csv", tmp / "masks", 8, progress=False)
         for method in ("ddei", "t-ssdu*", "phase2phase"):
-            run_training(
-                method,
-                8,
-                0,
-                cfg,
-                tmp / "ex",
-                tmp / "masks",
-                tmp / "m.pt",
-                tmp / "l.csv",
-                tmp / "c.pt",
-                progress=False,
-            )
-            df = run_evaluation(
-                method,
-                8,
-                0,
-                cfg,
-                tmp / "ex",
-                tmp / "masks",
-                tmp / "m.pt",
-                tmp / "e.csv",
-                tmp / "r.npz",
-                progress=False,
-            )
-            print(
-                f"pipeline on {device}: {method:12s} trained and evaluated, mean PSNR {df.psnr.mean():.2f} dB"
-            )
-            (tmp / "c.pt").unlink()
+            cfg = RunConfig(
+                method, method, (64, 64), "reference", 0.0, device.type, 2, ModelConfig("crnn", 2, 8), training,
+                {k: METHOD_SETTINGS[k] for k in METHODS[method].settings},
+            )  # fmt: skip
+            run_training(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt", tmp / "l.csv", tmp / "c.pt",
+                         progress=False)  # fmt: skip
+            df = run_evaluation(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt", tmp / "e.csv", tmp / "r.npz", 0,
+                                precision, progress=False)  # fmt: skip
+            print(f"pipeline on {device} ({precision}, compile={compile}): {method:12s} trained and evaluated, "
+                  f"mean PSNR {df.psnr.mean():.2f} dB")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paper", action="store_true", help="512x256, 64 channels")
+    parser.add_argument("--size", type=int, nargs=2, default=None, help="image size (overrides --paper's)")
+    parser.add_argument("--chans", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--methods", nargs="+", default=["sup", "ddei", "ei-r", "t-ssdu", "phase2phase"])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--settings", nargs="+", default=None, choices=list(SETTINGS),
+                        help="default: all on CUDA; fp32, fp32+cl, bf16+cl on the CPU")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--pipeline", action="store_true")
+    parser.add_argument("--pipeline-precision", default="bf16")
+    parser.add_argument("--pipeline-compile", action="store_true")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     size, chans = ((512, 256), 64) if args.paper else ((64, 64), 16)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    print(f"device: {name}; image {size[0]}x{size[1]}, {chans} channels, 2 cascades, 12 frames, batch 1")
-    print(f"{'method':12s} {'s/step':>8s} {'vs sup':>7s} {'peak GiB':>9s} {'paper run (h)':>14s}")
-    base = None
+    size, chans = tuple(args.size or size), args.chans or chans
+    settings = args.settings or (list(SETTINGS) if device.type == "cuda" else ["fp32", "fp32+cl", "bf16+cl"])
+    card = (
+        torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    )
+    print(f"device: {card}; torch {torch.__version__}; image {size[0]}x{size[1]}, {chans} channels, 2 cascades, "
+          f"12 frames, batch {args.batch}")  # fmt: skip
+    print(f"{'method':12s} {'setting':16s} {'s/step':>8s} {'x fp32':>7s} {'peak GiB':>9s} {'1st step s':>10s} "
+          f"{'paper run (h)':>14s}")  # fmt: skip
+    rows = []
     for method in args.methods:
-        seconds, peak = step_time(method, size, chans, device, args.repeats)
-        base = base or seconds
-        print(
-            f"{method:12s} {seconds:8.3f} {seconds / base:7.2f} {peak:9.2f} {seconds * PAPER_STEPS / 3600:14.1f}"
-        )
+        base = None
+        for setting in settings:
+            try:
+                r = step_time(method, setting, size, chans, args.batch, device, args.repeats)
+            except Exception as e:  # noqa: BLE001 - report and go on with the other settings
+                print(f"{method:12s} {setting:16s} failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
+                rows.append(
+                    {"method": method, "setting": setting, "error": f"{type(e).__name__}: {e}"[:2000]}
+                )
+                continue
+            base = base or (r["seconds"] if setting == "fp32" else None)
+            r["ratio"] = base / r["seconds"] if base else float("nan")
+            rows.append(r)
+            hours = r["seconds"] * PAPER_STEPS / args.batch / 3600
+            print(f"{method:12s} {setting:16s} {r['seconds']:8.3f} {r['ratio']:7.2f} {r['peak_gib']:9.2f} "
+                  f"{r['first_step']:10.1f} {hours:14.2f}", flush=True)  # fmt: skip
+            if args.json:  # rewritten after every row: a run cut short keeps what it measured
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                meta = {
+                    "device": card,
+                    "torch": torch.__version__,
+                    "size": size,
+                    "chans": chans,
+                    "batch": args.batch,
+                }
+                args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     if args.pipeline:
-        pipeline_check(device)
+        pipeline_check(device, args.pipeline_precision, args.pipeline_compile)
 
 
 if __name__ == "__main__":

@@ -281,7 +281,7 @@ def _findcellidx2d(px: torch.Tensor, py: torch.Tensor, nx: int, ny: int) -> torc
         c7 = ~left & ~right & below
         base = 4 * (col[sel] + row[sel] * nx)
         idx[sel] = (base + 2 * (c2 | c5 | c7) + 3 * c3 + c6).to(torch.int64)
-    return idx
+    return idx.clamp_(0, 4 * nx * ny - 1)  # never out of range, even for non-finite points
 
 
 def cpab_integrate(
@@ -303,21 +303,35 @@ def cpab_integrate(
     :param torch.Tensor basis: ``(6 * nC, d)`` basis of :func:`cpab_basis`.
     :param tuple nc: cells along each dimension.
     :param int nstepsolver: number of integration steps.
-    :return: ``(n, 2, N)`` transformed points.
+    :return: ``(n, 2, N)`` transformed points, float32.
+    :raises FloatingPointError: if the velocity field is not finite.
+
+    Always float32, with autocast off: under bfloat16 autocast ``theta @ basis.T`` would come out in bfloat16,
+    and the integrated points, rounded to bfloat16, drift out of the unit square; with a cell index computed from
+    such points, the gather indexed out of bounds (a CUDA device-side assert on an H200).
     """
-    n, N = theta.shape[0], points.shape[-1]
-    nC = 4 * nc[0] * nc[1]
-    A = (theta.to(basis.dtype) @ basis.T).reshape(n * nC, 2, 3)
-    square = torch.cat([A, torch.zeros(n * nC, 1, 3, dtype=A.dtype, device=A.device)], dim=1)
-    coef = torch.linalg.matrix_exp(square * (1.0 / nstepsolver))[:, :2, :].reshape(n * nC, 6).T.contiguous()
-    offset = (torch.arange(n, device=points.device) * nC).repeat_interleave(N)
-    px = points[0].to(A.dtype).repeat(n)
-    py = points[1].to(A.dtype).repeat(n)
-    for _ in range(nstepsolver):
-        idx = _findcellidx2d(px, py, *nc) + offset
-        c0, c1, c2, c3, c4, c5 = (row.take(idx) for row in coef)
-        px, py = torch.addcmul(c2, c0, px).addcmul_(c1, py), torch.addcmul(c5, c3, px).addcmul_(c4, py)
-    return torch.stack([px, py]).reshape(2, n, N).permute(1, 0, 2)
+    with torch.autocast(points.device.type, enabled=False):  # float32 whatever the caller's autocast
+        points, theta, basis = points.float(), theta.float(), basis.float()
+        n, N = theta.shape[0], points.shape[-1]
+        nC = 4 * nc[0] * nc[1]
+        A = (theta @ basis.T).reshape(n * nC, 2, 3)
+        square = torch.cat([A, torch.zeros(n * nC, 1, 3, dtype=A.dtype, device=A.device)], dim=1)
+        coef = (
+            torch.linalg.matrix_exp(square * (1.0 / nstepsolver))[:, :2, :].reshape(n * nC, 6).T.contiguous()
+        )
+        if not torch.isfinite(coef).all():
+            raise FloatingPointError("CPAB: non-finite velocity field (theta or basis holds NaN or inf)")
+        offset = (torch.arange(n, device=points.device) * nC).repeat_interleave(N)
+        px = points[0].repeat(n)
+        py = points[1].repeat(n)
+        for _ in range(nstepsolver):
+            idx = _findcellidx2d(px, py, *nc) + offset
+            c0, c1, c2, c3, c4, c5 = (row.take(idx) for row in coef)
+            px, py = torch.addcmul(c2, c0, px).addcmul_(c1, py), torch.addcmul(c5, c3, px).addcmul_(c4, py)
+        out = torch.stack([px, py])
+        if not torch.isfinite(out).all():
+            raise FloatingPointError("CPAB: the integration produced non-finite points")
+        return out.reshape(2, n, N).permute(1, 0, 2)
 
 
 def uniform_meshgrid(size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
@@ -618,7 +632,7 @@ def rotate_transform(rng: torch.Generator | None = None, n_trans: int = 1) -> Ro
 
 
 def ddei_transform(
-    mode: str = "fixed",
+    mode: str,
     rng: torch.Generator | None = None,
     device: str | torch.device = "cpu",
     n_trans: int = 1,

@@ -114,11 +114,10 @@ class CRNN(Reconstructor, MRIMixin):
 
     .. note::
 
-        Differences from the reference implementation: the reference keeps its DC layers in a plain Python list,
-        so :math:`\lambda` is not a registered parameter, is never trained and stays at ``lam_init``. Here
-        :math:`\lambda` is a registered parameter (one for all cascades if ``shared_dc``, else one per cascade),
-        trained by default; set ``learn_lam=False`` to keep it fixed as in the reference. The reference also
-        convolves transposed frames (W, H) instead of (H, W), which only transposes the learned kernels.
+        As in the reference implementation, :math:`\lambda` is a registered parameter, trained by default (the
+        reference also keeps its shared DC layer in a plain Python list, but registers it as ``datalayer`` too, so
+        its ``lambda_`` is in the state dict and trained; :mod:`ddei.models.reference` loads its weights). The
+        reference convolves transposed frames (W, H) instead of (H, W), which only transposes the learned kernels.
 
     .. note::
 
@@ -131,7 +130,7 @@ class CRNN(Reconstructor, MRIMixin):
     :param int kernel_size: convolution kernel size (odd).
     :param bool shared_dc: if ``True``, one DC weight :math:`\lambda` shared by all cascades, else one per cascade.
     :param float lam_init: initial value of :math:`\lambda`; default :math:`\log(e-1)\approx 0.5413` as in the reference.
-    :param bool learn_lam: if ``False``, :math:`\lambda` is frozen (``requires_grad=False``) as in the reference.
+    :param bool learn_lam: if ``False``, :math:`\lambda` is frozen (``requires_grad=False``).
     :param torch.device, str device: device of the parameters.
 
     |sep|
@@ -179,7 +178,32 @@ class CRNN(Reconstructor, MRIMixin):
         self.lam = nn.Parameter(
             torch.full((1 if shared_dc else num_cascades,), float(lam_init)), requires_grad=learn_lam
         )
+        self.autocast_dtype: torch.dtype | None = None
+        self.channels_last = False
+        self._cascade_fn = self._cascade
         self.to(device)
+
+    def configure(self, precision: str = "fp32", channels_last: bool = False, compile: bool = False) -> CRNN:
+        r"""
+        Set the precision, memory format and compilation of the learned layers (see :mod:`ddei.precision`).
+
+        The convolutions of each cascade run under :func:`torch.autocast` with ``precision``; the zero-filled
+        initialisation and the data-consistency layer (FFTs) always run in float32.
+
+        :param str precision: ``"fp32"`` or ``"bf16"``.
+        :param bool channels_last: NHWC weights and activations for the convolutions.
+        :param bool compile: compile each cascade's convolutions with :func:`torch.compile` (``fullgraph=True``).
+        :return: the model itself.
+        """
+        from ddei.precision import autocast_dtype
+
+        self.autocast_dtype = autocast_dtype(precision)
+        self.channels_last = bool(channels_last)
+        self.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        self._cascade_fn = (
+            torch.compile(self._cascade, fullgraph=True, dynamic=False) if compile else self._cascade
+        )
+        return self
 
     def data_consistency(self, x: Tensor, y: Tensor, mask: Tensor, lam: Tensor) -> Tensor:
         r"""
@@ -195,6 +219,30 @@ class CRNN(Reconstructor, MRIMixin):
         k = k + mask * (1 - lam) * (y - k)  # == (1-M) k + M (lam k + (1-lam) y)
         return self.kspace_to_im(k)
 
+    def _cascade(self, x: Tensor, hidden: list[Tensor | None]) -> tuple[Tensor, list[Tensor]]:
+        r"""
+        The learned part of one cascade: the estimate before data consistency, and the new hidden states.
+
+        :param torch.Tensor x: current estimate of shape `(B, 2, T, H, W)`, float32.
+        :param list hidden: hidden states recurrent over cascades (BCRNN output, then the 3 conv blocks), each of
+            shape `(B*T, C, H, W)` or ``None`` (zeros, first cascade).
+        :return: ``(z, hidden)``: `z` of shape `(B, 2, T, H, W)` in float32.
+        """
+        b, c, t, h, w = x.shape
+        dtype = self.autocast_dtype
+        memory = torch.channels_last if self.channels_last else torch.contiguous_format
+        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            frames = x.transpose(1, 2).reshape(b * t, c, h, w).contiguous(memory_format=memory)
+            hidden = list(hidden)
+            hidden[0] = self.bcrnn(frames, hidden[0], t)
+            z = self.bcrnn2(frames, hidden[0], t)
+            for k, (conv_x, conv_h) in enumerate(zip(self.convs_x, self.convs_h, strict=True), start=1):
+                z = torch.relu(conv_x(z) + _conv_or_bias(conv_h, hidden[k]))
+                hidden[k] = z
+            z = frames + self.conv_out(z)
+        z = z.float().reshape(b, t, c, h, w).transpose(1, 2)
+        return z, hidden
+
     def forward(self, y: Tensor, physics: Physics, **kwargs) -> Tensor:
         r"""
         Reconstruct a dynamic image from undersampled k-space.
@@ -202,33 +250,20 @@ class CRNN(Reconstructor, MRIMixin):
         :param torch.Tensor y: measured k-space of shape `(B, 2, T, H, W)`.
         :param deepinv.physics.DynamicMRI physics: forward operator; its ``mask`` (broadcastable to ``y``) is used
             for data consistency, its ``A_adjoint`` for the zero-filled initialisation.
-        :return: (:class:`torch.Tensor`) reconstruction of shape `(B, 2, T, H, W)`.
+        :return: (:class:`torch.Tensor`) reconstruction of shape `(B, 2, T, H, W)`, float32.
         """
         mask = getattr(physics, "mask", None)
         if not isinstance(mask, Tensor):
             raise TypeError(f"CRNN needs an MRI physics with a tensor `mask`, got {type(physics).__name__}")
-        mask = mask.to(device=y.device, dtype=y.dtype)
         if y.ndim != 5 or y.shape[1] != 2:
             raise ValueError(f"y must be of shape (B, 2, T, H, W), got {tuple(y.shape)}")
-
-        x = physics.A_adjoint(y)
-        b, c, t, h, w = x.shape
-
-        def fold(v: Tensor) -> Tensor:  # (B, C, T, H, W) -> (B*T, C, H, W)
-            return v.transpose(1, 2).reshape(b * t, -1, h, w)
-
-        def unfold(v: Tensor) -> Tensor:  # (B*T, C, H, W) -> (B, C, T, H, W)
-            return v.view(b, t, -1, h, w).transpose(1, 2)
-
-        # hidden states recurrent over cascades (BCRNN output, then the 3 conv blocks); None = zeros at start
-        hidden: list[Tensor | None] = [None] * (1 + len(self.convs_x))
-        for i in range(self.num_cascades):
-            frames = fold(x)
-            hidden[0] = self.bcrnn(frames, hidden[0], t)
-            z = self.bcrnn2(frames, hidden[0], t)
-            for k, (conv_x, conv_h) in enumerate(zip(self.convs_x, self.convs_h, strict=True), start=1):
-                z = torch.relu(conv_x(z) + _conv_or_bias(conv_h, hidden[k]))
-                hidden[k] = z
-            z = unfold(frames + self.conv_out(z))
-            x = self.data_consistency(z, y, mask, self.lam[0 if self.shared_dc else i])
+        with torch.autocast(y.device.type, enabled=False):  # FFTs and DC in float32, whatever the caller set
+            y = y.float()
+            mask = mask.to(device=y.device, dtype=y.dtype)
+            x = physics.A_adjoint(y)
+            # hidden states recurrent over cascades (BCRNN output, then the 3 conv blocks); None = zeros at start
+            hidden: list[Tensor | None] = [None] * (1 + len(self.convs_x))
+            for i in range(self.num_cascades):
+                z, hidden = self._cascade_fn(x, hidden)
+                x = self.data_consistency(z, y, mask, self.lam[0 if self.shared_dc else i])
         return x

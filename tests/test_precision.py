@@ -1,0 +1,139 @@
+"""Mixed precision, channels_last and compilation (ddei.precision), on the CPU: bf16 autocast runs here too."""
+
+from __future__ import annotations
+
+import ddei  # noqa: F401
+
+# isort: split
+import functools
+
+import pytest
+import torch
+from deepinv.physics import DynamicMRI
+
+from ddei.config import ConfigError
+from ddei.models import CRNN, build_model
+from ddei.precision import check_precision, configure, warm_up
+from ddei.transforms import _findcellidx2d, cpab_basis, cpab_integrate, uniform_meshgrid
+
+T, H = 6, 16
+
+
+@pytest.fixture
+def data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 2, T, H, H, generator=g)
+    mask = (torch.rand(1, 1, T, 1, H, generator=g) > 0.5).float().expand(1, 2, T, H, H)
+    physics = DynamicMRI(mask=mask)
+    return physics(x), physics
+
+
+def _crnn():
+    torch.manual_seed(0)
+    return CRNN(chans=4)
+
+
+def test_cpab_integration_is_float32_under_bf16_autocast():
+    """The H200 crash: under bf16 autocast the integration ran in bf16 and the cell index went out of range."""
+    basis = torch.tensor(cpab_basis((3, 3), True, True), dtype=torch.float32)
+    grid = uniform_meshgrid((24, 24))
+    theta = torch.randn(3, basis.shape[1], generator=torch.Generator().manual_seed(1))
+    reference = cpab_integrate(grid, theta, basis, (3, 3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = cpab_integrate(grid, theta, basis, (3, 3))
+        from_bf16 = cpab_integrate(grid.bfloat16(), theta.bfloat16(), basis, (3, 3))
+    assert under.dtype == from_bf16.dtype == torch.float32
+    assert torch.equal(under, reference)
+    assert torch.allclose(
+        from_bf16, cpab_integrate(grid.bfloat16().float(), theta.bfloat16().float(), basis, (3, 3))
+    )
+
+
+def test_cell_search_never_indexes_out_of_range():
+    px = torch.tensor([float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 0.5, 1.0 + 1e-3, -1e-3])
+    py = torch.tensor([0.5, float("nan"), 1e30, -1e30, float("inf"), 0.5, 1.0 + 1e-3, 2.0])
+    idx = _findcellidx2d(px, py, 3, 3)
+    assert idx.min() >= 0 and idx.max() <= 4 * 3 * 3 - 1
+
+
+def test_non_finite_cpab_parameters_raise():
+    basis = torch.tensor(cpab_basis((3, 3), True, True), dtype=torch.float32)
+    theta = torch.full((1, basis.shape[1]), float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        cpab_integrate(uniform_meshgrid((8, 8)), theta, basis, (3, 3))
+
+
+def test_crnn_bf16_keeps_ffts_and_data_consistency_in_float32(data, monkeypatch):
+    y, physics = data
+    seen = []
+    original = CRNN.data_consistency
+
+    def spy(self, x, y, mask, lam):
+        seen.append((x.dtype, y.dtype, torch.is_autocast_enabled("cpu")))
+        return original(self, x, y, mask, lam)
+
+    monkeypatch.setattr(CRNN, "data_consistency", spy)
+    fp32 = _crnn()(y, physics)
+    model = _crnn().configure(precision="bf16")
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # even inside the caller's autocast
+        bf16 = model(y, physics)
+    assert bf16.dtype == torch.float32
+    assert seen and all(s == (torch.float32, torch.float32, False) for s in seen)
+    rel = (bf16 - fp32).norm() / fp32.norm()
+    assert 0 < rel < 0.02, rel  # bf16 rounding of the convolutions, nothing more
+
+
+def test_channels_last_changes_nothing_but_the_memory_format(data):
+    y, physics = data
+    reference = _crnn()(y, physics)
+    model = _crnn().configure(channels_last=True)
+    assert model.bcrnn.h2h.weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(model(y, physics), reference, atol=1e-5)
+
+
+def test_other_backbones_get_autocast_and_return_float32(data):
+    y, physics = data
+    torch.manual_seed(0)
+    unet = configure(build_model("unet", chans=4), "bf16", True, False, "cpu")
+    out = unet(y, physics)
+    assert out.dtype == torch.float32 and out.shape == y.shape
+
+
+def test_compiled_crnn_traces_as_one_graph_and_matches(data, monkeypatch):
+    """fullgraph=True: a graph break would be an error, never a silent eager fallback. The inductor backend
+    compiles for minutes on a CPU, so the test traces with aot_eager (same graph capture and autograd)."""
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    torch._dynamo.reset()
+    y, physics = data
+    reference = _crnn().configure(precision="bf16")(y, physics)
+    model = _crnn().configure(precision="bf16", compile=True)
+    seconds = warm_up(model, y, physics)
+    assert seconds > 0 and all(p.grad is None for p in model.parameters())
+    assert torch.allclose(model(y, physics), reference, atol=1e-6)
+
+
+def test_compile_failure_names_the_key(data, monkeypatch):
+    def broken(fn, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("no C++ compiler")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    y, physics = data
+    model = _crnn().configure(compile=True)
+    with pytest.raises(ConfigError, match="training.compile"):
+        warm_up(model, y, physics)
+
+
+def test_bf16_on_a_gpu_without_it_names_the_key(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
+    with pytest.raises(ConfigError, match="training.precision: bf16 is not supported by this GPU"):
+        check_precision("bf16", "cuda")
+    with pytest.raises(ConfigError, match="evaluation.precision"):
+        check_precision("bf16", "cuda", "evaluation.precision")
+    check_precision("bf16", "cpu")  # autocast supports bf16 on every CPU
+    check_precision("fp32", "cuda")
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        check_precision("fp16", "cpu")
