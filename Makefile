@@ -2,12 +2,14 @@
 # dependencies (requirements.txt) on first use, then reuse it.
 #   make run    the default workflow end to end (synthetic data, CPU), then its HTML report
 #   make test   the test suite (installs slurm-wlm + munge with apt for the SLURM test when run as root)
+#   make env-venvs  one venv per conda env file (envs/*.yaml) from its pip part alone, under .venv-envs/, for
+#               tests/test_envs.py; built once per machine, rebuilt when an env file changes (content hash)
 
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 CORES ?= all
 
-.PHONY: run test venv bench clean-results
+.PHONY: run test venv env-venvs bench clean-results
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,11 +20,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
+env-venvs: venv
+	$(PY) tests/test_envs.py build
+
 run: venv
 	$(VENV)/bin/snakemake --cores $(CORES)
 	$(VENV)/bin/snakemake --report results/report.html
 
-test: venv
+test: venv env-venvs
 	-@[ "$$(id -u)" = 0 ] && scripts/slurm.sh install
 	$(PY) -m pytest
 

@@ -1,12 +1,11 @@
 """Concatenate every per-run metrics table (rule collect_metrics)."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
-from _log import redirect
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
 
-redirect(snakemake.log[0])
+setup(snakemake)
 
 import pandas as pd
 

@@ -1,26 +1,26 @@
 """Evaluate one trained model, or the zero-filled baseline, on the test split (rule evaluate)."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
-from _log import redirect
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
 
-redirect(snakemake.log[0])
+setup(snakemake)
 
-from ddei.pipeline import run_evaluation
+from ddei.config import RunConfig
+from ddei.evaluation import run_evaluation
 
 w, p = snakemake.wildcards, snakemake.params
 df = run_evaluation(
-    p.method,
+    RunConfig.from_dict(p.cfg),
     int(w.acc),
     int(w.seed),
-    p.cfg,
     p.extract_dir,
     p.mask_root,
     snakemake.input.get("model"),
     snakemake.output.metrics,
     snakemake.output.recon,
     p.save_recon,
+    p.precision,
 )
 print(df[["psnr", "ssim", "nmse"]].describe().to_string())

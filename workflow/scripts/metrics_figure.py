@@ -1,12 +1,15 @@
 """PSNR and SSIM against acceleration per method (rule metrics_figure)."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
-from _log import redirect
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
 
-redirect(snakemake.log[0])
+setup(snakemake)
+
+from ddei.methods import register
+
+register(**snakemake.params.catalogue)  # labels and colours of the variants and external models
 
 from ddei.report.figures import metrics_plot
 from ddei.report.tables import read_metrics

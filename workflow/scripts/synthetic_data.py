@@ -2,10 +2,10 @@
 
 import sys
 
-sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))
-from _log import redirect
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
 
-redirect(snakemake.log[0])
+setup(snakemake)
 
 from ddei.data.synthetic import generate_cmrxrecon
 

@@ -1,24 +1,24 @@
 """Train one method at one acceleration and seed (rule train)."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
-from _log import redirect
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
 
-redirect(snakemake.log[0])
+setup(snakemake)
 
+from ddei.config import RunConfig
 from ddei.pipeline import run_training
 
 w, p = snakemake.wildcards, snakemake.params
 run_training(
-    p.method,
+    RunConfig.from_dict(p.cfg),
     int(w.acc),
     int(w.seed),
-    p.cfg,
     p.extract_dir,
     p.mask_root,
     snakemake.output.model,
     snakemake.output.loss,
     p.checkpoint,
+    code=p.code,
 )
