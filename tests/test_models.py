@@ -13,6 +13,7 @@ import torch
 from deepinv.loss import SplittingLoss
 from deepinv.loss.mri import Phase2PhaseLoss
 from deepinv.physics import DynamicMRI
+from reference_crnn import reference_forward  # port of the reference CRNN (tests/reference_crnn.py)
 
 from ddei.models import CRNN, available_models, build_model
 
@@ -32,61 +33,6 @@ def make_problem(batch: int = B, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def reference_forward(model: CRNN, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Literal, frame-by-frame port of the reference CRNN forward pass, using ``model``'s weights.
-
-    Convolves zero hidden states, runs every convolution of the BCRNN cells inside both time loops, folds time
-    before batch and does DC on complex tensors, unlike :class:`CRNN`.
-    """
-    relu = torch.relu
-
-    def fft(v):
-        return torch.fft.fftshift(
-            torch.fft.fft2(torch.fft.ifftshift(v, dim=(-2, -1)), norm="ortho"), dim=(-2, -1)
-        )
-
-    def ifft(v):
-        return torch.fft.fftshift(
-            torch.fft.ifft2(torch.fft.ifftshift(v, dim=(-2, -1)), norm="ortho"), dim=(-2, -1)
-        )
-
-    def bcrnn(layer, inp, hid_it):  # (T, B, C, H, W)
-        def cell(i, h):
-            return relu(layer.i2h(inp[i]) + layer.h2h(h) + layer.ih2ih(hid_it[i]))
-
-        n = inp.shape[0]
-        zeros = torch.zeros(inp.shape[1], layer.hidden_channels, *inp.shape[-2:])
-        fwd, bwd, h = [], [None] * n, zeros
-        for i in range(n):
-            h = cell(i, h)
-            fwd.append(h)
-        h = zeros
-        for i in reversed(range(n)):
-            h = cell(i, h)
-            bwd[i] = h
-        return torch.stack(fwd) + torch.stack(bwd)
-
-    yc = torch.complex(y[:, 0], y[:, 1])  # (B, T, H, W)
-    m = mask[:, 0]
-    xc = ifft(m * yc)
-    b, t, h, w = xc.shape
-    hidden = [torch.zeros(t, b, model.chans, h, w) for _ in range(4)]
-    for i in range(model.num_cascades):
-        x = torch.stack([xc.real, xc.imag], dim=2).transpose(0, 1)  # (T, B, 2, H, W)
-        x0 = bcrnn(model.bcrnn, x, hidden[0])
-        z = bcrnn(model.bcrnn2, x, x0).flatten(0, 1)
-        new = [x0]
-        for k in range(3):
-            z = relu(model.convs_x[k](z) + model.convs_h[k](hidden[k + 1].flatten(0, 1)))
-            new.append(z.view(t, b, -1, h, w))
-        hidden = new
-        out = (x.flatten(0, 1) + model.conv_out(z)).view(t, b, 2, h, w).transpose(0, 1)  # (B, T, 2, H, W)
-        lam = model.lam[0 if model.shared_dc else i]
-        k = fft(torch.complex(out[:, :, 0], out[:, :, 1]))
-        xc = ifft((1 - m) * k + m * (lam * k + (1 - lam) * yc))
-    return torch.stack([xc.real, xc.imag], dim=1)
 
 
 def test_param_count_paper_config():
