@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The prepared GPU session (issues 8 and 9), one command on a lent H100/H200 with at most ~9 minutes:
+#   1. install the carried wheels (.whl: deepinv, libcpab, snakemake, ...; the image has torch and numpy);
+#   2. smoke test (< 1 min): every method trains one step on the GPU in fp32 and bf16; the pipeline trains and
+#      evaluates end to end in bf16; stops the session early if anything fails;
+#   3. paper-scale step times (512x256, 64 channels): fp32 against bf16 + channels_last and + torch.compile;
+#   4. the experiment of config/gpu.yaml, sized to the remaining budget (benchmarks/gpu_experiment.py);
+#   5. packs the results (metrics, loss curves, reconstructions, logs) into $OUT.
+# Usage on the device (repository root, .whl carried):  bash benchmarks/device_session.sh
+# Locally, as a scaled-down dry run on the CPU:         DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/device_session.sh
+set -uo pipefail
+OUT=${OUT:-/tmp/ddei-device}
+DEVICE=${DEVICE:-cuda}
+TOTAL=${TOTAL:-555}            # seconds this script may take in all
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+start=$(date +%s)
+left() { echo $((TOTAL - ($(date +%s) - start))); }
+PY=python3
+
+if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "wheel install failed"; exit 3; }
+    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
+fi
+[ -x .venv/bin/python ] && [ "$DEVICE" = cpu ] && PY=.venv/bin/python
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+# $OUT gets 8 files at most: smoke.log, bench_paper.{log,json}, experiment.log, gpu_used.yaml, calibration.json,
+# snakemake.log, results.tgz (tables, figures, metrics, loss curves, logs and benchmarks of the workflow)
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  $PY -c "import ddei, torch, deepinv, snakemake; print('torch', torch.__version__, 'deepinv', deepinv.__version__, 'snakemake', snakemake.__version__)"
+} > "$OUT/smoke.log" 2>&1
+
+echo "== smoke ($(left) s left)"
+timeout 150 $PY benchmarks/bench_train_step.py --device "$DEVICE" --size 32 32 --chans 8 \
+    --methods sup ddei ei-r t-ssdu 't-ssdu*' phase2phase --settings fp32 bf16+cl --repeats 1 \
+    --pipeline --pipeline-precision bf16 >> "$OUT/smoke.log" 2>&1
+rc=$?
+tail -n 20 "$OUT/smoke.log"
+if [ $rc -ne 0 ] || grep -q "failed:" "$OUT/smoke.log"; then echo "SMOKE FAILED (rc $rc)"; exit 4; fi
+
+echo "== paper-scale step times ($(left) s left)"
+if [ -n "${SMALL:-}" ]; then size="--size 64 64 --chans 8"; settings="fp32 bf16+cl"; else size="--paper"; settings="fp32 bf16+cl compile+bf16+cl"; fi
+timeout 190 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods sup ddei ei-r t-ssdu \
+    --settings $settings --repeats 3 --json "$OUT/bench_paper.json" > "$OUT/bench_paper.log" 2>&1
+cat "$OUT/bench_paper.log"
+
+echo "== experiment ($(left) s left)"
+budget=$(( $(left) - 45 ))
+extra=()
+if [ -n "${SMALL:-}" ]; then extra=(--min-epochs 1 --max-epochs 1 --cores 2 --scale-down); fi
+$PY benchmarks/gpu_experiment.py --config config/gpu.yaml --budget "$budget" --out "$OUT" --device "$DEVICE" ${extra[@]+"${extra[@]}"} \
+    2>&1 | tee "$OUT/experiment.log"
+
+echo "== pack ($(left) s left)"
+results=$(sed -n 's/^results: *//p' "$OUT/gpu_used.yaml")
+tar czf "$OUT/results.tgz" --exclude='*.pt' --exclude="$results/recon" --exclude="$results/extract" \
+    --exclude="$results/synthetic" --exclude="$results/masks" "$results" 2>/dev/null
+ls -la "$OUT"
+echo "done in $(( $(date +%s) - start )) s"
