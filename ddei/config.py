@@ -76,6 +76,8 @@ class RunConfig:
     :param TrainingConfig training: optimisation settings (``None`` if not trained).
     :param dict settings: the method's own settings (the keys of :attr:`ddei.methods.Method.settings`).
     :param str external: file of an external model's weights (``evaluation.external``), else ``None``.
+    :param str trained_as: the training run whose model it evaluates (``t-ssdu*``: ``t-ssdu``'s; see
+        :attr:`ddei.methods.Method.trained_as`); ``method`` itself for most methods, ``None`` if not trained.
     """
 
     method: str
@@ -89,6 +91,20 @@ class RunConfig:
     training: TrainingConfig | None = None
     settings: Mapping = field(default_factory=dict)
     external: str | None = None
+    trained_as: str | None = None
+
+    def weights_config(self) -> dict:
+        """What determines the trained weights: the training run's method and every setting the training reads
+        (what a ``model.pt`` must have been trained with to be evaluated under this configuration)."""
+        from ddei.methods import lookup
+
+        out = self.to_dict()
+        out["settings"] = {
+            k: v for k, v in self.settings.items() if k in lookup(self.trained_as or "").settings
+        }
+        for key in ("method", "base", "external"):
+            out.pop(key)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping) -> RunConfig:
@@ -149,15 +165,20 @@ def method_config(config: Mapping, name: str) -> dict:
         "training": None,
         "settings": {},
         "external": None,
+        "trained_as": None,
     }
     if method.kind == "external":
         out["external"] = str(config["evaluation"]["external"][name])
     if not method.trained:
         return out
+    out["trained_as"] = method.trained_as
     resolved = {"model": config["model"], "training": config["training"]}
     resolved |= {key: config[key] for key in method.settings}
     for source in (config["method_overrides"].get(method.base, {}), method.overrides):
         resolved = _merge(resolved, source)
+    if method.trained_as != name:  # evaluates another method's trained model: the training is that method's
+        trained = method_config(config, method.trained_as)
+        resolved |= {"model": trained["model"], "training": trained["training"]} | trained["settings"]
     training = {key: resolved["training"][key] for key in TrainingConfig.__dataclass_fields__}
     out["model"] = dict(resolved["model"])
     out["training"] = training
@@ -179,9 +200,16 @@ def check_config(config: Mapping) -> None:
             f"methods: {unknown} are not trained methods; choose from {trained} "
             "(or define them under `variants`; zf is always evaluated)"
         )
-    for key in config["method_overrides"]:
+    for key, override in config["method_overrides"].items():
         if key not in METHODS or not METHODS[key].trained:
             raise ConfigError(f"method_overrides: {key!r} is not a registered trained method")
+        shared = METHODS[key].trained_as
+        changed = set(override) - (set(METHODS[key].settings) - set(METHODS[shared].settings))
+        if shared != key and changed:
+            raise ConfigError(
+                f"method_overrides: {key!r} evaluates {shared!r}'s trained model, so its {sorted(changed)} are "
+                f"{shared!r}'s: override them under method_overrides.{shared}"
+            )
     noisy = [m for m in config["methods"] if methods[m].needs_noise]
     if noisy and config["noise_sigma"] <= 0:
         raise ConfigError(

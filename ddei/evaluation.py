@@ -113,7 +113,7 @@ def load_model(cfg: RunConfig, model_path, frames: int, rng, precision: str, dev
         net = load_reference_state_dict(cfg.external, device=device)
         return configure(net, precision, CHANNELS_LAST, False, device)
     state = torch.load(model_path, map_location=device, weights_only=False)
-    if state.get("cfg") != cfg.to_dict():
+    if RunConfig.from_dict(state["cfg"]).weights_config() != cfg.weights_config():
         raise ValueError(
             f"{model_path} was trained with another configuration than this evaluation's; rerun its train job"
         )

@@ -9,7 +9,7 @@ tables and the figures all derive from :data:`METHODS`; its order is the order o
 ``zf``          zero-filled :math:`A^H y`, no training (baseline)
 ``phase2phase`` temporal splitting into even/odd frames (Phase2Phase)
 ``t-ssdu``      SSDU-style measurement splitting (Gaussian splitting masks)
-``t-ssdu*``     the same, splitting the input at test time too and averaging ``eval_n_samples`` splits
+``t-ssdu*``     T-SSDU's trained model, splitting the input at test time and averaging ``eval_n_samples`` splits
 ``ei-r``        measurement consistency (MC) + equivariant imaging over rotations only
 ``ei-r-sure``   ``ei-r`` with SURE in place of MC (needs ``noise_sigma > 0``)
 ``ddei``        MC + equivariant imaging over diffeomorphisms, rotations and temporal shifts (the paper's method)
@@ -81,6 +81,9 @@ class Method:
     :param bool dashed: drawn with a dashed line.
     :param str base: the registered method whose losses it uses (itself, except for variants).
     :param dict overrides: settings a variant changes (model, training and the keys of :data:`SETTINGS`).
+    :param str trained_as: the registered method whose trained model it evaluates, when it differs from that
+        method only at test time (``t-ssdu*``: T-SSDU's model, with test-time splits), so that the model is
+        trained once; itself otherwise. Its ``settings`` that the training reads are those of ``trained_as``.
     """
 
     name: str
@@ -94,12 +97,15 @@ class Method:
     dashed: bool = False
     base: str = ""
     overrides: Mapping = field(default_factory=dict)
+    trained_as: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if not self.base:
             object.__setattr__(self, "base", self.name)
+        if not self.trained_as:
+            object.__setattr__(self, "trained_as", self.name)
 
     @property
     def trained(self) -> bool:
@@ -212,7 +218,8 @@ METHODS: dict[str, Method] = {
         Method("phase2phase", "Phase2Phase", "unsupervised", "#9467bd", _phase2phase),
         Method("t-ssdu", "T-SSDU", "unsupervised", "#1f77b4", _splitting(False), ("split_ratio",)),
         Method(
-            "t-ssdu*", "T-SSDU*", "unsupervised", "#17becf", _splitting(True), ("split_ratio", "eval_n_samples")
+            "t-ssdu*", "T-SSDU*", "unsupervised", "#17becf", _splitting(True), ("split_ratio", "eval_n_samples"),
+            trained_as="t-ssdu",
         ),
         Method("ei-r", "EI-rotate", "unsupervised", "#2ca02c", _equivariant("rotate", False)),
         Method(
@@ -257,6 +264,7 @@ def variant(name: str, base: str, overrides: Mapping, label: str | None = None, 
         marker="D",
         base=base,
         overrides=dict(overrides),
+        trained_as=name,
     )
 
 

@@ -72,6 +72,20 @@ def test_method_config_holds_only_what_the_method_reads():
     assert method_config(changed, "t-ssdu") != method_config(config, "t-ssdu")
 
 
+def test_t_ssdu_star_evaluates_t_ssdus_trained_model():
+    """T-SSDU* is T-SSDU's model with test-time splits: trained once, under T-SSDU's settings."""
+    config = load(method_overrides={"t-ssdu": {"training": {"epochs": 3}, "split_ratio": 0.5}})
+    star, plain = method_config(config, "t-ssdu*"), method_config(config, "t-ssdu")
+    assert star["trained_as"] == plain["trained_as"] == "t-ssdu"
+    assert star["training"]["epochs"] == 3 and star["settings"] == {"split_ratio": 0.5, "eval_n_samples": 5}
+    assert RunConfig.from_dict(star).weights_config() == RunConfig.from_dict(plain).weights_config()
+    ddei = RunConfig.from_dict(method_config(config, "ddei"))
+    assert ddei.weights_config() != RunConfig.from_dict(plain).weights_config()
+    check_config(load(method_overrides={"t-ssdu*": {"eval_n_samples": 3}}))  # a test-time setting: its own
+    with pytest.raises(ConfigError, match="override them under method_overrides.t-ssdu"):
+        check_config(load(method_overrides={"t-ssdu*": {"training": {"epochs": 3}}}))
+
+
 def test_external_models():
     config = load(evaluation={"external": {"released": "weights.pt"}, "reference": "released"})
     check_config(config)

@@ -128,6 +128,21 @@ def test_evaluation_reports_the_models_numbers(extracted, tmp_path):
     assert (df.psnr.values != zf.psnr.values).all()
 
 
+def test_t_ssdu_star_evaluates_t_ssdus_model_with_test_time_splits(extracted, tmp_path):
+    plain = dataclasses.replace(CFG, method="t-ssdu", base="t-ssdu", trained_as="t-ssdu",
+                                settings={"split_ratio": 0.6})  # fmt: skip
+    star = dataclasses.replace(
+        plain, method="t-ssdu*", base="t-ssdu*", settings={"split_ratio": 0.6, "eval_n_samples": 3}
+    )
+    _train(extracted, tmp_path, "t", cfg=plain)
+    masks, model = extracted.parent / "masks", tmp_path / "t" / "model.pt"
+    a = run_evaluation(plain, 4, 0, extracted, masks, model, tmp_path / "a.csv", tmp_path / "a.npz", 0, "fp32",
+                       progress=False)  # fmt: skip
+    b = run_evaluation(star, 4, 0, extracted, masks, model, tmp_path / "b.csv", tmp_path / "b.npz", 0, "fp32",
+                       progress=False)  # fmt: skip
+    assert (a.psnr != b.psnr).all()  # the same weights, averaged over test-time splits
+
+
 def test_evaluation_refuses_a_model_of_another_configuration(extracted, tmp_path):
     _train(extracted, tmp_path, "a")
     other = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, epochs=2))

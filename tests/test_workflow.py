@@ -24,11 +24,12 @@ def tiny_config(results: Path | str) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["results"] = str(results)
     config["data"]["synthetic"] |= {"patients": 4, "lax_shape": [30, 24], "sax_shape": [32, 28]}
+    config["data"]["train_fraction"] = 0.8  # 3 training patients, 1 test patient
     config["masks"]["accelerations"] = [4]
     config["image_size"] = [32, 32]
     config["methods"] = ["sup", "ddei"]
     config["model"]["chans"] = 4
-    config["training"] |= {"epochs": 1, "steps_per_epoch": 2}
+    config["training"] |= {"epochs": 1, "steps_per_epoch": 2, "seeds": [0]}
     return config
 
 
@@ -228,6 +229,15 @@ def test_invalid_config_is_refused_readably(tmp_path, change, message):
     result = snakemake(tmp_path, tiny_config(tmp_path / "results") | change, "-n")
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def test_t_ssdu_star_uses_t_ssdus_training(tmp_path):
+    config = tiny_config(tmp_path / "results") | {"methods": ["t-ssdu*", "ddei"]}
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result)["train"] == 2  # t-ssdu (for t-ssdu*) and ddei
+    assert "models/t-ssdu/acc4/seed0/model.pt" in result.stdout and "models/t-ssdu-star/" not in result.stdout
+    assert "metrics/t-ssdu-star/acc4/seed0.csv" in result.stdout
 
 
 def _without(config: dict, dotted: str) -> dict:

@@ -9,7 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-from ddei.config import ConfigError, check_config, method_config
+from ddei.config import ConfigError, check_config, method_config, methods_of
 from ddei.methods import slug
 from ddei.provenance import script_fingerprint
 
@@ -25,10 +25,12 @@ def R(path=""):
     return str(Path(config["results"]) / path)
 
 
+CATALOGUE = methods_of(config)  # registry + variants + external models (ddei.methods.catalogue)
 TRAINED = list(config["methods"])  # the trained methods and variants, in the config's order
+TRAINING_RUNS = list(dict.fromkeys(CATALOGUE[m].trained_as for m in TRAINED))  # t-ssdu* uses t-ssdu's model
 EXTERNAL = list(config["evaluation"]["external"])
 EVALUATED = TRAINED + EXTERNAL  # plus zf, always
-METHOD_OF_SLUG = {slug(m): m for m in EVALUATED + ["zf"]}
+METHOD_OF_SLUG = {slug(m): m for m in EVALUATED + TRAINING_RUNS + ["zf"]}
 ACCELERATIONS = [int(a) for a in config["masks"]["accelerations"]]
 SEEDS = [int(s) for s in config["training"]["seeds"]]
 REPORT_SEED = SEEDS[0]  # the seed whose reconstructions are shown (zero-filled and external models: evaluated once)
@@ -76,7 +78,8 @@ def mask_dir(wildcards):
 def model_input(wildcards):
     method = METHOD_OF_SLUG[wildcards.method]
     if method in TRAINED:
-        return {"model": R(f"models/{wildcards.method}/acc{wildcards.acc}/seed{wildcards.seed}/model.pt")}
+        run = slug(CATALOGUE[method].trained_as)
+        return {"model": R(f"models/{run}/acc{wildcards.acc}/seed{wildcards.seed}/model.pt")}
     if method in EXTERNAL:
         return {"model": config["evaluation"]["external"][method]}
     return {}
@@ -98,7 +101,7 @@ def metric_files():
 
 def loss_runs():
     """(method, acceleration, seed) of every training run."""
-    return [(m, a, s) for m in TRAINED for a in ACCELERATIONS for s in SEEDS]
+    return [(m, a, s) for m in TRAINING_RUNS for a in ACCELERATIONS for s in SEEDS]
 
 
 def all_outputs():
