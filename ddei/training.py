@@ -232,18 +232,19 @@ def train(
         loader = DataLoader(
             Subset(dataset, order), batch_size=settings.batch_size, shuffle=False, pin_memory=pin
         )
-        values, t0 = [], time.perf_counter()
+        values, checked, t0 = [], 0, time.perf_counter()
         for batch in loader:
             values.append(train_step(model, losses, batch, physics, optimizer, epoch, device))
             if len(values) % 10 == 0 or len(values) == steps:  # one host sync per 10 steps
-                recent = torch.stack(values[-10:]).float()
+                recent = torch.stack(values[checked:]).float()
                 if not torch.isfinite(recent).all():
-                    first = len(values) - len(recent) + int((~torch.isfinite(recent)).nonzero()[0])
+                    first = checked + int((~torch.isfinite(recent)).nonzero()[0])
                     raise NonFiniteLossError(
                         f"{run_id}: loss is {values[first].item()} at epoch {epoch + 1}, step {first + 1}. "
                         "Lower the learning rate or check the data normalisation."
                     )
-                bar.update(len(recent))
+                bar.update(len(values) - checked)
+                checked = len(values)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{torch.stack(values).float().mean().item():.4g}")
         mean = torch.stack(values).float().mean().item() if values else float("nan")
         log.append({"epoch": epoch + 1, "loss": mean, "seconds": time.perf_counter() - t0})

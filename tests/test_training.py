@@ -174,6 +174,29 @@ def test_bad_checkpoint_is_ignored(dataset, tmp_path, capsys, damage):
     assert all(torch.equal(reference[k], resumed[k]) for k in reference)
 
 
+def test_progress_counts_every_step_once(dataset, tmp_path, monkeypatch):
+    import ddei.training
+
+    counted = {}
+
+    class Bar:
+        def __init__(self, total, initial, **kwargs):
+            counted.update(total=total, n=initial)
+
+        def update(self, n):
+            counted["n"] += n
+
+        def set_postfix(self, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(ddei.training, "tqdm", Bar)
+    _run("sup", dataset, tmp_path, epochs=2, steps=13)  # 12 training slices: 12 steps per epoch, 2 syncs each
+    assert counted["n"] == counted["total"] == 2 * min(13, len(dataset))
+
+
 class _NaN(Dataset):
     def __init__(self, base):
         self.base = base
