@@ -48,10 +48,11 @@ def tiny_config(results: Path, **train_resources) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["results"] = str(results)
     config["data"]["synthetic"] |= {"patients": 4, "lax_shape": [30, 24], "sax_shape": [32, 28]}
+    config["data"]["train_fraction"] = 0.8  # 3 training patients, 1 test patient
     config["image_size"] = [32, 32]
     config["methods"] = ["sup", "ddei"]
     config["model"]["chans"] = 4
-    config["training"] |= {"epochs": 1, "steps_per_epoch": 2}
+    config["training"] |= {"epochs": 1, "steps_per_epoch": 2, "seeds": [0]}
     config["resources"]["train"] |= train_resources
     return config
 
