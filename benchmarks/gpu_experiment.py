@@ -87,7 +87,9 @@ def size_epochs(config: dict, seconds: dict[str, float], budget: float, lo: int,
     concurrency = max(1, 100 // config["resources"]["train"]["gpu_share"])
     jobs = 2 * runs * len(seconds) + len(config["masks"]["accelerations"])  # train + evaluate, zf
     overhead = JOB_STARTUP_S * jobs / concurrency + 20  # + synthetic data, extract, masks, tables and figures
-    gain = GPU_SHARING_GAIN if concurrency > 1 else 1.0  # measured for 8 jobs at a time; for 1, 1 by definition
+    gain = (
+        GPU_SHARING_GAIN if concurrency > 1 else 1.0
+    )  # measured for 8 jobs at a time; for 1, 1 by definition
     epochs = int((budget - overhead) * gain // per_epoch)
     info = {"train_slices": slices, "runs_per_method": runs, "gpu_seconds_per_epoch": per_epoch,
             "overhead_s": overhead, "budget_s": budget, "epochs_fitting": epochs}  # fmt: skip
