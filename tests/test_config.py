@@ -112,6 +112,39 @@ def test_bad_values_are_named(changes, message):
         check_config(load(**changes))
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"image_size": [32]}, "image_size"),
+        ({"trainig": {}}, "trainig"),
+        ({"training": {"epochs": 1, "seeds": [0], "precision": "fp16"}}, "fp16"),
+        ({"data": {"source": "cmrxrecon"}}, None),  # valid for the schema: data.root is checked below
+    ],
+)
+def test_schema_errors_name_the_key(change, message):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text()) | change
+    if message is None:
+        validate(config, SCHEMA)
+        with pytest.raises(ConfigError, match="data.root"):
+            check_config(config)
+        return
+    with pytest.raises(Exception, match=message):
+        validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize("key", ["training.seeds", "training.epochs", "methods", "results", "masks.accelerations",
+                                 "data.source", "image_size"])  # fmt: skip
+def test_missing_required_key_is_named(key):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    *parents, last = key.split(".")
+    node = config
+    for p in parents:
+        node = node[p]
+    del node[last]
+    with pytest.raises(Exception, match=f"'{last}' is a required property"):
+        validate(config, SCHEMA)
+
+
 def test_schema_holds_no_method_names_and_every_setting():
     """The registry is the one list of methods; the schema documents each setting a method may read."""
     schema = yaml.safe_load(Path(SCHEMA).read_text())

@@ -47,7 +47,10 @@ def snakemake(
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     """Job counts from the 'Job stats' table of a run or a dry run."""
-    table = (result.stdout + result.stderr).split("Job stats:")[1].split("\n\n")[0]
+    output = result.stdout + result.stderr
+    if "Job stats:" not in output:  # "Nothing to be done"
+        return {}
+    table = output.split("Job stats:")[1].split("\n\n")[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
 
 
@@ -202,30 +205,12 @@ def test_split_change_retrains_from_scratch(finished_run, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"methods": ["ddei", "noise2noise"]}, "noise2noise"),
-        ({"image_size": [32]}, "image_size"),
-        ({"trainig": {}}, "trainig"),
-        ({"methods": ["ddei-sure"]}, "noise_sigma > 0"),
-        ({"methods": ["sup"]}, "evaluation.reference: 'ddei' is not among the evaluated methods"),
-        ({"methods": ["ddei", "x"], "variants": {"x": {"method": "zf"}}}, "'zf' is not a trained method"),
-        ({"method_overrides": {"bogus": {}}}, "method_overrides: 'bogus'"),
-        ({"training": {"epochs": 1, "seeds": [0], "precision": "fp16"}}, "fp16"),
-        (
-            {
-                "data": {
-                    "source": "cmrxrecon",
-                    "root": None,
-                    "lax_slices": -1,
-                    "sax_slices": 1,
-                    "train_fraction": 0.8,
-                    "split_seed": 0,
-                }
-            },
-            "data.root",
-        ),
+        ({"methods": ["ddei", "noise2noise"]}, "noise2noise"),  # ddei.config.check_config
+        ({"trainig": {}}, "trainig"),  # the schema
     ],
 )
 def test_invalid_config_is_refused_readably(tmp_path, change, message):
+    """The messages reach the user through Snakemake (every case is in tests/test_config.py, in-process)."""
     result = snakemake(tmp_path, tiny_config(tmp_path / "results") | change, "-n")
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
@@ -250,13 +235,10 @@ def _without(config: dict, dotted: str) -> dict:
     return config
 
 
-@pytest.mark.parametrize(
-    "key", ["training.seeds", "training.epochs", "methods", "results", "masks.accelerations"]
-)
-def test_missing_required_key_is_named(tmp_path, key):
-    result = snakemake(tmp_path, _without(tiny_config(tmp_path / "results"), key), "-n")
+def test_missing_required_key_is_named(tmp_path):
+    result = snakemake(tmp_path, _without(tiny_config(tmp_path / "results"), "training.seeds"), "-n")
     assert result.returncode != 0
-    assert f"'{key.split('.')[-1]}' is a required property" in result.stdout + result.stderr
+    assert "'seeds' is a required property" in result.stdout + result.stderr
 
 
 def test_missing_optional_keys_take_the_schemas_defaults(tmp_path):
