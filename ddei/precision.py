@@ -14,7 +14,6 @@ oneDNN on the CPU) prefer. ``compile`` compiles the networks' learned part with 
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import torch
@@ -54,14 +53,6 @@ def check_precision(precision: str, device: torch.device | str, key: str = "trai
     ):
         name = torch.cuda.get_device_name(device)
         raise ConfigError(f"{key}: bf16 is not supported by this GPU ({name}); set {key}: fp32")
-
-
-def fp32(device_type: str) -> contextlib.AbstractContextManager:
-    """A context in which autocast is off (float32 stays float32).
-
-    :param str device_type: ``cuda`` or ``cpu``.
-    """
-    return torch.autocast(device_type, enabled=False)
 
 
 class Autocast(nn.Module):
