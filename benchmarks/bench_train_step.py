@@ -37,7 +37,7 @@ from ddei.masks import gaussian_kt_mask
 from ddei.methods import METHODS, build_method
 from ddei.models import build_model
 from ddei.precision import configure
-from ddei.training import make_physics, pick_device, train_step
+from ddei.training import RunFiles, make_physics, pick_device, train_step
 
 PAPER_STEPS = 96 * 4 * 50  # training slices x epochs
 SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
@@ -112,7 +112,13 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
     from ddei.pipeline import run_training
 
     training = TrainingConfig(
-        epochs=2, steps_per_epoch=3, lr=1e-3, batch_size=2, precision=precision, compile=compile
+        epochs=2,
+        steps_per_epoch=3,
+        lr=1e-3,
+        batch_size=2,
+        precision=precision,
+        compile=compile,
+        validate_every=False,
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -126,8 +132,8 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
                 method, method, (64, 64), "reference", 0.0, device.type, 2, ModelConfig("crnn", 2, 8), training,
                 {k: METHOD_SETTINGS[k] for k in METHODS[method].settings},
             )  # fmt: skip
-            run_training(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt", tmp / "l.csv", tmp / "c.pt",
-                         progress=False)  # fmt: skip
+            run_training(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt",
+                         RunFiles(tmp / "c.pt", tmp / "l.csv"), progress=False)  # fmt: skip
             df = run_evaluation(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt", tmp / "e.csv", tmp / "r.npz", 0,
                                 precision, progress=False)  # fmt: skip
             print(f"pipeline on {device} ({precision}, compile={compile}): {method:12s} trained and evaluated, "

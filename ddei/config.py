@@ -51,6 +51,7 @@ class TrainingConfig:
     :param str precision: ``fp32`` or ``bf16`` (autocast of the network's convolutions; FFTs, data consistency,
         transforms, losses and metrics stay in fp32).
     :param bool compile: compile the network with :func:`torch.compile`.
+    :param int validate_every: measure the validation patients every this many steps (``False``: never).
     """
 
     epochs: int
@@ -59,6 +60,7 @@ class TrainingConfig:
     batch_size: int
     precision: str
     compile: bool
+    validate_every: int | bool
 
 
 @dataclass(frozen=True)
@@ -227,4 +229,23 @@ def check_config(config: Mapping) -> None:
     if data["source"] == "synthetic" and "synthetic" not in data:
         raise ConfigError(
             "data.synthetic: data.source is 'synthetic' but the data.synthetic section is missing"
+        )
+    _check_validation_split(config)
+
+
+def _check_validation_split(config: Mapping) -> None:
+    """Validation on, but a split of the synthetic data without a validation patient (real data: the train job
+    checks, once the patients are known)."""
+    data, every = config["data"], config["training"]["validate_every"]
+    if not every or data["source"] != "synthetic":
+        return
+    from ddei.data.extract import split_sizes
+
+    n = data["synthetic"]["patients"]
+    n_train, n_val, _ = split_sizes(n, data["train_fraction"], data["val_fraction"])
+    if n_val == 0:
+        raise ConfigError(
+            f"training.validate_every is {every} but data.val_fraction {data['val_fraction']} of "
+            f"data.synthetic.patients {n} (train_fraction {data['train_fraction']}) leaves no validation "
+            "patient: raise data.val_fraction or the number of patients, or set training.validate_every: false"
         )

@@ -3,9 +3,7 @@
 :func:`run_evaluation` evaluates one trained model (or an external one, or the zero-filled baseline) of the
 workflow; :func:`evaluate` does the work for any model.
 
-Metrics are deepinv's, on the magnitude of the complex image (``complex_abs=True``) of the whole padded,
-normalised frame series, with ``max_pixel=None`` (the peak of each ground truth), exactly as the reference
-``train.py`` configures them. The zero-filled baseline :math:`A^H y` goes through the same code.
+Metrics are :mod:`ddei.metrics` (deepinv's, as the reference ``train.py`` configures them). The zero-filled baseline :math:`A^H y` goes through the same code.
 """
 
 from __future__ import annotations
@@ -23,22 +21,12 @@ from tqdm.auto import tqdm
 import ddei  # noqa: F401
 from ddei.config import RunConfig
 from ddei.methods import lookup
+from ddei.metrics import METRICS, metric_functions
 from ddei.pipeline import CHANNELS_LAST, build_network, cine_dataset, frames_of, img_size, method_of, setup
 from ddei.precision import check_precision, configure
 from ddei.training import make_physics
 
-COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", "psnr", "ssim", "nmse"]
-
-
-def metric_functions() -> dict:
-    """deepinv's PSNR, SSIM and NMSE on magnitudes, as configured by the paper."""
-    import deepinv as dinv
-
-    return {
-        "psnr": dinv.metric.PSNR(max_pixel=None, complex_abs=True),
-        "ssim": dinv.metric.SSIM(max_pixel=None, complex_abs=True),
-        "nmse": dinv.metric.NMSE(complex_abs=True),
-    }
+COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", *METRICS]
 
 
 def magnitude(x: torch.Tensor) -> np.ndarray:

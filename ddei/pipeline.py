@@ -17,14 +17,14 @@ from pathlib import Path
 import torch
 
 import ddei  # noqa: F401
-from ddei.config import RunConfig
+from ddei.config import ConfigError, RunConfig
 from ddei.data.dataset import CineSliceDataset
 from ddei.masks import mask_folder_name
 from ddei.methods import build_method, lookup
 from ddei.models import build_model
 from ddei.precision import check_precision, configure, warm_up
 from ddei.provenance import code_fingerprint, files_digest
-from ddei.training import make_physics, pick_device, train
+from ddei.training import RunFiles, make_physics, pick_device, train
 
 #: 2D convolutions in NHWC memory format, on every device: faster on the GPU's tensor cores and with oneDNN on
 #: the CPU (``benchmarks/bench_train_step.py``).
@@ -109,6 +109,27 @@ def setup(cfg: RunConfig) -> torch.device:
     return device
 
 
+def validation_of(cfg: RunConfig, extract_dir, mask_root, acceleration: int, seed: int, frames: int, device):
+    """The run's :class:`ddei.validation.Validation` on the ``val`` patients, or ``None`` if validation is off.
+
+    :raises ConfigError: validation is on but the split has no validation patient.
+    """
+    if not cfg.training.validate_every:
+        return None
+    from ddei.data.extract import load_index
+    from ddei.validation import Validation
+
+    if not (load_index(extract_dir)["split"] == "val").any():
+        raise ConfigError(
+            f"training.validate_every is {cfg.training.validate_every} but {Path(extract_dir) / 'split.csv'} has "
+            "no validation patient: raise data.val_fraction (or add patients), or set training.validate_every: "
+            "false"
+        )
+    dataset = cine_dataset(extract_dir, "val", mask_root, acceleration, cfg, seed)
+    rng = torch.Generator(device="cpu").manual_seed(seed)  # never drawn from: the model's inputs are fixed
+    return Validation(dataset, make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device), device)
+
+
 def run_training(
     cfg: RunConfig,
     acceleration: int,
@@ -116,17 +137,17 @@ def run_training(
     extract_dir: str | os.PathLike,
     mask_root: str | os.PathLike,
     model_out: str | os.PathLike,
-    log_csv: str | os.PathLike,
-    checkpoint: str | os.PathLike,
+    files: RunFiles,
     code: str | None = None,
     progress: bool = True,
 ) -> str:
     """Train one method at one acceleration and seed; write the weights to ``model_out``.
 
-    Resumes from ``checkpoint`` only if it holds an interrupted run of the same identity (:func:`run_identity`);
-    the checkpoint is removed once the weights are written.
+    Resumes from ``files.checkpoint`` only if it holds an interrupted run of the same identity
+    (:func:`run_identity`); the checkpoint is removed once the weights are written.
 
     :param RunConfig cfg: the method's resolved configuration (a trained method).
+    :param RunFiles files: checkpoint, loss log and validation log of the run.
     :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
     :return: the run's identity.
     """
@@ -136,6 +157,7 @@ def run_training(
     rng = torch.Generator(device="cpu").manual_seed(seed)
     dataset = cine_dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
     frames = frames_of(dataset)
+    validation = validation_of(cfg, extract_dir, mask_root, acceleration, seed, frames, device)
     rid = run_identity(
         cfg, acceleration, seed, data_digest(extract_dir, mask_root, acceleration), code or training_code()
     )
@@ -148,11 +170,14 @@ def run_training(
         seconds = warm_up(net, sample["y"][None].to(device), physics)
         print(f"compiled the network in {seconds:.1f} s")
     model, losses = method_of(cfg, net, frames, rng, device)
-    model = train(model, losses, dataset, physics, rng, tr, seed, checkpoint, log_csv, device, rid, progress)
+    model = train(
+        model, losses, dataset, physics, rng, tr,
+        seed=seed, files=files, device=device, run_id=rid, validation=validation, progress=progress,
+    )  # fmt: skip
     model_out = Path(model_out)
     model_out.parent.mkdir(parents=True, exist_ok=True)
     tmp = model_out.with_name(f".{model_out.name}.tmp")
     torch.save({"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}, tmp)
     os.replace(tmp, model_out)
-    Path(checkpoint).unlink(missing_ok=True)
+    files.checkpoint.unlink(missing_ok=True)
     return rid

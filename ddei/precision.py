@@ -14,6 +14,7 @@ oneDNN on the CPU) prefer. ``compile`` compiles the networks' learned part with 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
@@ -121,3 +122,30 @@ def warm_up(model: nn.Module, y: torch.Tensor, physics, key: str = "training.com
     finally:
         model.zero_grad(set_to_none=True)
     return time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def full_precision(model: nn.Module):
+    """Run ``model`` in float32 inside the block, whatever precision it was configured with (validation).
+
+    Turns off the autocast of every :class:`ddei.models.CRNN` and :class:`Autocast` inside ``model`` and restores
+    it on exit.
+
+    :param torch.nn.Module model: a configured network, or a method's model that wraps one.
+    """
+    saved = []
+    for m in model.modules():
+        for attr in (
+            ("autocast_dtype",)
+            if hasattr(m, "autocast_dtype")
+            else ("dtype",)
+            if isinstance(m, Autocast)
+            else ()
+        ):
+            saved.append((m, attr, getattr(m, attr)))
+            setattr(m, attr, None)
+    try:
+        yield model
+    finally:
+        for m, attr, value in saved:
+            setattr(m, attr, value)

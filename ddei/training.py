@@ -19,7 +19,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 import ddei  # noqa: F401
 from ddei.config import TrainingConfig
 from ddei.methods import generators
+from ddei.validation import VAL_COLUMNS, Validation
 
 
 class NonFiniteLossError(RuntimeError):
@@ -138,7 +139,18 @@ def _load_checkpoint(checkpoint: Path, run_id: str, settings: dict, device) -> d
         return None
     try:
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        keys = {"run_id", "settings", "epoch", "model", "optimizer", "random", "log", "torch", "complete"}
+        keys = {
+            "run_id",
+            "settings",
+            "epoch",
+            "model",
+            "optimizer",
+            "random",
+            "log",
+            "val",
+            "torch",
+            "complete",
+        }
         if not isinstance(state, dict) or not keys <= set(state):
             raise ValueError("not a checkpoint of this pipeline (keys missing)")
     except Exception as e:  # noqa: BLE001 - a checkpoint that cannot be read is never fatal
@@ -155,6 +167,60 @@ def _load_checkpoint(checkpoint: Path, run_id: str, settings: dict, device) -> d
     return None
 
 
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of one training run.
+
+    :param checkpoint: checkpoint, rewritten after every epoch; marked complete after the last one.
+    :param loss_csv: per-epoch log: epoch, loss, seconds (rewritten from the checkpoint's log on resume).
+    :param val_csv: validation log (:data:`ddei.validation.VAL_COLUMNS`), or ``None`` without validation.
+    """
+
+    checkpoint: Path
+    loss_csv: Path
+    val_csv: Path | None = None
+
+    def __post_init__(self):
+        for name in ("checkpoint", "loss_csv", "val_csv"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+
+
+@dataclass
+class _Progress:
+    """What a run has done so far: restored from and saved to the checkpoint."""
+
+    epoch: int = 0
+    log: list = field(default_factory=list)
+    val: list = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        """Training seconds of the completed epochs (validation excluded)."""
+        return sum(row["seconds"] for row in self.log)
+
+
+def _resume(model, optimizer, rngs, files: RunFiles, run_id: str, fingerprint: dict, seed: int, device):
+    """The progress of an interrupted run of this identity (its state restored), or a fresh start (seeded)."""
+    state = _load_checkpoint(files.checkpoint, run_id, fingerprint, device)
+    if state is None:
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        return _Progress()
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        _set_random_states(state["random"], rngs)
+    except Exception as e:  # noqa: BLE001
+        raise RuntimeError(
+            f"{files.checkpoint} matches this run but cannot be restored ({e}); delete it"
+        ) from e
+    print(f"Resuming {run_id} from {files.checkpoint} after epoch {state['epoch']}")
+    return _Progress(state["epoch"], state["log"], state["val"])
+
+
 def train(
     model: nn.Module,
     losses: list[nn.Module],
@@ -162,11 +228,12 @@ def train(
     physics,
     rng: torch.Generator,
     settings: TrainingConfig,
+    *,
     seed: int,
-    checkpoint: str | os.PathLike,
-    log_csv: str | os.PathLike,
+    files: RunFiles,
     device: torch.device | str,
     run_id: str,
+    validation: Validation | None = None,
     progress: bool = True,
 ) -> nn.Module:
     """Train ``model`` with the sum of ``losses``; resume an interrupted run of the same identity.
@@ -177,103 +244,123 @@ def train(
     :param physics: :class:`deepinv.physics.DynamicMRI`; its mask is updated from each batch.
     :param torch.Generator rng: the generator the method's random components draw from; it and the losses' own
         mask generators (see :func:`ddei.methods.generators`) are saved and restored.
-    :param TrainingConfig settings: optimisation settings.
+    :param TrainingConfig settings: optimisation settings (``validate_every``: steps between validations).
     :param int seed: seed of the data order (and of the global RNGs of a fresh run).
-    :param checkpoint: checkpoint file, rewritten after every epoch; marked complete after the last one.
-    :param log_csv: per-epoch log: epoch, loss, seconds (rewritten from the checkpoint's log on resume).
+    :param RunFiles files: checkpoint, loss log and validation log.
     :param device: torch device.
     :param str run_id: the run's identity (method, acceleration, seed, configuration, data and code,
         see :func:`ddei.pipeline.run_identity`); only an interrupted checkpoint of the same identity is resumed.
+    :param Validation validation: measured before the first step, every ``settings.validate_every`` steps and
+        after the last one (``None`` or ``validate_every`` off: no validation).
     :param bool progress: show a progress bar.
     :return: the trained model (in eval mode).
     :raises NonFiniteLossError: if a loss is NaN or infinite.
     """
     device = torch.device(device)
-    checkpoint, log_csv = Path(checkpoint), Path(log_csv)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     rngs = generators(rng, losses)
     fingerprint = asdict(settings) | {"seed": seed}
-
-    start_epoch, log = 0, []
-    state = _load_checkpoint(checkpoint, run_id, fingerprint, device)
-    if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            _set_random_states(state["random"], rngs)
-            start_epoch, log = state["epoch"], state["log"]
-            print(f"Resuming {run_id} from {checkpoint} after epoch {start_epoch}")
-        except Exception as e:  # noqa: BLE001
-            raise RuntimeError(
-                f"{checkpoint} matches this run but cannot be restored ({e}); delete it"
-            ) from e
-    else:
-        torch.manual_seed(seed)
-        np.random.seed(seed % 2**32)
-        random.seed(seed)
+    done = _resume(model, optimizer, rngs, files, run_id, fingerprint, seed, device)
+    every = int(settings.validate_every or 0) if validation is not None else 0
 
     n = len(dataset)
     steps = math.ceil(n / settings.batch_size)
     if settings.steps_per_epoch > 0:
         steps = min(steps, settings.steps_per_epoch)
+    total = settings.epochs * steps
+
+    def validate(step: int, seconds: float) -> None:
+        if every and (step % every == 0 or step == total) and not any(r["step"] == step for r in done.val):
+            done.val.append({"step": step, "epoch": step / steps, **validation(model), "seconds": seconds})
+
     bar = tqdm(
-        total=settings.epochs * steps,
-        initial=start_epoch * steps,
+        total=total,
+        initial=done.epoch * steps,
         desc=run_id,
         unit="step",
         disable=not progress,
         mininterval=1.0 if sys.stderr.isatty() else 30.0,
     )
-    pin = device.type == "cuda"
-    for epoch in range(start_epoch, settings.epochs):
+    validate(done.epoch * steps, done.seconds)
+    for epoch in range(done.epoch, settings.epochs):
         model.train()
         order = _epoch_order(n, seed, epoch)[: steps * settings.batch_size]
         loader = DataLoader(
-            Subset(dataset, order), batch_size=settings.batch_size, shuffle=False, pin_memory=pin
+            Subset(dataset, order), batch_size=settings.batch_size, shuffle=False, pin_memory=pin(device)
         )
-        values, checked, t0 = [], 0, time.perf_counter()
+        values, checked, t0, val_before = [], 0, time.perf_counter(), validation.seconds if every else 0.0
         for batch in loader:
             values.append(train_step(model, losses, batch, physics, optimizer, epoch, device))
             if len(values) % 10 == 0 or len(values) == steps:  # one host sync per 10 steps
-                recent = torch.stack(values[checked:]).float()
-                if not torch.isfinite(recent).all():
-                    first = checked + int((~torch.isfinite(recent)).nonzero()[0])
-                    raise NonFiniteLossError(
-                        f"{run_id}: loss is {values[first].item()} at epoch {epoch + 1}, step {first + 1}. "
-                        "Lower the learning rate or check the data normalisation."
-                    )
+                _check_finite(values, checked, run_id, epoch)
                 bar.update(len(values) - checked)
                 checked = len(values)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{torch.stack(values).float().mean().item():.4g}")
+            if every:
+                spent = time.perf_counter() - t0 - (validation.seconds - val_before)
+                validate(epoch * steps + len(values), done.seconds + spent)
         mean = torch.stack(values).float().mean().item() if values else float("nan")
-        log.append({"epoch": epoch + 1, "loss": mean, "seconds": time.perf_counter() - t0})
-        _atomic_save(
-            {
-                "run_id": run_id,
-                "settings": fingerprint,
-                "torch": torch.__version__,
-                "complete": epoch + 1 == settings.epochs,
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "random": _random_states(rngs),
-                "log": log,
-            },
-            checkpoint,
-        )
-        _write_log(log, log_csv)
+        spent = time.perf_counter() - t0 - ((validation.seconds - val_before) if every else 0.0)
+        done.log.append({"epoch": epoch + 1, "loss": mean, "seconds": spent})
+        done.epoch = epoch + 1
+        _save_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done)
     bar.close()
-    _write_log(log, log_csv)
+    _write_logs(files, done)
+    if every:
+        share = validation.seconds / max(done.seconds, 1e-9)
+        print(
+            f"validation: {len(done.val)} measurements on {len(validation)} slices, {validation.seconds:.1f} s in "
+            f"this job, {100 * share:.1f} % of its training time"
+        )
     model.eval()
     return model
 
 
-def _write_log(log: list[dict], path: Path) -> None:
+def pin(device: torch.device) -> bool:
+    return device.type == "cuda"
+
+
+def _check_finite(values: list, checked: int, run_id: str, epoch: int) -> None:
+    recent = torch.stack(values[checked:]).float()
+    if not torch.isfinite(recent).all():
+        first = checked + int((~torch.isfinite(recent)).nonzero()[0])
+        raise NonFiniteLossError(
+            f"{run_id}: loss is {values[first].item()} at epoch {epoch + 1}, step {first + 1}. "
+            "Lower the learning rate or check the data normalisation."
+        )
+
+
+def _save_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done: _Progress) -> None:
+    _atomic_save(
+        {
+            "run_id": run_id,
+            "settings": fingerprint,
+            "torch": torch.__version__,
+            "complete": done.epoch == settings.epochs,
+            "epoch": done.epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "random": _random_states(rngs),
+            "log": done.log,
+            "val": done.val,
+        },
+        files.checkpoint,
+    )
+    _write_logs(files, done)
+
+
+def _write_logs(files: RunFiles, done: _Progress) -> None:
+    _write_log(done.log, files.loss_csv, ["epoch", "loss", "seconds"])
+    if files.val_csv is not None:
+        _write_log(done.val, files.val_csv, list(VAL_COLUMNS))
+
+
+def _write_log(log: list[dict], path: Path, columns: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", "loss", "seconds"])
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(log)
     os.replace(tmp, path)

@@ -55,6 +55,7 @@ __all__ = [
     "Rotate",
     "ChoiceTransform",
     "ComposeTransform",
+    "PerSampleTransform",
     "ddei_transform",
     "rotate_transform",
     "cpab_basis",
@@ -617,56 +618,129 @@ class ComposeTransform(_Combinable, Transform):
         return self.transform(x, **params)
 
 
+class PerSampleTransform(_Combinable, Transform):
+    r"""Draw the wrapped transform independently for every sample of a batch.
+
+    The reference trains with batch size 1, so each sample gets its own random transform. deepinv's transforms
+    draw one set of parameters per call and apply it to the whole batch (a :class:`ChoiceTransform` makes one
+    choice, a :class:`Rotate` one angle). This wrapper draws, sample by sample and in batch order, everything the
+    wrapped transform draws (its choice, CPAB velocity field, angle or shift) from its generator, and applies each
+    sample's own transform. With batch size 1 it draws and computes exactly what the wrapped transform does.
+
+    Parameters are stored per sample under ``"<i>/"`` (and the batch size under ``"n"``), so ``transform`` and
+    ``inverse`` with those parameters are deterministic.
+
+    :param Transform transform: the transform drawn per sample (``n_trans == 1``).
+    """
+
+    def __init__(self, transform: Transform):
+        if transform.n_trans != 1:
+            raise ValueError(
+                f"PerSampleTransform draws one transform per sample: n_trans must be 1, got {transform.n_trans}"
+            )
+        super().__init__(n_trans=1, rng=transform.rng, flatten_video_input=False)
+        self.inner = transform
+        self.constant_shape = transform.constant_shape
+
+    def get_params(self, x: torch.Tensor) -> dict:
+        """Draw the wrapped transform's parameters for each sample of ``x``, in batch order.
+
+        :param torch.Tensor x: batch of images or videos.
+        :return: ``{"n": batch size, "<i>/<name>": ...}``.
+        """
+        params = {"n": TransformParam(torch.tensor([len(x)]), neg=_keep_sign)}
+        for i in range(len(x)):
+            params |= _prefixed(self.inner.get_params(x[i : i + 1]), f"{i}/")
+        return params
+
+    def _samples(self, x: torch.Tensor, params: dict) -> int:
+        if "n" not in params:
+            raise ValueError("PerSampleTransform parameters must contain 'n' (use get_params)")
+        n = int(torch.as_tensor(params["n"]).flatten()[0])
+        if n != len(x):
+            raise ValueError(f"parameters drawn for a batch of {n}, applied to a batch of {len(x)}")
+        return n
+
+    def transform(self, x: torch.Tensor, **params) -> torch.Tensor:
+        """Apply each sample's transform to it.
+
+        :param torch.Tensor x: batch of images or videos.
+        :param params: parameters from :meth:`get_params`.
+        """
+        n = self._samples(x, params)
+        return torch.cat(
+            [self.inner.transform(x[i : i + 1], **_sub_params(params, f"{i}/")) for i in range(n)]
+        )
+
+    def inverse(self, x: torch.Tensor, batchwise: bool = True, **params) -> torch.Tensor:
+        """Undo each sample's transform (random parameters if none are given).
+
+        :param torch.Tensor x: transformed batch.
+        :param bool batchwise: no effect (one transform per sample).
+        :param params: parameters from :meth:`get_params`.
+        """
+        params = params if params else self.get_params(x)
+        n = self._samples(x, params)
+        return torch.cat([self.inner.inverse(x[i : i + 1], **_sub_params(params, f"{i}/")) for i in range(n)])
+
+    def _get_params(self, x: torch.Tensor) -> dict:
+        return self.get_params(x)
+
+    def _transform(self, x: torch.Tensor, **params) -> torch.Tensor:
+        return self.transform(x, **params)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The groups of the paper
 # --------------------------------------------------------------------------------------------------------------
 
 
-def rotate_transform(rng: torch.Generator | None = None, n_trans: int = 1) -> Rotate:
-    """The EI-rotate baseline's group: random rotations (bilinear), the same for every frame.
+def rotate_transform(rng: torch.Generator | None = None) -> PerSampleTransform:
+    """The EI-rotate baseline's group: random rotations (bilinear), the same for every frame, one per sample.
 
     :param torch.Generator, None rng: random number generator, see :func:`make_rng`.
-    :param int n_trans: number of transformed versions per input.
     """
-    return Rotate(n_trans=n_trans, rng=make_rng(rng))
+    return PerSampleTransform(Rotate(n_trans=1, rng=make_rng(rng)))
 
 
 def ddei_transform(
     mode: str,
     rng: torch.Generator | None = None,
     device: str | torch.device = "cpu",
-    n_trans: int = 1,
 ) -> Transform:
     r"""The DDEI group: ``(diffeo | rotate) | time_shift``.
 
-    Each call applies one transform: a CPAB diffeomorphism (probability 1/4), a rotation (1/4) or a time
+    Each sample gets one transform: a CPAB diffeomorphism (probability 1/4), a rotation (1/4) or a time
     shift with reflect padding (1/2), the probabilities of the reference's nested ``|``.
 
     - ``mode="fixed"``: built from :class:`Diffeomorphism`, :class:`Rotate`, :class:`TimeShift` and
-      :class:`ChoiceTransform`, all drawing from ``rng`` (same seed, same outputs).
+      :class:`ChoiceTransform`, all drawing from ``rng`` (same seed, same outputs), drawn per sample
+      (:class:`PerSampleTransform`), as the reference's batch size of 1 does.
     - ``mode="upstream"``: the reference code verbatim, with deepinv's classes, for comparison. Defective:
       when the time shift is chosen (about half the calls), it shifts the flattened ``(C*T)`` axis by up to
       ``C*T`` frames, so real frames land in the imaginary channel and vice versa; every generator is
       ``torch.Generator()`` with deepinv's fixed default seed, CPAB samples from the global RNG, and
-      constructing it rewrites libcpab's basis file in ``site-packages``. ``rng`` is ignored.
+      constructing it rewrites libcpab's basis file in ``site-packages``; one draw per batch. ``rng`` is ignored.
+      This is the transform the paper's models were trained with (see the README, "The paper's transform").
 
     :param str mode: ``"fixed"`` or ``"upstream"``.
     :param torch.Generator, None rng: random number generator, see :func:`make_rng`.
     :param str, torch.device device: device for the CPAB basis.
-    :param int n_trans: number of transformed versions per input.
     :return: the transform, e.g. for :class:`deepinv.loss.EILoss`.
     """
     if mode == "fixed":
         rng = make_rng(rng)
-        diffeo = Diffeomorphism(n_trans=n_trans, device=device, rng=rng)
-        rotate = Rotate(n_trans=n_trans, rng=rng)
-        tempad = TimeShift(n_trans=n_trans, rng=rng)
-        return ChoiceTransform([ChoiceTransform([diffeo, rotate], rng=rng), tempad], rng=rng)
+        diffeo = Diffeomorphism(n_trans=1, device=device, rng=rng)
+        rotate = Rotate(n_trans=1, rng=rng)
+        tempad = TimeShift(n_trans=1, rng=rng)
+        return PerSampleTransform(
+            ChoiceTransform([ChoiceTransform([diffeo, rotate], rng=rng), tempad], rng=rng)
+        )
     if mode == "upstream":
         from deepinv.transform import Rotate as DinvRotate
 
-        rotate = DinvRotate(n_trans=n_trans, interpolation_mode=InterpolationMode.BILINEAR)
-        tempad = ShiftTime(n_trans=n_trans)
-        diffeo = CPABDiffeomorphism(n_trans=n_trans, device=device)
+        rotate = DinvRotate(n_trans=1, interpolation_mode=InterpolationMode.BILINEAR)
+        tempad = ShiftTime(n_trans=1)
+        diffeo = CPABDiffeomorphism(n_trans=1, device=device)
         return (diffeo | rotate) | tempad
     raise ValueError(f"mode must be 'fixed' or 'upstream', got {mode!r}")

@@ -26,9 +26,10 @@ def raw_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def extracted(raw_root, tmp_path_factory) -> Path:
-    """The extraction of :func:`raw_root` at 32x32, with generated masks at 4x and 8x under ``<dir>/masks``."""
+    """The extraction of :func:`raw_root` at 32x32 (3 training, 1 validation, 1 test patient), with generated masks
+    at 4x and 8x under ``<dir>/masks``."""
     out = tmp_path_factory.mktemp("extracted") / "extract"
-    extract(raw_root, out, img_size=(32, 32), progress=False)
+    extract(raw_root, out, img_size=(32, 32), val_fraction=0.2, progress=False)
     for acc in (4, 8):
         write_mask_folder(out / "index.csv", out.parent / "masks", acc, seed=0, progress=False)
     return out

@@ -58,6 +58,18 @@ def test_overrides_change_only_what_they_name():
     assert ddei["threads"] == 2
 
 
+def test_validation_can_be_off_and_every_config_with_4_patients_has_a_validation_patient():
+    from ddei.data.extract import split_sizes
+
+    off = load(training={"epochs": 1, "seeds": [0], "validate_every": False})
+    check_config(off)
+    assert method_config(off, "ddei")["training"]["validate_every"] is False
+    assert load()["training"]["validate_every"] >= 1  # on by default
+    for n in range(4, 60):
+        for train in (0.5, 0.6, 0.8, 0.9):
+            assert split_sizes(n, train, 0.1)[1] >= 1, (n, train)
+
+
 def test_method_config_holds_only_what_the_method_reads():
     config = load()
     assert method_config(config, "sup")["settings"] == {}
@@ -105,6 +117,21 @@ def test_external_models():
         ({"variants": {"ddei": {"method": "ddei"}}}, "cannot be reused"),
         ({"variants": {"x": {"method": "nope"}}}, "'nope' is not a trained method"),
         ({"method_overrides": {"zf": {}}}, "method_overrides: 'zf'"),
+        (
+            {
+                "data": {
+                    "source": "synthetic",
+                    "val_fraction": 0.0,
+                    "synthetic": {
+                        "patients": 12,
+                        "lax_shape": [46, 34],
+                        "sax_shape": [48, 40],
+                        "sax_slices": 1,
+                    },
+                }
+            },
+            "training.validate_every is .* leaves no validation patient",
+        ),  # fmt: skip
     ],
 )
 def test_bad_values_are_named(changes, message):
@@ -118,6 +145,9 @@ def test_bad_values_are_named(changes, message):
         ({"image_size": [32]}, "image_size"),
         ({"trainig": {}}, "trainig"),
         ({"training": {"epochs": 1, "seeds": [0], "precision": "fp16"}}, "fp16"),
+        ({"training": {"epochs": 1, "seeds": [0], "validate_every": 0}}, "validate_every"),
+        ({"training": {"epochs": 1, "seeds": [0], "validate_every": True}}, "validate_every"),
+        ({"training": {"epochs": 1, "seeds": [0], "validate_every": 2.5}}, "validate_every"),
         ({"data": {"source": "cmrxrecon"}}, None),  # valid for the schema: data.root is checked below
     ],
 )

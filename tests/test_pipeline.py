@@ -14,12 +14,16 @@ import pandas as pd
 import pytest
 import torch
 
-from ddei.config import ModelConfig, RunConfig, TrainingConfig
+from ddei.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 from ddei.data.dataset import CineSliceDataset
-from ddei.evaluation import metric_functions, run_evaluation
+from ddei.evaluation import run_evaluation
+from ddei.metrics import metric_functions
 from ddei.pipeline import data_digest, run_identity, run_training
+from ddei.training import RunFiles
 
-TRAINING = TrainingConfig(epochs=1, steps_per_epoch=2, lr=1e-3, batch_size=1, precision="fp32", compile=False)
+TRAINING = TrainingConfig(
+    epochs=1, steps_per_epoch=2, lr=1e-3, batch_size=1, precision="fp32", compile=False, validate_every=False
+)
 CFG = RunConfig(
     method="ddei",
     base="ddei",
@@ -44,12 +48,43 @@ def _train(extracted, tmp_path, name, seed=0, cfg=CFG):
         extracted,
         extracted.parent / "masks",
         out / "model.pt",
-        out / "loss.csv",
-        out / "ckpt.pt",
+        RunFiles(out / "ckpt.pt", out / "loss.csv", out / "val.csv"),
         progress=False,
     )
     assert not (out / "ckpt.pt").exists(), "a finished run leaves no checkpoint to resume"
     return torch.load(out / "model.pt", weights_only=False)["state_dict"]
+
+
+def test_validation_never_reads_a_test_patient(extracted, tmp_path, monkeypatch):
+    """A training run with validation reads training and validation slices only (every np.load is watched)."""
+    import ddei.data.dataset as dataset_module
+
+    index = pd.read_csv(extracted / "index.csv")
+    split_of = {str(extracted / f): s for f, s in zip(index.file, index.split, strict=True)}
+    assert set(split_of.values()) == {"train", "val", "test"}
+    read, load = [], np.load
+
+    def watched(path, *args, **kwargs):
+        read.append(split_of.get(str(path), str(path)))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_module.np, "load", watched)
+    cfg = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, validate_every=1))
+    _train(extracted, tmp_path, "v", cfg=cfg)
+    assert "val" in read and "train" in read and set(read) == {"train", "val"}, sorted(set(read))
+    val = pd.read_csv(tmp_path / "v" / "val.csv")
+    assert val.step.tolist() == [0, 1, 2] and np.isfinite(val.psnr).all()
+
+
+def test_validation_without_validation_patients_names_the_keys(extracted, tmp_path):
+    cfg = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, validate_every=1))
+    no_val = tmp_path / "extract"
+    shutil.copytree(extracted, no_val)
+    index = pd.read_csv(no_val / "index.csv")
+    index.loc[index.split == "val", "split"] = "train"
+    index.to_csv(no_val / "index.csv", index=False)
+    with pytest.raises(ConfigError, match="no validation patient.*data.val_fraction.*validate_every"):
+        _train(no_val, tmp_path, "nv", cfg=cfg)
 
 
 def test_same_seed_same_weights(extracted, tmp_path):

@@ -15,7 +15,8 @@ from ddei.config import TrainingConfig
 from ddei.data.dataset import CineSliceDataset
 from ddei.methods import METHODS, build_method
 from ddei.models import build_model
-from ddei.training import NonFiniteLossError, make_physics, train
+from ddei.training import NonFiniteLossError, RunFiles, make_physics, train
+from ddei.validation import Validation
 
 IMG = (2, 12, 32, 32)
 TRAINED = [name for name, m in METHODS.items() if m.trained]
@@ -27,9 +28,15 @@ def dataset(extracted):
     return CineSliceDataset(extracted, "train", extracted.parent / "masks", 4, img_size=IMG[2:])
 
 
-def settings(epochs=2, steps=3) -> TrainingConfig:
+def settings(epochs=2, steps=3, validate_every=False) -> TrainingConfig:
     return TrainingConfig(
-        epochs=epochs, steps_per_epoch=steps, lr=1e-3, batch_size=1, precision="fp32", compile=False
+        epochs=epochs,
+        steps_per_epoch=steps,
+        lr=1e-3,
+        batch_size=1,
+        precision="fp32",
+        compile=False,
+        validate_every=validate_every,
     )
 
 
@@ -38,7 +45,18 @@ def _initial_weights() -> dict:
     return {k: v.clone() for k, v in build_model("crnn", chans=4).state_dict().items()}
 
 
-def _run(method, dataset, tmp_path, epochs=2, steps=3, noise=0.0, name="run", run_id=None):
+def _run(
+    method,
+    dataset,
+    tmp_path,
+    epochs=2,
+    steps=3,
+    noise=0.0,
+    name="run",
+    run_id=None,
+    validation=None,
+    every=False,
+):
     torch.manual_seed(123)  # model initialisation
     rng = torch.Generator().manual_seed(0)
     net = build_model("crnn", chans=4)
@@ -50,12 +68,12 @@ def _run(method, dataset, tmp_path, epochs=2, steps=3, noise=0.0, name="run", ru
         dataset,
         physics,
         rng,
-        settings(epochs, steps),
-        0,
-        tmp_path / f"{name}.pt",
-        tmp_path / f"{name}.csv",
-        "cpu",
-        run_id or method,
+        settings(epochs, steps, every),
+        seed=0,
+        files=RunFiles(tmp_path / f"{name}.pt", tmp_path / f"{name}.csv", tmp_path / f"{name}.val.csv"),
+        validation=validation,
+        device="cpu",
+        run_id=run_id or method,
         progress=False,
     )
 
@@ -130,6 +148,34 @@ def test_killed_run_resumes_to_identical_weights(method, dataset, tmp_path):
         assert torch.equal(value, resumed[key]), f"{key} differs after resuming"
     killed, ref = pd.read_csv(tmp_path / "killed.csv"), pd.read_csv(tmp_path / "reference.csv")
     assert killed.epoch.tolist() == [1, 2, 3] and killed.loss.tolist() == ref.loss.tolist()
+
+
+def _validation(extracted):
+    val = CineSliceDataset(extracted, "val", extracted.parent / "masks", 4, img_size=IMG[2:])
+    return Validation(val, make_physics(IMG, 0.0, torch.Generator().manual_seed(9), "cpu"), "cpu")
+
+
+def test_validation_log_and_resume_continues_it_exactly(dataset, extracted, tmp_path):
+    """val.csv: a row before the first step, every 2 steps and after the last; a killed run that resumes writes
+    the same rows as an uninterrupted one (the metrics to the bit), and validation leaves the weights alone."""
+    plain = _run("t-ssdu", dataset, tmp_path, epochs=3, name="plain").state_dict()
+    reference = _run(
+        "t-ssdu", dataset, tmp_path, epochs=3, name="reference", validation=_validation(extracted), every=2
+    ).state_dict()
+    assert all(torch.equal(plain[k], reference[k]) for k in plain), "validation changed the trained weights"
+    ref = pd.read_csv(tmp_path / "reference.val.csv")
+    assert list(ref.columns) == ["step", "epoch", "psnr", "ssim", "seconds"]
+    assert ref.step.tolist() == [0, 2, 4, 6, 8, 9] and ref.epoch.iloc[-1] == 3
+    assert ref.psnr.iloc[-1] != ref.psnr.iloc[0] and (ref.seconds.diff().iloc[1:] >= 0).all()
+
+    with pytest.raises(KeyboardInterrupt):  # killed during the second epoch, after the validation at step 4
+        _run("t-ssdu", _Killer(dataset, limit=5), tmp_path, epochs=3, name="killed",
+             validation=_validation(extracted), every=2)  # fmt: skip
+    assert pd.read_csv(tmp_path / "killed.val.csv").step.tolist() == [0, 2]  # as of the epoch-1 checkpoint
+    _run("t-ssdu", dataset, tmp_path, epochs=3, name="killed", validation=_validation(extracted), every=2)
+    resumed = pd.read_csv(tmp_path / "killed.val.csv")
+    cols = ["step", "epoch", "psnr", "ssim"]
+    pd.testing.assert_frame_equal(resumed[cols], ref[cols])
 
 
 def test_checkpoint_of_another_run_is_ignored(dataset, tmp_path, capsys):

@@ -21,6 +21,7 @@ from ddei.transforms import (
     ChoiceTransform,
     ComposeTransform,
     Diffeomorphism,
+    PerSampleTransform,
     Rotate,
     TimeShift,
     cpab_basis,
@@ -154,7 +155,7 @@ def test_rotate_is_deepinvs_bilinear_rotation():
         rotate_transform(gen(7)),
         DinvRotate(interpolation_mode=InterpolationMode.BILINEAR, rng=gen(7)),
     )
-    assert isinstance(ours, DinvRotate) and ours.interpolation_mode == InterpolationMode.BILINEAR
+    assert isinstance(ours.inner, DinvRotate) and ours.inner.interpolation_mode == InterpolationMode.BILINEAR
     torch.testing.assert_close(ours(x), ref(x))
 
 
@@ -240,13 +241,55 @@ def test_fixed_ddei_transform_never_mixes_real_and_imaginary_frames():
         params = t.get_params(x)
         y = t.transform(x, **params)
         assert_channels_not_mixed(y)
-        chosen.add(int(params["choice"]))
-        if int(params["choice"]) == 1:  # time shift: whole frames
-            labels = frame_labels(y)
-            assert ((labels[:, 1:] - labels[:, :-1]).abs() == 1).all()
-        else:  # spatial: frame t keeps its values in [0, t + 1]
-            assert (y[:, 0].amax(dim=(-2, -1)) <= torch.arange(1, T + 1) + 1e-4).all()
+        for i in range(len(x)):
+            choice = int(params[f"{i}/choice"])
+            chosen.add(choice)
+            if choice == 1:  # time shift: whole frames
+                labels = frame_labels(y[i : i + 1])
+                assert ((labels[:, 1:] - labels[:, :-1]).abs() == 1).all()
+            else:  # spatial: frame t keeps its values in [0, t + 1]
+                assert (y[i, 0].amax(dim=(-2, -1)) <= torch.arange(1, T + 1) + 1e-4).all()
     assert chosen == {0, 1}
+
+
+@pytest.mark.parametrize("group", ["ddei", "rotate"])
+def test_identical_samples_of_a_batch_are_transformed_differently(group):
+    """One draw per sample, as the reference's batch size of 1: not one transform for the whole batch."""
+    x = torch.randn(1, 2, T, H, W, generator=gen(40)).expand(8, -1, -1, -1, -1).contiguous()
+    t = ddei_transform("fixed", rng=gen(41)) if group == "ddei" else rotate_transform(gen(41))
+    y = t(x)
+    distinct = {tuple(y[i].flatten()[::97].tolist()) for i in range(len(y))}
+    assert len(distinct) >= 6, f"only {len(distinct)} distinct transforms among 8 samples"
+
+
+def test_each_sample_gets_a_valid_group_element_of_its_own():
+    """Every sample's output is the wrapped transform applied to that sample alone with its own parameters, and
+    undoing the parameters gives the sample back (a group whose inverses are exact: quarter turns, cyclic
+    shifts)."""
+    x = torch.randn(6, 2, T, H, W, generator=gen(42))
+    inner = ChoiceTransform(
+        [Rotate(multiples=90, rng=gen(43)), TimeShift(padding="wrap", rng=gen(43))], rng=gen(43)
+    )
+    t = PerSampleTransform(inner)
+    params = t.get_params(x)
+    y = t.transform(x, **params)
+    choices = [int(params[f"{i}/choice"]) for i in range(len(x))]
+    assert len(set(choices)) == 2
+    for i in range(len(x)):
+        own = {k.split("/", 1)[1]: v for k, v in params.items() if k.startswith(f"{i}/")}
+        torch.testing.assert_close(y[i : i + 1], inner.transform(x[i : i + 1], **own))
+    torch.testing.assert_close(t.inverse(y, **params), x)
+    with pytest.raises(ValueError, match="batch of 6"):
+        t.transform(x[:2], **params)
+
+
+def test_per_sample_transform_at_batch_one_is_the_wrapped_transform():
+    """At batch size 1 the per-sample path draws and computes exactly what one call of the group does."""
+    x = torch.randn(1, 2, T, H, W, generator=gen(44))
+    wrapped = ddei_transform("fixed", rng=gen(45))
+    inner = ddei_transform("fixed", rng=gen(45)).inner
+    for _ in range(6):
+        assert torch.equal(wrapped(x), inner(x))
 
 
 def test_choice_probabilities_match_reference_nesting():

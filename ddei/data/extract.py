@@ -13,7 +13,7 @@ Outputs (all written to a temporary folder first, then moved in place, so an err
 - ``<out>/slices/<patient>_<view>_s<slice>.npy``
 - ``<out>/index.csv``: one row per slice: patient, view, slice, split, file, kx, ky, frames, height, width, and
   the ``mean``/``std`` the slice was normalised with
-- ``<out>/split.csv``: the patient-level train/test split: patient, split
+- ``<out>/split.csv``: the patient-level split (:data:`SPLITS`): patient, split
 
 The real data and the synthetic data of :mod:`ddei.data.synthetic` go through exactly the same code.
 """
@@ -94,21 +94,52 @@ def scan(root: str | os.PathLike, views: tuple[str, ...] = VIEWS) -> list[CineFi
     return sorted(files, key=lambda f: (f.patient, f.view))
 
 
-def patient_split(patients: list[str], train_fraction: float = 0.8, seed: int = 0) -> dict[str, str]:
-    """Random patient-level split, as the paper's 80/20 split (rounded, at least one test patient).
+#: The splits of ``split.csv``: training, validation (held out, measured during training) and test patients.
+SPLITS = ("train", "val", "test")
+
+
+def split_sizes(n: int, train_fraction: float, val_fraction: float = 0.0) -> tuple[int, int, int]:
+    """Numbers of training, validation and test patients of :func:`patient_split` for ``n`` patients.
+
+    :param int n: number of patients.
+    :param float train_fraction: fraction of patients used for training and validation.
+    :param float val_fraction: fraction of all patients held out for validation (0: none).
+    :return: ``(n_train, n_val, n_test)``.
+    :raises ValueError: fewer than 2 patients.
+    """
+    if n < 2:
+        raise ValueError(f"Need at least 2 patients for a train/test split, found {n}")
+    n_fit = min(max(int(round(n * train_fraction)), 1), n - 1)
+    n_val = 0
+    if val_fraction > 0:
+        n_val = min(max(int(round(n * val_fraction)), 1 if n >= 4 else 0), n_fit - 1)
+    return n_fit - n_val, n_val, n - n_fit
+
+
+def patient_split(
+    patients: list[str], train_fraction: float = 0.8, seed: int = 0, val_fraction: float = 0.0
+) -> dict[str, str]:
+    """Random patient-level split, as the paper's 80/20 train/test split, with validation patients held out of the
+    training share.
+
+    The test patients depend only on ``patients``, ``train_fraction`` and ``seed`` (rounded, at least one), so
+    that turning validation on or off never changes the test set. Of the remaining patients,
+    ``round(n * val_fraction)`` are validation patients, at least one when ``val_fraction > 0`` and there are at
+    least 4 patients, and at least one patient is left for training.
 
     :param list patients: patient ids.
-    :param float train_fraction: fraction of patients in the training set.
+    :param float train_fraction: fraction of patients used for training and validation.
     :param int seed: seed of the permutation.
-    :return: ``{patient: "train" | "test"}``.
+    :param float val_fraction: fraction of all patients held out for validation (0: none).
+    :return: ``{patient: "train" | "val" | "test"}``.
+    :raises ValueError: too few patients for the split asked for.
     """
     patients = sorted(set(patients))
-    if len(patients) < 2:
-        raise ValueError(f"Need at least 2 patients for a train/test split, found {len(patients)}")
-    n_train = min(max(int(round(len(patients) * train_fraction)), 1), len(patients) - 1)
+    n_train, n_val, _ = split_sizes(len(patients), train_fraction, val_fraction)
     order = np.random.default_rng(seed).permutation(len(patients))
-    train = {patients[i] for i in order[:n_train]}
-    return {p: ("train" if p in train else "test") for p in patients}
+    split = {patients[i]: "train" for i in order[:n_train]}
+    split |= {patients[i]: "val" for i in order[n_train : n_train + n_val]}
+    return {p: split.get(p, "test") for p in patients}
 
 
 def select_slices(n_slices: int, keep: int) -> list[int]:
@@ -126,6 +157,7 @@ def extract(
     sax_slices: int = 1,
     train_fraction: float = 0.8,
     seed: int = 0,
+    val_fraction: float = 0.0,
     img_size: tuple[int, int] = (512, 256),
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -137,6 +169,7 @@ def extract(
     :param int sax_slices: short-axis slices kept per patient, from the first (-1: all).
     :param float train_fraction: fraction of patients for training.
     :param int seed: split seed.
+    :param float val_fraction: fraction of patients held out for validation (see :func:`patient_split`).
     :param tuple img_size: ``(H, W)`` every slice is zero-padded (or cropped) to at the centre (the paper:
         ``(512, 256)``).
     :param bool progress: show a progress bar.
@@ -145,7 +178,7 @@ def extract(
     keep = {"lax": lax_slices, "sax": sax_slices}
     views = tuple(v for v in VIEWS if keep[v] != 0)
     files = scan(root, views)
-    split = patient_split([f.patient for f in files], train_fraction, seed)
+    split = patient_split([f.patient for f in files], train_fraction, seed, val_fraction)
     jobs = [(f, s) for f in files for s in select_slices(f.shape[2], keep[f.view])]
 
     with atomic_folder(out_dir) as tmp:
@@ -232,17 +265,26 @@ def load_index(extract_dir: str | os.PathLike, split: str | None = None) -> pd.D
     """Read ``index.csv`` of an extraction, optionally one split.
 
     :param extract_dir: output folder of :func:`extract`.
-    :param str split: ``"train"``, ``"test"`` or ``None`` for all.
+    :param str split: one of :data:`SPLITS`, or ``None`` for all.
     """
     path = Path(extract_dir) / "index.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the extract rule first")
     index = pd.read_csv(path, dtype={"patient": str})
     if split is not None:
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         index = index[index["split"] == split].reset_index(drop=True)
     return index
 
 
-__all__ = ["CineFile", "extract", "fullsample_dir", "load_index", "patient_split", "scan", "select_slices"]
+__all__ = [
+    "SPLITS",
+    "CineFile",
+    "extract",
+    "fullsample_dir",
+    "load_index",
+    "patient_split",
+    "scan",
+    "select_slices",
+]

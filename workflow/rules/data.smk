@@ -33,6 +33,7 @@ rule extract:
         lax_slices=config["data"]["lax_slices"],
         sax_slices=config["data"]["sax_slices"],
         train_fraction=config["data"]["train_fraction"],
+        val_fraction=config["data"]["val_fraction"],
         seed=config["data"]["split_seed"],
         img_size=config["image_size"],
         code=code("extract.py"),

@@ -11,6 +11,7 @@ rule train:
     output:
         model=R("models/{method}/acc{acc}/seed{seed}/model.pt"),
         loss=R("models/{method}/acc{acc}/seed{seed}/loss.csv"),
+        val=R("models/{method}/acc{acc}/seed{seed}/val.csv"),
     params:
         cfg=run_config,
         code=code("train.py"),

@@ -17,6 +17,7 @@ index = extract(
     lax_slices=p.lax_slices,
     sax_slices=p.sax_slices,
     train_fraction=p.train_fraction,
+    val_fraction=p.val_fraction,
     seed=p.seed,
     img_size=tuple(p.img_size),
 )

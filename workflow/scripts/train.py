@@ -9,6 +9,7 @@ setup(snakemake)
 
 from ddei.config import RunConfig
 from ddei.pipeline import run_training
+from ddei.training import RunFiles
 
 w, p = snakemake.wildcards, snakemake.params
 run_training(
@@ -18,7 +19,6 @@ run_training(
     p.extract_dir,
     p.mask_root,
     snakemake.output.model,
-    snakemake.output.loss,
-    p.checkpoint,
+    RunFiles(p.checkpoint, snakemake.output.loss, snakemake.output.val),
     code=p.code,
 )

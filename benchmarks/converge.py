@@ -1,0 +1,299 @@
+"""The convergence experiment of issue 13: DDEI against T-SSDU trained to a plateau, and its results page.
+
+1. ``run``: the workflow on ``config/converge.yaml`` (``--cpu``: merged with ``config/converge_cpu.yaml``), for
+   the experiment's grid of runs only. On the GPU the grid is every method x acceleration x seed of the config;
+   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question: 16x, the paper's DDEI and T-SSDU
+   on 2 seeds, the oracle on 1, the fixed DDEI last (prioritised below the others, so it fills an idle core).
+   A run that does not finish resumes from its checkpoint when the driver is started again (same code, config).
+2. ``report``: ``docs/results/convergence.md`` and its figure from what the runs wrote: every run's validation
+   curve (``val.csv``), its plateau status, the test table, DDEI - T-SSDU with a 95 % confidence interval and the
+   per-seed values, the machine, the commit and the wall times (the ``benchmark:`` files).
+
+The plateau criterion was fixed before any run: the mean validation PSNR of the last quarter of a run improves on
+the quarter before by less than :data:`PLATEAU_DB`.
+
+    python benchmarks/converge.py run [--cpu] [--cores 2]
+    python benchmarks/converge.py report [--cpu] [--out docs/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
+#: The CPU grid: (method, acceleration, seeds), most needed first.
+CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1)), ("sup", 16, (0,)), ("ddei", 16, (0,))]
+#: Runs the CPU grid needs to answer the question (the rest is prioritised below them).
+CPU_REQUIRED = {"ddei-upstream", "t-ssdu", "sup"}
+#: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).
+PLATEAU_DB = 0.1
+#: The comparisons of the results page: (method, reference).
+COMPARISONS = [("ddei-upstream", "t-ssdu"), ("ddei", "t-ssdu"), ("ddei", "ddei-upstream")]
+
+
+def load_config(cpu: bool) -> dict:
+    """The experiment's config, as the workflow merges it (later files override earlier ones, key by key)."""
+
+    def merge(a: dict, b: dict) -> dict:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for name in CONFIGS[cpu]:
+        config = merge(config, yaml.safe_load((REPO / name).read_text()))
+    return config
+
+
+def grid(config: dict, cpu: bool) -> list[tuple[str, int, int]]:
+    """(method, acceleration, seed) of every trained run of the experiment."""
+    if cpu:
+        return [(m, a, s) for m, a, seeds in CPU_GRID for s in seeds]
+    return [(m, a, s) for m in config["methods"] for a in config["masks"]["accelerations"]
+            for s in config["training"]["seeds"]]  # fmt: skip
+
+
+def metrics_file(results: Path, method: str, acc: int, seed: int) -> Path:
+    return results / "metrics" / method.replace("*", "-star") / f"acc{acc}" / f"seed{seed}.csv"
+
+
+def run(cpu: bool, cores: int) -> int:
+    """Train and evaluate the grid with Snakemake; return its exit status."""
+    config = load_config(cpu)
+    results = REPO / config["results"]
+    runs = grid(config, cpu)
+    accs = sorted({a for _, a, _ in runs})
+    targets = [metrics_file(results, m, a, s) for m, a, s in runs]
+    targets += [metrics_file(results, "zf", a, 0) for a in accs]
+    required = [t for t, (m, _, _) in zip(targets, runs) if not cpu or m in CPU_REQUIRED]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", *CONFIGS[cpu]]
+    cmd += ["--prioritize", *map(str, required), "--", *map(str, targets)] if cpu else []
+    results.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    print(" ".join(cmd), flush=True)
+    status = subprocess.call(cmd, cwd=REPO)
+    (results / "converge_run.json").write_text(
+        json.dumps(
+            {"cmd": cmd, "status": status, "started": started, "wall_s": time.time() - started}, indent=1
+        )
+    )
+    return status
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The results page
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def plateau(val: pd.DataFrame) -> dict:
+    """The plateau criterion on one run's validation curve (the measurements after step 0).
+
+    :return: ``{"last": mean PSNR of the last quarter, "gain": last - previous quarter, "plateau": bool}``.
+    """
+    curve = val[val.step > 0].sort_values("step")
+    n = len(curve) // 4
+    if n == 0:
+        return {"last": float("nan"), "gain": float("nan"), "plateau": False}
+    last, before = curve.psnr.iloc[-n:].mean(), curve.psnr.iloc[-2 * n : -n].mean()
+    return {"last": last, "gain": last - before, "plateau": bool(last - before < PLATEAU_DB)}
+
+
+def paired_difference(metrics: pd.DataFrame, a: str, b: str, acc: int, rng_seed: int = 0) -> dict | None:
+    """Mean PSNR of ``a`` minus ``b``, paired by test slice and seed, with a 95 % bootstrap CI over slices and the
+    per-seed differences; ``None`` if either has no run."""
+    keys = ["seed", "patient", "view", "slice"]
+    sel = metrics[metrics.acceleration == acc]
+    pa, pb = sel[sel.method == a], sel[sel.method == b]
+    both = pa.merge(pb, on=keys, suffixes=("_a", "_b"))
+    if both.empty:
+        return None
+    both["d"] = both.psnr_a - both.psnr_b
+    per_seed = both.groupby("seed").d.mean()
+    slices = both.groupby(["patient", "view", "slice"]).d.mean().to_numpy()
+    rng = np.random.default_rng(rng_seed)
+    boot = rng.choice(slices, (10_000, len(slices))).mean(1)
+    return {
+        "mean": float(both.d.mean()),
+        "ci": (float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))),
+        "per_seed": {int(s): float(v) for s, v in per_seed.items()},
+        "slices": len(slices),
+        "wins": f"{int((slices > 0).sum())}/{len(slices)}",
+    }
+
+
+def machine() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name()
+    except ImportError:
+        pass
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        name = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if "Model name" in line)
+        flags = next((line for line in lscpu.splitlines() if line.startswith("Flags")), "")
+        extras = [f for f in ("avx512f", "avx512_bf16", "amx_tile") if f in flags.split()]
+        cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+        return f"{name} ({cores} cores; {', '.join(extras) or 'no AVX-512'})"
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "ddei", "workflow", "config"], cwd=REPO,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(validation curves, test metrics, per-run summary) of every run that has its files."""
+    results = REPO / config["results"]
+    curves, metrics, rows = [], [], []
+    for m, a, s in grid(config, cpu):
+        folder = results / "models" / m.replace("*", "-star") / f"acc{a}" / f"seed{s}"
+        val_csv, bench = folder / "val.csv", results / "benchmarks" / "train" / f"{m}_acc{a}_seed{s}.tsv"
+        row = {"method": m, "acceleration": a, "seed": s, "status": "not run"}
+        if val_csv.is_file():
+            val = pd.read_csv(val_csv).assign(method=m, acceleration=a, seed=s)
+            curves.append(val)
+            row |= plateau(val) | {"steps": int(val.step.max()), "status": "trained"}
+            row["slice_passes"] = int(val.step.max()) * config["training"]["batch_size"]
+        elif (REPO / config["results"] / "checkpoints").is_dir():
+            row["status"] = "unfinished (checkpoint kept)" if any(
+                (results / "checkpoints").glob(f"{m}_acc{a}_seed{s}.pt")) else "not run"  # fmt: skip
+        if bench.is_file():
+            row["train_s"] = float(pd.read_csv(bench, sep="\t").s.iloc[0])
+        mf = metrics_file(results, m, a, s)
+        if mf.is_file():
+            df = pd.read_csv(mf, dtype={"patient": str})
+            metrics.append(df)
+            row["test_psnr"], row["test_ssim"] = df.psnr.mean(), df.ssim.mean()
+        rows.append(row)
+    for a in sorted({a for _, a, _ in grid(config, cpu)}):
+        mf = metrics_file(results, "zf", a, 0)
+        if mf.is_file():
+            df = pd.read_csv(mf, dtype={"patient": str})
+            metrics.append(df)
+            rows.append({"method": "zf", "acceleration": a, "seed": 0, "status": "not trained",
+                         "test_psnr": df.psnr.mean(), "test_ssim": df.ssim.mean()})  # fmt: skip
+    cat = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
+    return cat(curves), cat(metrics), pd.DataFrame(rows)
+
+
+def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
+    """Validation PSNR against slice-passes, one panel per acceleration, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, str(REPO))
+    from ddei.methods import catalogue
+
+    methods = catalogue(config.get("variants", {}))
+    accs = sorted(curves.acceleration.unique())
+    fig, axes = plt.subplots(1, len(accs), figsize=(6.5 * len(accs), 4.2), squeeze=False)
+    batch = config["training"]["batch_size"]
+    for ax, acc in zip(axes[0], accs, strict=True):
+        for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
+            style = methods[m] if m in methods else None
+            ax.plot(run.step * batch, run.psnr, color=style.colour if style else None,
+                    ls="--" if s else "-", lw=1.2, label=f"{style.label if style else m}, seed {s}")  # fmt: skip
+        ax.axvline(19_200, color="grey", lw=0.8, ls=":")
+        ax.set(xlabel="training slice-passes (the paper: 19,200)", ylabel="validation PSNR (dB)",
+               title=f"{acc}x")  # fmt: skip
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(cpu: bool, out: Path) -> Path:
+    """Write the results page (and its figure) from what the runs wrote; return the page's path."""
+    config = load_config(cpu)
+    curves, metrics, runs = collect(config, cpu)
+    name = "convergence_cpu" if cpu else "convergence"
+    if not curves.empty:
+        figure(curves, config, out / f"{name}_curves.png")
+    run_info = REPO / config["results"] / "converge_run.json"
+    wall = json.loads(run_info.read_text())["wall_s"] if run_info.is_file() else float("nan")
+    lines = [
+        f"# Convergence experiment ({'CPU variant' if cpu else 'GPU'}): DDEI against T-SSDU trained to a plateau",
+        "",
+        f"- **Config:** `{' + '.join(CONFIGS[cpu])}`; driver `benchmarks/converge.py {'--cpu' if cpu else ''}`.",
+        f"- **Commit:** {commit()}. **Machine:** {machine()}.",
+        f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min; per run, the training time below "
+        "(Snakemake's `benchmark:` files).",
+        f"- **Plateau criterion** (fixed before the runs): the last quarter's mean validation PSNR improves on the "
+        f"quarter before by less than {PLATEAU_DB} dB.",
+        "",
+        f"![validation curves]({name}_curves.png)",
+        "",
+        "## Runs",
+        "",
+        "| method | acc | seed | status | slice-passes | train (min) | val PSNR, last quarter | gain on the "
+        "quarter before (dB) | plateau | test PSNR | test SSIM |",
+        "|---|--:|--:|---|--:|--:|--:|--:|---|--:|--:|",
+    ]
+    for r in runs.to_dict("records"):
+        f = lambda k, fmt="{:.2f}": fmt.format(r[k]) if k in r and pd.notna(r[k]) else ""  # noqa: E731
+        plateau_s = (
+            ("yes" if r["plateau"] else "**no**") if "plateau" in r and pd.notna(r.get("plateau")) else ""
+        )
+        train_min = f"{r['train_s'] / 60:.1f}" if pd.notna(r.get("train_s", np.nan)) else ""
+        lines.append(
+            f"| {r['method']} | {r['acceleration']} | {r['seed']} | {r['status']} | {f('slice_passes', '{:.0f}')} | "
+            f"{train_min} | {f('last')} | {f('gain', '{:+.3f}')} | {plateau_s} | {f('test_psnr')} | "
+            f"{f('test_ssim', '{:.4f}')} |"
+        )
+    lines += ["", "## Differences in test PSNR (paired by slice and seed)", ""]
+    lines += ["| comparison | acc | mean (dB) | 95 % CI (bootstrap over slices) | per seed | slices won |",
+              "|---|--:|--:|---|---|--:|"]  # fmt: skip
+    if not metrics.empty:
+        for a, b in COMPARISONS + [(m, "zf") for m in ("sup", "ddei-upstream", "ddei", "t-ssdu")]:
+            for acc in sorted(metrics.acceleration.unique()):
+                d = paired_difference(metrics, a, b, acc)
+                if d is None:
+                    continue
+                seeds = ", ".join(f"seed {s}: {v:+.2f}" for s, v in d["per_seed"].items())
+                lines.append(f"| {a} − {b} | {acc} | {d['mean']:+.2f} | [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}] | "
+                             f"{seeds} | {d['wins']} |")  # fmt: skip
+    page = out / f"{name}.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("\n".join(lines) + "\n")
+    return page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["run", "report", "all"])
+    parser.add_argument("--cpu", action="store_true", help="the CPU variant (config/converge_cpu.yaml)")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "results")
+    args = parser.parse_args()
+    status = 0
+    if args.action in ("run", "all"):
+        status = run(args.cpu, args.cores)
+    if args.action in ("report", "all"):
+        print(f"wrote {report(args.cpu, args.out)}")
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
