@@ -72,7 +72,7 @@ def metrics_file(results: Path, method: str, acc: int, seed: int) -> Path:
 def run(cpu: bool, cores: int) -> int:
     """Train and evaluate the grid with Snakemake; return its exit status."""
     config = load_config(cpu)
-    results = REPO / config["results"]
+    results = Path(config["results"])  # relative to the workflow's root, as the rules name their outputs
     runs = grid(config, cpu)
     accs = sorted({a for _, a, _ in runs})
     targets = [metrics_file(results, m, a, s) for m, a, s in runs]
@@ -80,11 +80,11 @@ def run(cpu: bool, cores: int) -> int:
     required = [t for t, (m, _, _) in zip(targets, runs) if not cpu or m in CPU_REQUIRED]
     cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", *CONFIGS[cpu]]
     cmd += ["--prioritize", *map(str, required), "--", *map(str, targets)] if cpu else []
-    results.mkdir(parents=True, exist_ok=True)
+    (REPO / results).mkdir(parents=True, exist_ok=True)
     started = time.time()
     print(" ".join(cmd), flush=True)
     status = subprocess.call(cmd, cwd=REPO)
-    (results / "converge_run.json").write_text(
+    (REPO / results / "converge_run.json").write_text(
         json.dumps(
             {"cmd": cmd, "status": status, "started": started, "wall_s": time.time() - started}, indent=1
         )
