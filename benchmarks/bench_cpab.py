@@ -1,4 +1,4 @@
-"""Cost of one CPAB warp of a video: deepinv/libcpab versus :class:`ddei.transforms.Diffeomorphism`.
+"""Cost of one CPAB warp of a video: deepinv/libcpab versus :class:`ddei.mri.transforms.Diffeomorphism`.
 
 One warp = drawing ``theta`` and warping a ``(B, 2*12, H, W)`` tensor (a flattened 12-frame complex video), with
 deepinv's defaults (3x3 tessellation, zero boundary, volume preservation, 50 integration steps). Three ways:
@@ -6,9 +6,9 @@ deepinv's defaults (3x3 tessellation, zero boundary, volume preservation, 50 int
 - ``deepinv``: :class:`deepinv.transform.CPABDiffeomorphism`, i.e. libcpab's ``sample_transformation`` and
   ``transform_data`` on its pure-torch integrator (PyPI's libcpab has no C/CUDA sources). Built with its basis
   file redirected to a temporary folder, so that the benchmark writes nothing under ``site-packages``.
-- ``libcpab``: :class:`~ddei.transforms.Diffeomorphism` with ``backend="libcpab"`` (libcpab's integrator and
+- ``libcpab``: :class:`~ddei.mri.transforms.Diffeomorphism` with ``backend="libcpab"`` (libcpab's integrator and
   interpolation, our sampling; with ``constant_batch`` the grid is integrated once, not once per image).
-- ``ddei``: :class:`~ddei.transforms.Diffeomorphism` (vectorised integrator, ``grid_sample``).
+- ``ddei``: :class:`~ddei.mri.transforms.Diffeomorphism` (vectorised integrator, ``grid_sample``).
 
 Both integrate the sampling grid once per ``theta`` and reuse it for all 24 channels (libcpab already does;
 deepinv however repeats ``theta`` per image, so with ``B > 1`` it integrates the same grid ``B`` times). Prints
@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from deepinv.transform import CPABDiffeomorphism
 
-from ddei.transforms import Diffeomorphism
+from ddei.mri.transforms import Diffeomorphism
 
 CHANNELS = 2 * 12
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from deepinv.physics import DynamicMRI
 
-from ddei.models import CRNN
+from ddei.mri.models import CRNN
 
 FRAMES = 12
 

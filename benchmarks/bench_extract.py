@@ -26,7 +26,7 @@ from deepinv.datasets import CMRxReconSliceDataset
 from ddei.data.dataset import CineSliceDataset
 from ddei.data.extract import extract
 from ddei.data.synthetic import generate_cmrxrecon
-from ddei.masks import write_mask_folder
+from ddei.mri.masks import write_mask_folder
 
 TARGET = 20.0
 

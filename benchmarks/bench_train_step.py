@@ -1,6 +1,6 @@
 """Time per training step of each method, in fp32 and with the fast settings, and the cost of the paper's runs.
 
-One step is :func:`ddei.training.train_step` (forward, the method's losses, backward, Adam step) of the CRNN,
+One step is :func:`ddei.runs.training.train_step` (forward, the method's losses, backward, Adam step) of the CRNN,
 12 frames, on random normalised data with a real 8x k-t mask. Each method is timed in these settings, in one
 process, on one device:
 
@@ -13,7 +13,7 @@ It prints the device's name, seconds per step (median), the ratio to ``fp32``, t
 projected time of one paper run (96 training patients x 4 slices x 50 epochs). ``--paper`` uses the paper's size
 (512x256, 64 channels); the default is the small default config (64x64, 16 channels).
 
-With ``--pipeline`` it also trains and evaluates through :mod:`ddei.pipeline` on tiny synthetic data on the
+With ``--pipeline`` it also trains and evaluates through :mod:`ddei.runs.setup` on tiny synthetic data on the
 chosen device, with the given precision and compilation (an end-to-end check).
 
     python benchmarks/bench_train_step.py [--paper] [--device auto] [--methods sup ddei ...] [--settings ...]
@@ -33,11 +33,12 @@ from pathlib import Path
 
 import torch
 
-from ddei.masks import gaussian_kt_mask
-from ddei.methods import METHODS, build_method
-from ddei.models import build_model
-from ddei.precision import configure
-from ddei.training import RunFiles, make_physics, pick_device, train_step
+from ddei.mri.masks import gaussian_kt_mask
+from ddei.mri.models import build_model
+from ddei.mri.precision import configure
+from ddei.runs.setup import make_physics, pick_device
+from ddei.runs.training import RunFiles, train_step
+from ddei.workflow.registry import METHODS, build_method
 
 PAPER_STEPS = 96 * 4 * 50  # training slices x epochs
 SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
@@ -104,12 +105,12 @@ def step_time(
 
 def pipeline_check(device, precision: str, compile: bool) -> None:
     """Train and evaluate three methods end to end through the pipeline on tiny synthetic data."""
-    from ddei.config import ModelConfig, RunConfig, TrainingConfig
     from ddei.data.extract import extract
     from ddei.data.synthetic import generate_cmrxrecon
-    from ddei.evaluation import run_evaluation
-    from ddei.masks import write_mask_folder
-    from ddei.pipeline import run_training
+    from ddei.mri.masks import write_mask_folder
+    from ddei.runs.evaluation import run_evaluation
+    from ddei.runs.training import run_training
+    from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig
 
     training = TrainingConfig(
         epochs=2,

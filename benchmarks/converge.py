@@ -202,17 +202,17 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sys.path.insert(0, str(REPO))
-    from ddei.methods import catalogue
+    from ddei.report import style as styles
 
-    methods = catalogue(config.get("variants", {}))
+    styles.register(config.get("variants", {}))
     accs = sorted(curves.acceleration.unique())
     fig, axes = plt.subplots(1, len(accs), figsize=(6.5 * len(accs), 4.2), squeeze=False)
     batch = config["training"]["batch_size"]
     for ax, acc in zip(axes[0], accs, strict=True):
         for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
-            style = methods[m] if m in methods else None
-            ax.plot(run.step * batch, run.psnr, color=style.colour if style else None,
-                    ls="--" if s else "-", lw=1.2, label=f"{style.label if style else m}, seed {s}")  # fmt: skip
+            style = styles.style(m)
+            ax.plot(run.step * batch, run.psnr, color=style.colour, ls="--" if s else "-", lw=1.2,
+                    label=f"{style.label}, seed {s}")  # fmt: skip
         ax.axvline(19_200, color="grey", lw=0.8, ls=":")
         ax.set(xlabel="training slice-passes (the paper: 19,200)", ylabel="validation PSNR (dB)",
                title=f"{acc}x")  # fmt: skip

@@ -21,8 +21,9 @@ import pandas as pd
 import yaml
 from scipy.stats import wilcoxon
 
-from ddei.methods import register, slug
 from ddei.report import figures, tables
+from ddei.report.style import register
+from ddei.workflow.registry import slug
 
 
 def per_pair(df: pd.DataFrame, a: str, b: str, acc: int) -> pd.Series:

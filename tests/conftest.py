@@ -11,7 +11,7 @@ import pytest
 
 from ddei.data.extract import extract
 from ddei.data.synthetic import generate_cmrxrecon
-from ddei.masks import write_mask_folder
+from ddei.mri.masks import write_mask_folder
 
 TINY_SHAPES = dict(lax_shape=(30, 24), sax_shape=(32, 28))
 

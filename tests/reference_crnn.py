@@ -1,11 +1,11 @@
-"""Test helper: a port of the paper's reference CRNN, to check :class:`ddei.models.CRNN` against.
+"""Test helper: a port of the paper's reference CRNN, to check :class:`ddei.mri.models.CRNN` against.
 
 The reference (public repository ``Andrewwango/ddei``, ``utils/edipo/models/crnn.py`` and ``datalayer.py``, from
 the EDIPO CMRxRecon code; FFTs from EDIPO's ``utils/fft.py``) is ported here, not imported: same module tree and
 attribute names (so the same state-dict keys), same tensor layouts and the same order of operations, i.e.
 
 * ``ArtifactRemovalCRNN`` permutes deepinv's `(B, C, T, H, W)` to `(B, W, H, T, C)`: convolutions see `(W, H)`
-  frames, the transpose of :class:`ddei.models.CRNN`'s;
+  frames, the transpose of :class:`ddei.mri.models.CRNN`'s;
 * every BCRNN cell convolves its (zero) hidden states inside both time loops;
 * one ``DCLayer`` is registered as ``datalayer`` (so ``lambda_`` is in the state dict) and used by every cascade
   through the plain list ``dcs``; the DC works on real-view tensors with a centred orthonormal 2D FFT over (W, H).
@@ -26,7 +26,7 @@ import torch
 from deepinv.physics import DynamicMRI
 from torch import Tensor, nn
 
-from ddei.models import CRNN as OurCRNN
+from ddei.mri.models import CRNN as OurCRNN
 
 __all__ = [
     "ArtifactRemovalCRNN",
@@ -158,7 +158,7 @@ class ArtifactRemovalCRNN(nn.Module):
 def from_ours(model: OurCRNN) -> ArtifactRemovalCRNN:
     """The reference model holding the weights of ``model`` (kernels transposed: the reference sees `(W, H)`).
 
-    Written independently of :mod:`ddei.models.reference`. A per-cascade :math:`\\lambda` (``shared_dc=False``),
+    Written independently of :mod:`ddei.mri.models.reference`. A per-cascade :math:`\\lambda` (``shared_dc=False``),
     which the reference cannot express, goes into ``dcs`` as one ``DCLayer`` per cascade.
     """
     if model.bcrnn.i2h.kernel_size != (3, 3):

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from ddei.config import ConfigError, RunConfig, check_config, method_config
-from ddei.methods import METHODS, SETTINGS, catalogue, lookup, order
+from ddei.report import style
+from ddei.workflow.config import ConfigError, RunConfig, check_config, method_config
+from ddei.workflow.registry import METHODS, SETTINGS, catalogue, lookup, register
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -101,6 +102,7 @@ def test_t_ssdu_star_evaluates_t_ssdus_trained_model():
 def test_external_models():
     config = load(evaluation={"external": {"released": "weights.pt"}, "reference": "released"})
     check_config(config)
+    register(externals=["released"])
     cfg = method_config(config, "released")
     assert (
         cfg["external"] == "weights.pt" and cfg["training"] is None and lookup("released").kind == "external"
@@ -186,12 +188,21 @@ def test_schema_holds_no_method_names_and_every_setting():
 
 
 def test_registry_order_kinds_and_variants():
-    assert order(["sup", "ddei", "zf", "t-ssdu"]) == ["zf", "t-ssdu", "ddei", "sup"]
+    assert style.order(["sup", "ddei", "zf", "t-ssdu"]) == ["zf", "t-ssdu", "ddei", "sup"]
     assert [m.name for m in METHODS.values() if m.unsupervised] == [
         "phase2phase", "t-ssdu", "t-ssdu*", "ei-r", "ei-r-sure", "ddei", "ddei-sure",
     ]  # fmt: skip
     methods = catalogue({"ddei-up": {"method": "ddei", "transform_mode": "upstream"}}, ["released"])
     assert methods["ddei-up"].base == "ddei" and methods["ddei-up"].kind == "unsupervised"
-    assert methods["ddei-up"].label == "DDEI (ours) (ddei-up)"
-    assert methods["ddei-up"].colour != METHODS["ddei"].colour  # told apart in the figures
-    assert len({m.colour for m in METHODS.values()}) == len(METHODS)
+    style.register({"ddei-up": {"method": "ddei", "transform_mode": "upstream"}}, ["released"])
+    assert style.label("ddei-up") == "DDEI (ours) (ddei-up)"
+    assert style.colour("ddei-up") != style.colour("ddei")  # told apart in the figures
+    assert set(style.STYLES) == set(METHODS)  # every registered method has a style, and no other name
+    assert len({s.colour for s in style.STYLES.values()}) == len(METHODS)
+
+
+def test_unknown_method_names_are_errors_that_name_them():
+    with pytest.raises(KeyError, match="unknown method 'noise2noise'"):
+        lookup("noise2noise")
+    with pytest.raises(KeyError, match="no style for method 'noise2noise'"):
+        style.label("noise2noise")

@@ -11,7 +11,7 @@ import torch
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.data.extract import center_fit
-from ddei.physics import DynamicMRI
+from ddei.mri.physics import DynamicMRI
 
 
 @pytest.fixture

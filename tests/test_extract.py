@@ -43,7 +43,8 @@ def test_round_trip_against_independent_fft(raw_root, extracted):
 def test_split_and_slice_selection(extracted):
     index = load_index(extracted)
     split = pd.read_csv(extracted / "split.csv", dtype={"patient": str})
-    assert split.split.value_counts().to_dict() == {"train": 4, "test": 1}  # 80/20 of 5 patients
+    # 80/20 of 5 patients, one of the 4 held out for validation (val_fraction 0.2)
+    assert split.split.value_counts().to_dict() == {"train": 3, "val": 1, "test": 1}
     assert index.groupby("patient").split.nunique().eq(1).all(), "a patient is never in both splits"
     per_patient = index.groupby(["patient", "view"]).size().unstack()
     assert (per_patient["lax"] == 3).all() and (per_patient["sax"] == 1).all()  # paper: 3 lax + first sax
@@ -56,6 +57,16 @@ def test_split_is_seeded():
     a = patient_split(patients, 0.8, seed=1)
     assert a == patient_split(patients, 0.8, seed=1) and a != patient_split(patients, 0.8, seed=2)
     assert sum(v == "train" for v in a.values()) == 96
+
+
+def test_validation_patients_come_out_of_training_and_never_change_the_test_set():
+    patients = [f"P{i:03d}" for i in range(1, 41)]
+    plain, with_val = patient_split(patients, 0.7, seed=3), patient_split(patients, 0.7, seed=3, val_fraction=0.1)
+    test = {p for p, s in plain.items() if s == "test"}
+    assert test == {p for p, s in with_val.items() if s == "test"} and len(test) == 12
+    assert sum(s == "val" for s in with_val.values()) == 4 and sum(s == "train" for s in with_val.values()) == 24
+    assert {p for p, s in with_val.items() if s == "val"} <= {p for p, s in plain.items() if s == "train"}
+    assert sorted(patient_split(patients[:4], 0.75, 0, 0.01).values()).count("val") == 1  # 4 patients: one
 
 
 def test_all_slices(raw_root, tmp_path):

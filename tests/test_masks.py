@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ddei.io import MatFileError, write_mat73
-from ddei.masks import (
+from ddei.mri.masks import (
     acceleration_of,
     gaussian_kt_mask,
     mask_folder_name,

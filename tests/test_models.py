@@ -1,4 +1,4 @@
-"""Tests of the reconstruction backbones (:mod:`ddei.models`)."""
+"""Tests of the reconstruction backbones (:mod:`ddei.mri.models`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from deepinv.loss.mri import Phase2PhaseLoss
 from deepinv.physics import DynamicMRI
 from reference_crnn import reference_forward  # port of the reference CRNN (tests/reference_crnn.py)
 
-from ddei.models import CRNN, available_models, build_model
+from ddei.mri.models import CRNN, available_models, build_model
 
 B, T, H, W = 2, 12, 16, 16
 CHANS = 8

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import torch
 
-from ddei.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 from ddei.data.dataset import CineSliceDataset
-from ddei.evaluation import run_evaluation
-from ddei.metrics import metric_functions
-from ddei.pipeline import data_digest, run_identity, run_training
-from ddei.training import RunFiles
+from ddei.mri.metrics import metric_functions
+from ddei.runs.evaluation import run_evaluation
+from ddei.runs.setup import data_digest, run_identity
+from ddei.runs.training import RunFiles, run_training
+from ddei.workflow.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 
 TRAINING = TrainingConfig(
     epochs=1, steps_per_epoch=2, lr=1e-3, batch_size=1, precision="fp32", compile=False, validate_every=False

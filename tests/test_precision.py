@@ -1,4 +1,4 @@
-"""Mixed precision, channels_last and compilation (ddei.precision), on the CPU: bf16 autocast runs here too."""
+"""Mixed precision, channels_last and compilation (ddei.mri.precision), on the CPU: bf16 autocast runs here too."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import pytest
 import torch
 from deepinv.physics import DynamicMRI
 
-from ddei.config import ConfigError
-from ddei.models import CRNN, build_model
-from ddei.precision import check_precision, configure, warm_up
-from ddei.transforms import _findcellidx2d, cpab_basis, cpab_integrate, uniform_meshgrid
+from ddei.mri.models import CRNN, build_model
+from ddei.mri.precision import PrecisionError, check_precision, configure, warm_up
+from ddei.mri.transforms import _findcellidx2d, cpab_basis, cpab_integrate, uniform_meshgrid
 
 T, H = 6, 16
 
@@ -122,18 +121,18 @@ def test_compile_failure_names_the_key(data, monkeypatch):
     monkeypatch.setattr(torch, "compile", broken)
     y, physics = data
     model = _crnn().configure(compile=True)
-    with pytest.raises(ConfigError, match="training.compile"):
+    with pytest.raises(PrecisionError, match="training.compile"):
         warm_up(model, y, physics)
 
 
 def test_bf16_on_a_gpu_without_it_names_the_key(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
-    with pytest.raises(ConfigError, match="training.precision: bf16 is not supported by this GPU"):
+    with pytest.raises(PrecisionError, match="training.precision: bf16 is not supported by this GPU"):
         check_precision("bf16", "cuda")
-    with pytest.raises(ConfigError, match="evaluation.precision"):
+    with pytest.raises(PrecisionError, match="evaluation.precision"):
         check_precision("bf16", "cuda", "evaluation.precision")
     check_precision("bf16", "cpu")  # autocast supports bf16 on every CPU
     check_precision("fp32", "cuda")
-    with pytest.raises(ConfigError, match="precision must be one of"):
+    with pytest.raises(PrecisionError, match="precision must be one of"):
         check_precision("fp16", "cpu")

@@ -1,4 +1,4 @@
-"""Code and data fingerprints (ddei.provenance): what each rule's code fingerprint covers, and what changes it."""
+"""Code and data fingerprints (ddei.workflow.provenance): what each rule's code fingerprint covers, and what changes it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ddei import provenance
-from ddei.provenance import closure, code_digest, files_digest, script_fingerprint, script_modules
+from ddei.workflow import provenance
+from ddei.workflow.provenance import closure, code_digest, files_digest, script_fingerprint, script_modules
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -22,22 +22,22 @@ def modules_of(script: str) -> set[str]:
 def test_each_rule_depends_on_the_code_it_runs():
     train, evaluate = modules_of("train.py"), modules_of("evaluate.py")
     assert {
-        "ddei.training",
-        "ddei.methods",
-        "ddei.transforms",
-        "ddei.models.crnn",
+        "ddei.runs.training",
+        "ddei.workflow.registry",
+        "ddei.mri.transforms",
+        "ddei.mri.models.crnn",
         "ddei.data.dataset",
     } <= train
-    assert "ddei.evaluation" not in train  # an edit of the evaluation retrains nothing
-    assert {"ddei.evaluation", "ddei.pipeline", "ddei.methods"} <= evaluate
-    assert "ddei.methods" not in modules_of("extract.py") | modules_of("masks.py") | modules_of(
+    assert "ddei.runs.evaluation" not in train  # an edit of the evaluation retrains nothing
+    assert {"ddei.runs.evaluation", "ddei.runs.setup", "ddei.workflow.registry"} <= evaluate
+    assert "ddei.workflow.registry" not in modules_of("extract.py") | modules_of("masks.py") | modules_of(
         "synthetic_data.py"
     )
     assert "ddei.data.extract" in modules_of("extract.py") and "ddei.data.extract" in train
     assert "ddei.report.figures" not in modules_of("table.py") | modules_of("wilcoxon.py")
     assert "ddei.report.figures" in modules_of("cine_figure.py")
     report = modules_of("table.py") | modules_of("metrics_figure.py")
-    assert not {"ddei.training", "ddei.pipeline", "ddei.models"} & report
+    assert not {"ddei.runs.training", "ddei.runs.setup", "ddei.mri.models"} & report
 
 
 def test_ddei_uses_absolute_imports_only():

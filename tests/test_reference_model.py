@@ -1,4 +1,4 @@
-"""Loading the reference implementation's trained CRNN (:mod:`ddei.models.reference`).
+"""Loading the reference implementation's trained CRNN (:mod:`ddei.mri.models.reference`).
 
 A reference-format state dict (random weights, random lambda) is taken from the port of the reference
 architecture in ``tests/reference_crnn.py``; the model :func:`load_reference_state_dict` builds from it must give the
@@ -18,8 +18,8 @@ import reference_crnn as ref
 import torch
 from deepinv.physics import DynamicMRI
 
-from ddei.models import CRNN
-from ddei.models.reference import (
+from ddei.mri.models import CRNN
+from ddei.mri.models.reference import (
     REFERENCE_KEY_MAP,
     TRANSPOSED_KEYS,
     load_reference_state_dict,

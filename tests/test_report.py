@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from ddei.methods import METHODS, register
 from ddei.report import figures, tables
+from ddei.report.style import STYLES, register
 
 SLICES = [("P001", "lax", 0), ("P001", "lax", 1), ("P001", "sax", 0), ("P002", "lax", 0), ("P002", "sax", 0)]
 # mean PSNR per method and acceleration; at x8 the zero-filled baseline beats every unsupervised method and the
@@ -378,7 +378,7 @@ def test_slice_helpers(recon_files):
     mse = np.mean((recon["sup"].astype(float) - gt) ** 2)
     assert computed == pytest.approx(10 * np.log10(gt.max() ** 2 / mse))
     assert figures.palette(["ddei", "sup"]) == {
-        "DDEI (ours)": METHODS["ddei"].colour,
+        "DDEI (ours)": STYLES["ddei"].colour,
         "Supervised (oracle)": "#000000",
     }
 
@@ -420,8 +420,8 @@ def test_metrics_and_training_figures(tmp_path):
     df = make_metrics(seeds=(0, 1))
     figures.metrics_plot(df[df["method"] != "t-ssdu*"], png, dpi=60)
     for method in ("phase2phase", "ddei"):  # each method is drawn, in its registered colour
-        assert colour_pixels(png, METHODS[method].colour) > 20, method
-    assert colour_pixels(png, METHODS["t-ssdu*"].colour) == 0  # absent methods are not
+        assert colour_pixels(png, STYLES[method].colour) > 20, method
+    assert colour_pixels(png, STYLES["t-ssdu*"].colour) == 0  # absent methods are not
 
     runs = []
     for method in ("ddei", "sup", "t-ssdu*"):
@@ -442,10 +442,9 @@ def test_metrics_and_training_figures(tmp_path):
     figures.training_curves(runs, rel, raw, dpi=60)
     for method in ("ddei", "t-ssdu*"):
         assert (
-            colour_pixels(rel, METHODS[method].colour) > 20
-            and colour_pixels(raw, METHODS[method].colour) > 20
+            colour_pixels(rel, STYLES[method].colour) > 20 and colour_pixels(raw, STYLES[method].colour) > 20
         )
-    assert colour_pixels(rel, METHODS["phase2phase"].colour) == 0
+    assert colour_pixels(rel, STYLES["phase2phase"].colour) == 0
 
 
 def test_holm_against_a_hand_computed_case():

@@ -18,10 +18,9 @@ from ddei.data.phantom import (
     VIEWS,
     cardiac_cine,
     cardiac_phases,
-    image_to_kspace,
-    kspace_to_image,
     sample_patient,
 )
+from ddei.mri.fft import image_to_kspace, kspace_to_image
 from ddei.data.synthetic import DATA_DIR, KEY, generate_cmrxrecon, main
 from ddei.io import mat_shape, read_mat, read_mat_slice
 

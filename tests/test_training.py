@@ -11,12 +11,13 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from ddei.config import TrainingConfig
 from ddei.data.dataset import CineSliceDataset
-from ddei.methods import METHODS, build_method
-from ddei.models import build_model
-from ddei.training import NonFiniteLossError, RunFiles, make_physics, train
-from ddei.validation import Validation
+from ddei.mri.models import build_model
+from ddei.runs.setup import make_physics
+from ddei.runs.training import NonFiniteLossError, RunFiles, train
+from ddei.runs.validation import Validation
+from ddei.workflow.config import TrainingConfig
+from ddei.workflow.registry import METHODS, build_method
 
 IMG = (2, 12, 32, 32)
 TRAINED = [name for name, m in METHODS.items() if m.trained]
@@ -107,12 +108,10 @@ def test_initial_weights_are_the_seeds(extracted, tmp_path, dataset):
 
 
 def test_unknown_method_and_sure_without_noise():
-    from ddei.methods import lookup
+    from ddei.workflow.registry import lookup
 
     with pytest.raises(ValueError, match="not a trained method"):
-        build_method(
-            lookup("noise2noise"), build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, {}, "cpu"
-        )
+        build_method(lookup("zf"), build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, {}, "cpu")
     with pytest.raises(ValueError, match="noise_sigma > 0"):
         build_method(
             METHODS["ddei-sure"], build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, SETTINGS, "cpu"
@@ -221,7 +220,7 @@ def test_bad_checkpoint_is_ignored(dataset, tmp_path, capsys, damage):
 
 
 def test_progress_counts_every_step_once(dataset, tmp_path, monkeypatch):
-    import ddei.training
+    import ddei.runs.training
 
     counted = {}
 
@@ -238,7 +237,7 @@ def test_progress_counts_every_step_once(dataset, tmp_path, monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(ddei.training, "tqdm", Bar)
+    monkeypatch.setattr(ddei.runs.training, "tqdm", Bar)
     _run("sup", dataset, tmp_path, epochs=2, steps=13)  # 12 training slices: 12 steps per epoch, 2 syncs each
     assert counted["n"] == counted["total"] == 2 * min(13, len(dataset))
 

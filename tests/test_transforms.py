@@ -1,4 +1,4 @@
-"""Tests of the DDEI transformation group (:mod:`ddei.transforms`)."""
+"""Tests of the DDEI transformation group (:mod:`ddei.mri.transforms`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from deepinv.transform import Rotate as DinvRotate
 from deepinv.transform import ShiftTime
 from torchvision.transforms import InterpolationMode
 
-import ddei.transforms as tr
-from ddei.transforms import (
+import ddei.mri.transforms as tr
+from ddei.mri.transforms import (
     ChoiceTransform,
     ComposeTransform,
     Diffeomorphism,

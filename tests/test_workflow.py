@@ -205,7 +205,7 @@ def test_split_change_retrains_from_scratch(finished_run, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"methods": ["ddei", "noise2noise"]}, "noise2noise"),  # ddei.config.check_config
+        ({"methods": ["ddei", "noise2noise"]}, "noise2noise"),  # ddei.workflow.config.check_config
         ({"trainig": {}}, "trainig"),  # the schema
     ],
 )
@@ -287,7 +287,7 @@ def test_external_model_is_evaluated_as_its_own_row(finished_run, tmp_path):
     any method, compared with the reference method, and shown as its own table row."""
     from reference_crnn import from_ours
 
-    from ddei.models import CRNN
+    from ddei.mri.models import CRNN
 
     clone, config = finished_run
     work = tmp_path / "clone"

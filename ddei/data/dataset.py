@@ -22,8 +22,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ddei.data.extract import center_fit, complex_to_channels, load_index, standardise
-from ddei.data.phantom import image_to_kspace, kspace_to_image
-from ddei.masks import mask_path, read_mask
+from ddei.mri.fft import image_to_kspace, kspace_to_image
+from ddei.mri.masks import mask_path, read_mask
 
 NORMALISATIONS = ("reference", "measurement", "none")
 

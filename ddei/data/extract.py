@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ddei.data.phantom import image_to_kspace, kspace_to_image
 from ddei.io.folders import atomic_folder
 from ddei.io.matlab import MatFileError, mat_shape, read_mat_slice
+from ddei.mri.fft import image_to_kspace, kspace_to_image
 
 KSPACE_KEY = "kspace_single_full"
 FULLSAMPLE = Path("SingleCoil/Cine/TrainingSet/FullSample")

@@ -19,7 +19,8 @@ In every view the body is a closed cross-section inside the field of view, whose
 Lengths inside the module are in units of about half the phase-encoding field of view (about 17 cm).
 
 >>> import numpy as np
->>> from ddei.data.phantom import cardiac_cine, image_to_kspace, kspace_to_image
+>>> from ddei.data.phantom import cardiac_cine
+>>> from ddei.mri.fft import image_to_kspace, kspace_to_image
 >>> x = cardiac_cine((64, 48), frames=12, view="sax", rng=np.random.default_rng(0))
 >>> x.shape, x.dtype
 ((12, 64, 48), dtype('complex64'))
@@ -42,8 +43,6 @@ __all__ = [
     "sample_patient",
     "cardiac_phases",
     "cardiac_cine",
-    "image_to_kspace",
-    "kspace_to_image",
 ]
 
 #: Views :func:`cardiac_cine` renders: short axis and the 2-, 3- and 4-chamber long-axis views.
@@ -202,31 +201,6 @@ def _contraction(phases: np.ndarray, systole: float) -> np.ndarray:
     q = (p - systole) / (1 - systole)
     filling = 0.85 * (0.5 + 0.5 * np.cos(np.pi * np.minimum(q / 0.45, 1.0))) + 0.15 * (1 - q)
     return np.where(p < systole, ejection, filling)
-
-
-def image_to_kspace(img: np.ndarray) -> np.ndarray:
-    r"""
-    Centred orthonormal 2D Fourier transform over the last two axes.
-
-    The same convention as :meth:`deepinv.physics.mri.MRIMixin.im_to_kspace`:
-    ``fftshift(fft2(ifftshift(x), norm="ortho"))``.
-
-    :param numpy.ndarray img: complex images of shape ``(..., H, W)``.
-    :return: (:class:`numpy.ndarray`) k-space of the same shape (``complex64`` for ``complex64`` input).
-    """
-    axes = (-2, -1)
-    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(img, axes=axes), norm="ortho"), axes=axes)
-
-
-def kspace_to_image(ksp: np.ndarray) -> np.ndarray:
-    r"""
-    Inverse of :func:`image_to_kspace` (the convention of :meth:`deepinv.physics.mri.MRIMixin.kspace_to_im`).
-
-    :param numpy.ndarray ksp: k-space of shape ``(..., H, W)``.
-    :return: (:class:`numpy.ndarray`) complex images of the same shape.
-    """
-    axes = (-2, -1)
-    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(ksp, axes=axes), norm="ortho"), axes=axes)
 
 
 def cardiac_cine(

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ddei.data.phantom import cardiac_cine, image_to_kspace, sample_patient
+from ddei.data.phantom import cardiac_cine, sample_patient
 from ddei.io.matlab import write_mat73
+from ddei.mri.fft import image_to_kspace
 
 __all__ = ["DATA_DIR", "KEY", "LAX_VIEWS", "generate_cmrxrecon", "main"]
 

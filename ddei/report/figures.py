@@ -1,7 +1,7 @@
 """The paper's figures: reconstruction videos and stills, metrics against acceleration, training curves.
 
 Every figure draws the methods in the table's order (:func:`ddei.report.tables.order_methods`) with one colour
-per method (:attr:`ddei.methods.Method.colour`). Figures are drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state,
+per method (:mod:`ddei.report.style`). Figures are drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state,
 no display needed).
 
 Inputs are the evaluation's outputs: ``recon/{method}/acc{a}/seed{s}.npz`` (keys ``<patient>_<view>_s<slice>``
@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import MaxNLocator
 
-from ddei.methods import lookup
+from ddei.report import style as styles
 from ddei.report.tables import label, order_methods
 
 STYLE = {
@@ -45,16 +45,16 @@ ERROR_CMAP = "inferno"
 
 
 def colour(method: str) -> str:
-    """The method's colour (:attr:`ddei.methods.Method.colour`)."""
-    return lookup(method).colour
+    """The method's colour (:mod:`ddei.report.style`)."""
+    return styles.colour(method)
 
 
 def marker(method: str) -> str:
-    return lookup(method).marker
+    return styles.style(method).marker
 
 
 def linestyle(method: str) -> str:
-    return "--" if lookup(method).dashed else "-"
+    return "--" if styles.style(method).dashed else "-"
 
 
 def palette(methods) -> dict[str, str]:
@@ -489,7 +489,7 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
                 palette=palette(order),
                 style="label",
                 style_order=[label(m) for m in order],
-                dashes={label(m): (3, 2) if lookup(m).dashed else "" for m in order},
+                dashes={label(m): (3, 2) if styles.style(m).dashed else "" for m in order},
                 markers={label(m): marker(m) for m in order} if markers else False,
                 markersize=4,
                 linewidth=1.3,

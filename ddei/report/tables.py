@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ddei.methods import lookup, order
+from ddei.mri.metrics import METRICS as METRIC_NAMES
+from ddei.report import style
+from ddei.workflow.registry import lookup
 
 KEYS = ["patient", "view", "slice"]
 
@@ -44,22 +46,23 @@ METRICS = {
     "ssim": Metric("ssim", "SSIM", True, 3),
     "nmse": Metric("nmse", "NMSE", False, 4),
 }
+assert tuple(METRICS) == METRIC_NAMES, "every metric of ddei.mri.metrics has one display here"
 #: The metrics of the paper's Table 1 (the CSV has all of :data:`METRICS`).
 PAPER_METRICS = ("psnr", "ssim")
 
 
 def group(method: str) -> str:
-    """The method's kind (:data:`ddei.methods.KINDS`): ``baseline``, ``unsupervised``, ``external``, ``supervised``."""
+    """The method's kind (:data:`ddei.workflow.registry.KINDS`): ``baseline``, ``unsupervised``, ``external``, ``supervised``."""
     return lookup(method).kind
 
 
 def label(method: str) -> str:
-    return lookup(method).label
+    return style.label(method)
 
 
 def order_methods(methods) -> list[str]:
-    """Methods in table order (:func:`ddei.methods.order`)."""
-    return order(methods)
+    """Methods in table order (:func:`ddei.report.style.order`)."""
+    return style.order(methods)
 
 
 def read_metrics(path) -> pd.DataFrame:

@@ -9,9 +9,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-from ddei.config import ConfigError, check_config, method_config, methods_of
-from ddei.methods import slug
-from ddei.provenance import script_fingerprint
+from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
+from ddei.workflow.registry import slug
+from ddei.workflow.provenance import script_fingerprint
 
 validate(config, schema="../schemas/config.schema.yaml")  # fills in every default
 try:
@@ -25,7 +25,7 @@ def R(path=""):
     return str(Path(config["results"]) / path)
 
 
-CATALOGUE = methods_of(config)  # registry + variants + external models (ddei.methods.catalogue)
+CATALOGUE = methods_of(config)  # registry + variants + external models (ddei.workflow.registry.catalogue)
 TRAINED = list(config["methods"])  # the trained methods and variants, in the config's order
 TRAINING_RUNS = list(dict.fromkeys(CATALOGUE[m].trained_as for m in TRAINED))  # t-ssdu* uses t-ssdu's model
 EXTERNAL = list(config["evaluation"]["external"])
@@ -45,13 +45,13 @@ wildcard_constraints:
 
 
 def code(script):
-    """Fingerprint of the ddei code a rule's script runs (ddei.provenance): a param of the rule, so that an
+    """Fingerprint of the ddei code a rule's script runs (ddei.workflow.provenance): a param of the rule, so that an
     edit of that code reruns the rule (and what depends on it), and nothing else."""
     return script_fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def run_config(wildcards):
-    """The resolved settings of the method's runs (ddei.config.method_config): a param of its rules, so that
+    """The resolved settings of the method's runs (ddei.workflow.config.method_config): a param of its rules, so that
     changing one method's settings reruns only its jobs."""
     return method_config(config, METHOD_OF_SLUG[wildcards.method])
 

@@ -8,7 +8,7 @@ from _preamble import setup
 
 setup(snakemake)
 
-from ddei.methods import register
+from ddei.report.style import register
 
 register(**snakemake.params.catalogue)  # labels and colours of the variants and external models
 

@@ -7,8 +7,8 @@ from _preamble import setup
 
 setup(snakemake)
 
-from ddei.config import RunConfig
-from ddei.evaluation import run_evaluation
+from ddei.runs.evaluation import run_evaluation
+from ddei.workflow.config import RunConfig
 
 w, p = snakemake.wildcards, snakemake.params
 df = run_evaluation(

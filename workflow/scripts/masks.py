@@ -8,7 +8,7 @@ from _preamble import setup
 
 setup(snakemake)
 
-from ddei.masks import write_mask_folder
+from ddei.mri.masks import write_mask_folder
 
 acc = int(snakemake.wildcards.acc2)
 p = snakemake.params

@@ -7,9 +7,8 @@ from _preamble import setup
 
 setup(snakemake)
 
-from ddei.config import RunConfig
-from ddei.pipeline import run_training
-from ddei.training import RunFiles
+from ddei.runs.training import RunFiles, run_training
+from ddei.workflow.config import RunConfig
 
 w, p = snakemake.wildcards, snakemake.params
 run_training(

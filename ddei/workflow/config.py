@@ -2,11 +2,11 @@
 
 ``workflow/schemas/config.schema.yaml`` is the only place that holds defaults: Snakemake validates the config
 against it and fills in every missing optional key. What the schema cannot express (method names, which come from
-:data:`ddei.methods.METHODS`; checks across keys) is checked by :func:`check_config`.
+:data:`ddei.workflow.registry.METHODS`; checks across keys) is checked by :func:`check_config`.
 
 :func:`method_config` extracts the settings that one method's jobs depend on, as a JSON-able dict: the workflow
 passes it to the method's rules as ``params``, so that changing a setting reruns exactly the jobs that read it.
-:meth:`RunConfig.from_dict` turns that dict into the typed :class:`RunConfig` that :mod:`ddei.pipeline` takes.
+:meth:`RunConfig.from_dict` turns that dict into the typed :class:`RunConfig` that :mod:`ddei.runs.setup` takes.
 
 This module imports neither torch nor deepinv.
 """
@@ -17,9 +17,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from ddei.methods import METHODS, Method, catalogue
-
-PRECISIONS = ("fp32", "bf16")
+from ddei.workflow.registry import METHODS, Method, catalogue
 
 
 class ConfigError(ValueError):
@@ -30,7 +28,7 @@ class ConfigError(ValueError):
 class ModelConfig:
     """The reconstruction network.
 
-    :param str name: ``crnn`` or ``unet`` (see :func:`ddei.models.build_model`).
+    :param str name: ``crnn`` or ``unet`` (see :func:`ddei.mri.models.build_model`).
     :param int cascades: CRNN cascades (the paper: 2).
     :param int chans: hidden channels (the paper: 64).
     """
@@ -76,10 +74,10 @@ class RunConfig:
     :param int threads: CPU threads (torch intra-op).
     :param ModelConfig model: the network (``None`` for the zero-filled baseline and external models).
     :param TrainingConfig training: optimisation settings (``None`` if not trained).
-    :param dict settings: the method's own settings (the keys of :attr:`ddei.methods.Method.settings`).
+    :param dict settings: the method's own settings (the keys of :attr:`ddei.workflow.registry.Method.settings`).
     :param str external: file of an external model's weights (``evaluation.external``), else ``None``.
     :param str trained_as: the training run whose model it evaluates (``t-ssdu*``: ``t-ssdu``'s; see
-        :attr:`ddei.methods.Method.trained_as`); ``method`` itself for most methods, ``None`` if not trained.
+        :attr:`ddei.workflow.registry.Method.trained_as`); ``method`` itself for most methods, ``None`` if not trained.
     """
 
     method: str
@@ -98,11 +96,11 @@ class RunConfig:
     def weights_config(self) -> dict:
         """What determines the trained weights: the training run's method and every setting the training reads
         (what a ``model.pt`` must have been trained with to be evaluated under this configuration)."""
-        from ddei.methods import lookup
+        from ddei.workflow.registry import lookup
 
         out = self.to_dict()
         out["settings"] = {
-            k: v for k, v in self.settings.items() if k in lookup(self.trained_as or "").settings
+            k: v for k, v in self.settings.items() if k in lookup(self.trained_as or self.base).settings
         }
         for key in ("method", "base", "external"):
             out.pop(key)
@@ -137,7 +135,7 @@ def _merge(base: Mapping, override: Mapping) -> dict:
 
 
 def methods_of(config: Mapping) -> dict[str, Method]:
-    """The registry extended by the config's variants and external models (see :func:`ddei.methods.catalogue`)."""
+    """The registry extended by the config's variants and external models (see :func:`ddei.workflow.registry.catalogue`)."""
     try:
         return catalogue(config["variants"], config["evaluation"]["external"])
     except ValueError as e:

@@ -29,40 +29,26 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
-from ddei.config import TrainingConfig
-from ddei.methods import generators
-from ddei.validation import VAL_COLUMNS, Validation
+from ddei.mri.losses import generators
+from ddei.mri.precision import check_precision, warm_up
+from ddei.runs.setup import (
+    build_network,
+    cine_dataset,
+    data_digest,
+    frames_of,
+    img_size,
+    make_physics,
+    method_of,
+    run_identity,
+    setup,
+    training_code,
+)
+from ddei.runs.validation import VAL_COLUMNS, Validation
+from ddei.workflow.config import ConfigError, RunConfig, TrainingConfig
 
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-def pick_device(requested: str) -> torch.device:
-    """``cuda`` if available (or requested), else ``cpu``.
-
-    :param str requested: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-    """
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but CUDA is not available; use device: auto or cpu")
-    return torch.device(requested)
-
-
-def make_physics(img_size: tuple[int, int, int, int], noise_sigma: float, rng: torch.Generator, device):
-    """The dynamic single-coil MRI operator ``y = M F x (+ noise)``; its mask is set per sample.
-
-    :param tuple img_size: ``(C, T, H, W)``.
-    """
-    import deepinv as dinv
-
-    from ddei.physics import DynamicMRI
-
-    physics = DynamicMRI(img_size=(1, *img_size), device=device)
-    if noise_sigma > 0:
-        physics.noise_model = dinv.physics.GaussianNoise(sigma=noise_sigma, rng=rng)
-    return physics
 
 
 def _accepts(model: nn.Module, name: str) -> bool:
@@ -173,7 +159,7 @@ class RunFiles:
 
     :param checkpoint: checkpoint, rewritten after every epoch; marked complete after the last one.
     :param loss_csv: per-epoch log: epoch, loss, seconds (rewritten from the checkpoint's log on resume).
-    :param val_csv: validation log (:data:`ddei.validation.VAL_COLUMNS`), or ``None`` without validation.
+    :param val_csv: validation log (:data:`ddei.runs.validation.VAL_COLUMNS`), or ``None`` without validation.
     """
 
     checkpoint: Path
@@ -243,13 +229,13 @@ def train(
     :param torch.utils.data.Dataset dataset: dict samples ``{"x", "y", "params": {"mask"}}``.
     :param physics: :class:`deepinv.physics.DynamicMRI`; its mask is updated from each batch.
     :param torch.Generator rng: the generator the method's random components draw from; it and the losses' own
-        mask generators (see :func:`ddei.methods.generators`) are saved and restored.
+        mask generators (see :func:`ddei.workflow.registry.generators`) are saved and restored.
     :param TrainingConfig settings: optimisation settings (``validate_every``: steps between validations).
     :param int seed: seed of the data order (and of the global RNGs of a fresh run).
     :param RunFiles files: checkpoint, loss log and validation log.
     :param device: torch device.
     :param str run_id: the run's identity (method, acceleration, seed, configuration, data and code,
-        see :func:`ddei.pipeline.run_identity`); only an interrupted checkpoint of the same identity is resumed.
+        see :func:`ddei.runs.setup.run_identity`); only an interrupted checkpoint of the same identity is resumed.
     :param Validation validation: measured before the first step, every ``settings.validate_every`` steps and
         after the last one (``None`` or ``validate_every`` off: no validation).
     :param bool progress: show a progress bar.
@@ -364,3 +350,76 @@ def _write_log(log: list[dict], path: Path, columns: list[str]) -> None:
         writer.writeheader()
         writer.writerows(log)
     os.replace(tmp, path)
+
+
+def validation_of(cfg: RunConfig, extract_dir, mask_root, acceleration: int, seed: int, frames: int, device):
+    """The run's :class:`ddei.runs.validation.Validation` on the ``val`` patients, or ``None`` if validation is off.
+
+    :raises ConfigError: validation is on but the split has no validation patient.
+    """
+    if not cfg.training.validate_every:
+        return None
+    from ddei.data.extract import load_index
+
+    if not (load_index(extract_dir)["split"] == "val").any():
+        raise ConfigError(
+            f"training.validate_every is {cfg.training.validate_every} but {Path(extract_dir) / 'split.csv'} has "
+            "no validation patient: raise data.val_fraction (or add patients), or set training.validate_every: "
+            "false"
+        )
+    dataset = cine_dataset(extract_dir, "val", mask_root, acceleration, cfg, seed)
+    rng = torch.Generator(device="cpu").manual_seed(seed)  # never drawn from: the model's inputs are fixed
+    return Validation(dataset, make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device), device)
+
+
+def run_training(
+    cfg: RunConfig,
+    acceleration: int,
+    seed: int,
+    extract_dir: str | os.PathLike,
+    mask_root: str | os.PathLike,
+    model_out: str | os.PathLike,
+    files: RunFiles,
+    code: str | None = None,
+    progress: bool = True,
+) -> str:
+    """Train one method at one acceleration and seed; write the weights to ``model_out``.
+
+    Resumes from ``files.checkpoint`` only if it holds an interrupted run of the same identity
+    (:func:`run_identity`); the checkpoint is removed once the weights are written.
+
+    :param RunConfig cfg: the method's resolved configuration (a trained method).
+    :param RunFiles files: checkpoint, loss log and validation log of the run.
+    :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
+    :return: the run's identity.
+    """
+    tr = cfg.training
+    device = setup(cfg)
+    check_precision(tr.precision, device)
+    rng = torch.Generator(device="cpu").manual_seed(seed)
+    dataset = cine_dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
+    frames = frames_of(dataset)
+    validation = validation_of(cfg, extract_dir, mask_root, acceleration, seed, frames, device)
+    rid = run_identity(
+        cfg, acceleration, seed, data_digest(extract_dir, mask_root, acceleration), code or training_code()
+    )
+    torch.manual_seed(seed)  # the network's initial weights
+    net = build_network(cfg, tr.precision, tr.compile, device)
+    physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)
+    if tr.compile:
+        sample = dataset[0]
+        physics.update(mask=sample["params"]["mask"][None].to(device))
+        seconds = warm_up(net, sample["y"][None].to(device), physics)
+        print(f"compiled the network in {seconds:.1f} s")
+    model, losses = method_of(cfg, net, frames, rng, device)
+    model = train(
+        model, losses, dataset, physics, rng, tr,
+        seed=seed, files=files, device=device, run_id=rid, validation=validation, progress=progress,
+    )  # fmt: skip
+    model_out = Path(model_out)
+    model_out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = model_out.with_name(f".{model_out.name}.tmp")
+    torch.save({"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}, tmp)
+    os.replace(tmp, model_out)
+    files.checkpoint.unlink(missing_ok=True)
+    return rid

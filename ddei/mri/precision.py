@@ -2,10 +2,10 @@
 
 ``precision: bf16`` runs the network's convolutions under :func:`torch.autocast` with bfloat16. Everything else
 stays in float32, by construction rather than by autocast's op lists: the networks enter autocast only around
-their learned layers (:class:`ddei.models.CRNN` around each cascade's convolutions, :class:`Autocast` around any
+their learned layers (:class:`ddei.mri.models.CRNN` around each cascade's convolutions, :class:`Autocast` around any
 other backbone) and hand back float32, and the FFTs, the data-consistency layer, the DDEI transforms (the CPAB
 integration disables autocast itself), the losses and the metrics run outside it. cuFFT has no bfloat16, and the
-CPAB cell search is not safe in it (see :func:`ddei.transforms.cpab_integrate`).
+CPAB cell search is not safe in it (see :func:`ddei.mri.transforms.cpab_integrate`).
 
 ``channels_last`` stores the 2D convolutions' weights and activations as NHWC, which the GPU's tensor cores (and
 oneDNN on the CPU) prefer. ``compile`` compiles the networks' learned part with :func:`torch.compile`
@@ -20,18 +20,23 @@ import time
 import torch
 from torch import nn
 
-from ddei.config import PRECISIONS, ConfigError
-
+#: The precisions a network can run in, and their autocast dtype (``None``: float32, no autocast). The one
+#: definition (the config schema's enums are checked against it by ``tests/test_config.py``).
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+PRECISIONS = tuple(DTYPES)
+
+
+class PrecisionError(ValueError):
+    """A precision or compilation setting this hardware or network cannot run; the message names the key."""
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:
     """The autocast dtype of a precision setting (``None``: float32, no autocast).
 
-    :param str precision: one of :data:`ddei.config.PRECISIONS`.
+    :param str precision: one of :data:`PRECISIONS`.
     """
     if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise PrecisionError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     return DTYPES[precision]
 
 
@@ -53,7 +58,7 @@ def check_precision(precision: str, device: torch.device | str, key: str = "trai
         and not torch.cuda.is_bf16_supported(including_emulation=False)
     ):
         name = torch.cuda.get_device_name(device)
-        raise ConfigError(f"{key}: bf16 is not supported by this GPU ({name}); set {key}: fp32")
+        raise PrecisionError(f"{key}: bf16 is not supported by this GPU ({name}); set {key}: fp32")
 
 
 class Autocast(nn.Module):
@@ -77,9 +82,9 @@ class Autocast(nn.Module):
 def configure(
     model: nn.Module, precision: str, channels_last: bool, compile: bool, device: torch.device | str
 ) -> nn.Module:
-    """Apply precision, memory format and compilation to a network built by :func:`ddei.models.build_model`.
+    """Apply precision, memory format and compilation to a network built by :func:`ddei.mri.models.build_model`.
 
-    Networks that know how (:meth:`ddei.models.CRNN.configure`) handle it themselves; any other deepinv
+    Networks that know how (:meth:`ddei.mri.models.CRNN.configure`) handle it themselves; any other deepinv
     :class:`~deepinv.models.ArtifactRemoval` gets its backbone wrapped in :class:`Autocast` (and compiled).
 
     :param torch.nn.Module model: the network, before a method adapts it.
@@ -110,13 +115,13 @@ def warm_up(model: nn.Module, y: torch.Tensor, physics, key: str = "training.com
     :param physics: the physics of that batch.
     :param str key: the config key named in the error.
     :return: seconds spent (the cost of compiling, when ``compile`` is on).
-    :raises ConfigError: if the network cannot run (e.g. compilation fails).
+    :raises PrecisionError: if the network cannot run (e.g. compilation fails).
     """
     t0 = time.perf_counter()
     try:
         model(y, physics).float().square().mean().backward()
     except Exception as e:  # noqa: BLE001 - any failure to compile is reported against the config key
-        raise ConfigError(
+        raise PrecisionError(
             f"{key}: the network failed to compile or run ({type(e).__name__}: {e}); set {key}: false"
         ) from e
     finally:
@@ -128,7 +133,7 @@ def warm_up(model: nn.Module, y: torch.Tensor, physics, key: str = "training.com
 def full_precision(model: nn.Module):
     """Run ``model`` in float32 inside the block, whatever precision it was configured with (validation).
 
-    Turns off the autocast of every :class:`ddei.models.CRNN` and :class:`Autocast` inside ``model`` and restores
+    Turns off the autocast of every :class:`ddei.mri.models.CRNN` and :class:`Autocast` inside ``model`` and restores
     it on exit.
 
     :param torch.nn.Module model: a configured network, or a method's model that wraps one.

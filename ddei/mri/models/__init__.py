@@ -4,7 +4,7 @@ Every model is a :class:`deepinv.models.Reconstructor`: ``x_hat = model(y, physi
 ``x_hat`` of shape `(B, 2, T, H, W)` for :class:`deepinv.physics.DynamicMRI`.
 
 >>> import ddei
->>> from ddei.models import available_models, build_model
+>>> from ddei.mri.models import available_models, build_model
 >>> available_models()
 ['crnn', 'unet']
 >>> model = build_model("crnn", chans=8)
@@ -18,7 +18,7 @@ from deepinv.models import ArtifactRemoval, TimeAgnosticNet, UNet
 from deepinv.physics import Physics
 from torch import Tensor, nn
 
-from ddei.models.crnn import CRNN, BCRNNLayer
+from ddei.mri.models.crnn import CRNN, BCRNNLayer
 
 __all__ = ["CRNN", "BCRNNLayer", "FrameWiseNet", "build_model", "available_models", "frame_unet"]
 

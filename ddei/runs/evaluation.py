@@ -3,7 +3,7 @@
 :func:`run_evaluation` evaluates one trained model (or an external one, or the zero-filled baseline) of the
 workflow; :func:`evaluate` does the work for any model.
 
-Metrics are :mod:`ddei.metrics` (deepinv's, as the reference ``train.py`` configures them). The zero-filled baseline :math:`A^H y` goes through the same code.
+Metrics are :mod:`ddei.mri.metrics` (deepinv's, as the reference ``train.py`` configures them). The zero-filled baseline :math:`A^H y` goes through the same code.
 """
 
 from __future__ import annotations
@@ -19,12 +19,20 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
-from ddei.config import RunConfig
-from ddei.methods import lookup
-from ddei.metrics import METRICS, metric_functions
-from ddei.pipeline import CHANNELS_LAST, build_network, cine_dataset, frames_of, img_size, method_of, setup
-from ddei.precision import check_precision, configure
-from ddei.training import make_physics
+from ddei.mri.metrics import METRICS, metric_functions
+from ddei.mri.precision import check_precision, configure
+from ddei.runs.setup import (
+    CHANNELS_LAST,
+    build_network,
+    cine_dataset,
+    frames_of,
+    img_size,
+    make_physics,
+    method_of,
+    setup,
+)
+from ddei.workflow.config import RunConfig
+from ddei.workflow.registry import lookup
 
 COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", *METRICS]
 
@@ -96,7 +104,7 @@ def evaluate(
 def load_model(cfg: RunConfig, model_path, frames: int, rng, precision: str, device) -> torch.nn.Module:
     """A trained model of the workflow (or an external one, ``cfg.external``), ready to evaluate."""
     if cfg.external is not None:
-        from ddei.models.reference import load_reference_state_dict
+        from ddei.mri.models.reference import load_reference_state_dict
 
         net = load_reference_state_dict(cfg.external, device=device)
         return configure(net, precision, CHANNELS_LAST, False, device)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "ddei"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ddei/
 
 
 def module_path(name: str) -> Path | None:
@@ -67,7 +67,7 @@ def closure(modules: Iterable[str]) -> list[str]:
     """The ``ddei`` modules that importing ``modules`` executes (themselves, their parent packages, their
     imports, recursively), sorted.
 
-    :param modules: module names, e.g. ``["ddei.pipeline"]``.
+    :param modules: module names, e.g. ``["ddei.runs.setup"]``.
     """
     todo, seen = list(modules), set()
     while todo:
@@ -103,7 +103,7 @@ def code_digest(path: str | os.PathLike) -> str:
 def code_fingerprint(modules: Iterable[str]) -> str:
     """Fingerprint of the code of ``modules`` and every ``ddei`` module they import (16 hex digits).
 
-    :param modules: module names, e.g. ``["ddei.pipeline"]``.
+    :param modules: module names, e.g. ``["ddei.runs.setup"]``.
     """
     h = hashlib.sha256()
     for name in closure(modules):

@@ -116,7 +116,7 @@ class CRNN(Reconstructor, MRIMixin):
 
         As in the reference implementation, :math:`\lambda` is a registered parameter, trained by default (the
         reference also keeps its shared DC layer in a plain Python list, but registers it as ``datalayer`` too, so
-        its ``lambda_`` is in the state dict and trained; :mod:`ddei.models.reference` loads its weights). The
+        its ``lambda_`` is in the state dict and trained; :mod:`ddei.mri.models.reference` loads its weights). The
         reference convolves transposed frames (W, H) instead of (H, W), which only transposes the learned kernels.
 
     .. note::
@@ -139,7 +139,7 @@ class CRNN(Reconstructor, MRIMixin):
 
     >>> import ddei, torch
     >>> from deepinv.physics import DynamicMRI
-    >>> from ddei.models import CRNN
+    >>> from ddei.mri.models import CRNN
     >>> x = torch.randn(1, 2, 4, 8, 8)  # B, C, T, H, W
     >>> physics = DynamicMRI(mask=(torch.rand(1, 1, 4, 1, 8) > 0.5).float().expand(1, 2, 4, 8, 8))
     >>> model = CRNN(chans=4)
@@ -185,7 +185,7 @@ class CRNN(Reconstructor, MRIMixin):
 
     def configure(self, precision: str = "fp32", channels_last: bool = False, compile: bool = False) -> CRNN:
         r"""
-        Set the precision, memory format and compilation of the learned layers (see :mod:`ddei.precision`).
+        Set the precision, memory format and compilation of the learned layers (see :mod:`ddei.mri.precision`).
 
         The convolutions of each cascade run under :func:`torch.autocast` with ``precision``; the zero-filled
         initialisation and the data-consistency layer (FFTs) always run in float32.
@@ -195,7 +195,7 @@ class CRNN(Reconstructor, MRIMixin):
         :param bool compile: compile each cascade's convolutions with :func:`torch.compile` (``fullgraph=True``).
         :return: the model itself.
         """
-        from ddei.precision import autocast_dtype
+        from ddei.mri.precision import autocast_dtype
 
         self.autocast_dtype = autocast_dtype(precision)
         self.channels_last = bool(channels_last)

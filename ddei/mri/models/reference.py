@@ -1,5 +1,5 @@
 r"""
-Loading the reference implementation's trained CRNN into this project's :class:`~ddei.models.crnn.CRNN`.
+Loading the reference implementation's trained CRNN into this project's :class:`~ddei.mri.models.crnn.CRNN`.
 
 The paper's reference code (public repository ``Andrewwango/ddei``) trains
 ``ArtifactRemovalCRNN(CRNN(num_cascades=2))`` of ``utils/edipo/models/crnn.py`` with :class:`deepinv.Trainer`,
@@ -33,8 +33,8 @@ The number of cascades is not stored in the state dict (the convolutions are sha
 published model has 2.
 
 >>> import ddei, torch
->>> from ddei.models.reference import REFERENCE_KEY_MAP, load_reference_state_dict
->>> from ddei.models import CRNN
+>>> from ddei.mri.models.reference import REFERENCE_KEY_MAP, load_reference_state_dict
+>>> from ddei.mri.models import CRNN
 >>> ours = CRNN(chans=4)
 >>> state = {ref: ours.state_dict()[key] for ref, key in REFERENCE_KEY_MAP.items()}  # shapes only
 >>> load_reference_state_dict(state).lam.requires_grad
@@ -51,7 +51,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ddei.models.crnn import CRNN
+from ddei.mri.models.crnn import CRNN
 
 __all__ = [
     "REFERENCE_KEY_MAP",
@@ -80,7 +80,7 @@ def _key_map() -> dict[str, str]:
     return keys
 
 
-#: Reference state-dict key (of ``ArtifactRemovalCRNN``) -> key of :class:`~ddei.models.crnn.CRNN`'s state dict.
+#: Reference state-dict key (of ``ArtifactRemovalCRNN``) -> key of :class:`~ddei.mri.models.crnn.CRNN`'s state dict.
 #: ``bcrnn[2].CRNN_model.{i2h,h2h,ih2ih}`` -> ``bcrnn[2].{i2h,h2h,ih2ih}``; ``conv{k}_x`` / ``conv{k}_h`` ->
 #: ``convs_x.{k-1}`` / ``convs_h.{k-1}`` (k = 1, 2, 3); ``conv4_x`` -> ``conv_out``; ``datalayer.lambda_`` -> ``lam``.
 REFERENCE_KEY_MAP: dict[str, str] = _key_map()
@@ -125,7 +125,7 @@ def _load(path: Path, trust_pickle: bool) -> Mapping[str, Tensor]:
 
 def reference_to_crnn_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     r"""
-    Map a reference-format state dict onto the keys and layout of :class:`~ddei.models.crnn.CRNN`.
+    Map a reference-format state dict onto the keys and layout of :class:`~ddei.mri.models.crnn.CRNN`.
 
     Renames keys by :data:`REFERENCE_KEY_MAP` and transposes the last two axes of every convolution kernel
     (:data:`TRANSPOSED_KEYS`), since the reference convolves `(W, H)` frames.
@@ -167,7 +167,7 @@ def load_reference_state_dict(
     trust_pickle: bool = False,
 ) -> CRNN:
     r"""
-    Build a :class:`~ddei.models.crnn.CRNN` holding the reference implementation's trained weights.
+    Build a :class:`~ddei.mri.models.crnn.CRNN` holding the reference implementation's trained weights.
 
     The channels and kernel size are read from the weights; :math:`\lambda` is the reference's (trained) value,
     shared by all cascades and frozen (``learn_lam=False``). The model computes the same reconstruction as the
@@ -179,7 +179,7 @@ def load_reference_state_dict(
     :param torch.device, str device: device of the returned model.
     :param bool trust_pickle: read the file with ``torch.load(weights_only=False)``, which can run arbitrary code:
         only for trusted files whose training history holds objects ``weights_only`` refuses.
-    :return: (:class:`ddei.models.crnn.CRNN`) the model, in eval mode.
+    :return: (:class:`ddei.mri.models.crnn.CRNN`) the model, in eval mode.
     :raises ValueError: if the state dict does not have the reference's keys and shapes (see
         :func:`reference_to_crnn_state_dict`).
     """

@@ -1,6 +1,6 @@
 """Validation during training: PSNR and SSIM of the model on held-out validation patients.
 
-The metrics are the evaluation's (:mod:`ddei.metrics`), measured on a fixed set of validation slices (the ``val``
+The metrics are the evaluation's (:mod:`ddei.mri.metrics`), measured on a fixed set of validation slices (the ``val``
 patients of ``split.csv``, never a test patient), in eval mode, without gradients and in float32 whatever the
 training precision. Measuring draws no random number, so validation never changes the trained weights.
 """
@@ -12,8 +12,8 @@ import time
 import torch
 from torch import nn
 
-from ddei.metrics import metric_functions
-from ddei.precision import full_precision
+from ddei.mri.metrics import metric_functions
+from ddei.mri.precision import full_precision
 
 #: Columns of ``val.csv``: training step, epoch (fractional where the step is inside an epoch), the mean metrics
 #: and the training seconds spent so far (validation excluded).
@@ -24,7 +24,7 @@ class Validation:
     """Mean PSNR and SSIM of a model on fixed validation slices.
 
     :param dataset: :class:`ddei.data.dataset.CineSliceDataset` of the ``val`` split (read once, kept in memory).
-    :param physics: a :class:`ddei.physics.DynamicMRI` of the run's size (its mask is set per slice).
+    :param physics: a :class:`ddei.mri.physics.DynamicMRI` of the run's size (its mask is set per slice).
     :param device: torch device.
     """
 

@@ -1,0 +1,134 @@
+"""What a training run and an evaluation share: a run's device, data, physics, network and losses, built from its
+typed configuration (:class:`ddei.workflow.config.RunConfig`, resolved per method by
+:func:`ddei.workflow.config.method_config`), and its identity.
+
+:mod:`ddei.runs.training` and :mod:`ddei.runs.evaluation` both build on this module and neither imports the
+other, so that an edit of the evaluation reruns no training (:mod:`ddei.workflow.provenance`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+import ddei  # noqa: F401
+from ddei.data.dataset import CineSliceDataset
+from ddei.mri.masks import mask_folder_name
+from ddei.mri.models import build_model
+from ddei.mri.precision import configure
+from ddei.workflow.config import RunConfig
+from ddei.workflow.provenance import code_fingerprint, files_digest
+from ddei.workflow.registry import build_method, lookup
+
+#: 2D convolutions in NHWC memory format, on every device: faster on the GPU's tensor cores and with oneDNN on
+#: the CPU (``benchmarks/bench_train_step.py``).
+CHANNELS_LAST = True
+
+
+def training_code() -> str:
+    """Fingerprint of the ``ddei`` code a training run executes (:func:`ddei.workflow.provenance.code_fingerprint`)."""
+    return code_fingerprint(["ddei.runs.training"])
+
+
+def data_digest(extract_dir: str | os.PathLike, mask_root: str | os.PathLike, acceleration: int) -> str:
+    """Content hash of the data a run learns from: the slice index (with each slice's statistics), the patient
+    split and the mask files of its acceleration."""
+    extract_dir = Path(extract_dir)
+    return files_digest(
+        [
+            extract_dir / "index.csv",
+            extract_dir / "split.csv",
+            Path(mask_root) / mask_folder_name(acceleration),
+        ]
+    )
+
+
+def run_identity(cfg: RunConfig, acceleration: int, seed: int, data: str, code: str) -> str:
+    """Identity of a training run: everything that determines its weights.
+
+    :param RunConfig cfg: the method's resolved configuration.
+    :param int acceleration: acceleration factor.
+    :param int seed: training seed.
+    :param str data: :func:`data_digest` of its data.
+    :param str code: :func:`training_code` (or the rule's code fingerprint).
+    :return: ``<method>-x<acc>-seed<seed>-<hash>``.
+    """
+    blob = json.dumps({"cfg": cfg.to_dict(), "data": data, "code": code}, sort_keys=True)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return f"{cfg.method}-x{acceleration}-seed{seed}-{digest}"
+
+
+def img_size(cfg: RunConfig, frames: int) -> tuple[int, int, int, int]:
+    return (2, frames, *cfg.image_size)
+
+
+def cine_dataset(extract_dir, split, mask_root, acceleration, cfg: RunConfig, seed) -> CineSliceDataset:
+    return CineSliceDataset(
+        extract_dir,
+        split=split,
+        mask_root=mask_root,
+        acceleration=acceleration,
+        img_size=cfg.image_size,
+        normalisation=cfg.normalisation,
+        noise_sigma=cfg.noise_sigma,
+        noise_seed=seed,
+    )
+
+
+def build_network(cfg: RunConfig, precision: str, compile: bool, device) -> torch.nn.Module:
+    """The configured network of a run (:func:`ddei.mri.models.build_model`, :func:`ddei.mri.precision.configure`)."""
+    spec = cfg.model
+    kwargs = (
+        {"num_cascades": spec.cascades, "chans": spec.chans} if spec.name == "crnn" else {"chans": spec.chans}
+    )
+    net = build_model(spec.name, **kwargs).to(device)
+    return configure(net, precision, CHANNELS_LAST, compile, device)
+
+
+def method_of(cfg: RunConfig, net, frames, rng, device):
+    return build_method(
+        lookup(cfg.base), net, img_size(cfg, frames), rng, cfg.noise_sigma, cfg.settings, device
+    )
+
+
+def frames_of(dataset: CineSliceDataset) -> int:
+    return int(dataset.index["frames"].iloc[0])
+
+
+def setup(cfg: RunConfig) -> torch.device:
+    torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
+def pick_device(requested: str) -> torch.device:
+    """``cuda`` if available (or requested), else ``cpu``.
+
+    :param str requested: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but CUDA is not available; use device: auto or cpu")
+    return torch.device(requested)
+
+
+def make_physics(img_size: tuple[int, int, int, int], noise_sigma: float, rng: torch.Generator, device):
+    """The dynamic single-coil MRI operator ``y = M F x (+ noise)``; its mask is set per sample.
+
+    :param tuple img_size: ``(C, T, H, W)``.
+    """
+    import deepinv as dinv
+
+    from ddei.mri.physics import DynamicMRI
+
+    physics = DynamicMRI(img_size=(1, *img_size), device=device)
+    if noise_sigma > 0:
+        physics.noise_model = dinv.physics.GaussianNoise(sigma=noise_sigma, rng=rng)
+    return physics
