@@ -36,9 +36,9 @@ import torch
 from ddei.mri.masks import gaussian_kt_mask
 from ddei.mri.models import build_model
 from ddei.mri.precision import configure
-from ddei.runs.setup import make_physics, pick_device
+from ddei.runs.setup import build_method, make_physics, pick_device
 from ddei.runs.training import RunFiles, train_step
-from ddei.workflow.registry import METHODS, build_method
+from ddei.workflow.registry import METHODS
 
 PAPER_STEPS = 96 * 4 * 50  # training slices x epochs
 SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
@@ -133,10 +133,11 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
                 method, method, (64, 64), "reference", 0.0, device.type, 2, ModelConfig("crnn", 2, 8), training,
                 {k: METHOD_SETTINGS[k] for k in METHODS[method].settings},
             )  # fmt: skip
-            run_training(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt",
-                         RunFiles(tmp / "c.pt", tmp / "l.csv"), progress=False)  # fmt: skip
-            df = run_evaluation(cfg, 8, 0, tmp / "ex", tmp / "masks", tmp / "m.pt", tmp / "e.csv", tmp / "r.npz", 0,
-                                precision, progress=False)  # fmt: skip
+            run_training(cfg, 8, 0, extract_dir=tmp / "ex", mask_root=tmp / "masks", model_out=tmp / "m.pt",
+                         files=RunFiles(tmp / "c.pt", tmp / "l.csv"), progress=False)  # fmt: skip
+            df = run_evaluation(cfg, 8, 0, extract_dir=tmp / "ex", mask_root=tmp / "masks", model_path=tmp / "m.pt",
+                                metrics_out=tmp / "e.csv", recon_out=tmp / "r.npz", save_recon=0,
+                                precision=precision, progress=False)  # fmt: skip
             print(f"pipeline on {device} ({precision}, compile={compile}): {method:12s} trained and evaluated, "
                   f"mean PSNR {df.psnr.mean():.2f} dB")  # fmt: skip
 

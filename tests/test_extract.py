@@ -61,10 +61,15 @@ def test_split_is_seeded():
 
 def test_validation_patients_come_out_of_training_and_never_change_the_test_set():
     patients = [f"P{i:03d}" for i in range(1, 41)]
-    plain, with_val = patient_split(patients, 0.7, seed=3), patient_split(patients, 0.7, seed=3, val_fraction=0.1)
+    plain, with_val = (
+        patient_split(patients, 0.7, seed=3),
+        patient_split(patients, 0.7, seed=3, val_fraction=0.1),
+    )
     test = {p for p, s in plain.items() if s == "test"}
     assert test == {p for p, s in with_val.items() if s == "test"} and len(test) == 12
-    assert sum(s == "val" for s in with_val.values()) == 4 and sum(s == "train" for s in with_val.values()) == 24
+    assert (
+        sum(s == "val" for s in with_val.values()) == 4 and sum(s == "train" for s in with_val.values()) == 24
+    )
     assert {p for p, s in with_val.items() if s == "val"} <= {p for p, s in plain.items() if s == "train"}
     assert sorted(patient_split(patients[:4], 0.75, 0, 0.01).values()).count("val") == 1  # 4 patients: one
 

@@ -45,10 +45,10 @@ def _train(extracted, tmp_path, name, seed=0, cfg=CFG):
         cfg,
         4,
         seed,
-        extracted,
-        extracted.parent / "masks",
-        out / "model.pt",
-        RunFiles(out / "ckpt.pt", out / "loss.csv", out / "val.csv"),
+        extract_dir=extracted,
+        mask_root=extracted.parent / "masks",
+        model_out=out / "model.pt",
+        files=RunFiles(out / "ckpt.pt", out / "loss.csv", out / "val.csv"),
         progress=False,
     )
     assert not (out / "ckpt.pt").exists(), "a finished run leaves no checkpoint to resume"
@@ -121,32 +121,27 @@ def test_identity_covers_configuration_data_and_code(extracted, tmp_path):
     assert run_identity(CFG, 4, 0, data_digest(copy, masks, 4), "code") != base  # another patient split
 
 
+def _evaluate(cfg, extracted, model, out, save_recon=0):
+    return run_evaluation(
+        cfg, 4, 0, extract_dir=extracted, mask_root=extracted.parent / "masks", model_path=model,
+        metrics_out=out.with_suffix(".csv"), recon_out=out.with_suffix(".npz"), save_recon=save_recon,
+        precision="fp32", progress=False,
+    )  # fmt: skip
+
+
 def test_evaluation_reports_the_models_numbers(extracted, tmp_path):
     _train(extracted, tmp_path, "a")
     masks = extracted.parent / "masks"
-    df = run_evaluation(
-        CFG, 4, 0, extracted, masks, tmp_path / "a" / "model.pt", tmp_path / "m.csv", tmp_path / "r.npz", 1, "fp32",
-        progress=False,
-    )  # fmt: skip
-    assert list(df.columns) == [
-        "method",
-        "acceleration",
-        "seed",
-        "patient",
-        "view",
-        "slice",
-        "psnr",
-        "ssim",
-        "nmse",
-    ]
+    df = _evaluate(CFG, extracted, tmp_path / "a" / "model.pt", tmp_path / "r", save_recon=1)
+    assert list(df.columns) == ["method", "acceleration", "seed", "patient", "view", "slice", "psnr", "ssim", "nmse",
+                                "versions"]  # fmt: skip
+    assert df.versions.nunique() == 1 and "deepinv==" in df.versions[0] and "torch==" in df.versions[0]
     test = CineSliceDataset(extracted, "test", masks, 4, img_size=(32, 32))
     assert len(df) == len(test) == 4 and (df.method == "ddei").all()
     assert df[["patient", "view", "slice"]].astype(str).values.tolist() == [
         [str(test.record(i)[k]) for k in ("patient", "view", "slice")] for i in range(len(test))
     ]
-    zf = run_evaluation(
-        ZF, 4, 0, extracted, masks, None, tmp_path / "z.csv", tmp_path / "z.npz", -1, "fp32", progress=False
-    )
+    zf = _evaluate(ZF, extracted, None, tmp_path / "z", save_recon=-1)
     psnr = metric_functions()["psnr"]
     saved = np.load(tmp_path / "z.npz")
     for i in range(len(test)):
@@ -170,11 +165,9 @@ def test_t_ssdu_star_evaluates_t_ssdus_model_with_test_time_splits(extracted, tm
         plain, method="t-ssdu*", base="t-ssdu*", settings={"split_ratio": 0.6, "eval_n_samples": 3}
     )
     _train(extracted, tmp_path, "t", cfg=plain)
-    masks, model = extracted.parent / "masks", tmp_path / "t" / "model.pt"
-    a = run_evaluation(plain, 4, 0, extracted, masks, model, tmp_path / "a.csv", tmp_path / "a.npz", 0, "fp32",
-                       progress=False)  # fmt: skip
-    b = run_evaluation(star, 4, 0, extracted, masks, model, tmp_path / "b.csv", tmp_path / "b.npz", 0, "fp32",
-                       progress=False)  # fmt: skip
+    model = tmp_path / "t" / "model.pt"
+    a = _evaluate(plain, extracted, model, tmp_path / "a")
+    b = _evaluate(star, extracted, model, tmp_path / "b")
     assert (a.psnr != b.psnr).all()  # the same weights, averaged over test-time splits
 
 
@@ -182,7 +175,4 @@ def test_evaluation_refuses_a_model_of_another_configuration(extracted, tmp_path
     _train(extracted, tmp_path, "a")
     other = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, epochs=2))
     with pytest.raises(ValueError, match="another configuration"):
-        run_evaluation(
-            other, 4, 0, extracted, extracted.parent / "masks", tmp_path / "a" / "model.pt",
-            tmp_path / "m.csv", tmp_path / "r.npz", 0, "fp32", progress=False,
-        )  # fmt: skip
+        _evaluate(other, extracted, tmp_path / "a" / "model.pt", tmp_path / "m")

@@ -13,11 +13,11 @@ from torch.utils.data import Dataset
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.mri.models import build_model
-from ddei.runs.setup import make_physics
+from ddei.runs.setup import build_method, make_physics
 from ddei.runs.training import NonFiniteLossError, RunFiles, train
 from ddei.runs.validation import Validation
 from ddei.workflow.config import TrainingConfig
-from ddei.workflow.registry import METHODS, build_method
+from ddei.workflow.registry import METHODS
 
 IMG = (2, 12, 32, 32)
 TRAINED = [name for name, m in METHODS.items() if m.trained]

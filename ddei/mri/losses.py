@@ -49,6 +49,18 @@ def consistency(ctx: LossContext, sure: bool):
     return dinv.loss.MCLoss()
 
 
+def builder(name: str, *args) -> Builder:
+    """The builder called ``name`` (one of :data:`BUILDERS`), given its arguments if it takes any.
+
+    :param str name: ``supervised``, ``phase2phase``, ``equivariant`` or ``splitting``.
+    :param args: the arguments of a builder factory (``equivariant(group, sure)``, ``splitting(eval_split)``).
+    """
+    if name not in BUILDERS:
+        raise ValueError(f"unknown loss builder {name!r}; choose one of {BUILDERS}")
+    function = globals()[name]
+    return function(*args) if name in FACTORIES else function
+
+
 def supervised(model, ctx):
     import deepinv as dinv
 
@@ -129,3 +141,8 @@ def generators(rng: torch.Generator, losses: list[nn.Module]) -> list[torch.Gene
         if isinstance(g, torch.Generator) and all(g is not f for f in found):
             found.append(g)
     return found
+
+
+#: The builders, by name: plain builders and factories that return one given their arguments.
+BUILDERS = ("supervised", "phase2phase", "equivariant", "splitting")
+FACTORIES = ("equivariant", "splitting")

@@ -19,17 +19,10 @@ import numpy as np
 import torch
 
 from ddei.io.folders import atomic_folder
+from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name  # noqa: F401  (part of this module's API)
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 
 MASK_KEY = "mask"
-
-
-def mask_folder_name(acceleration: int) -> str:
-    """Folder name of the paper's masks for an acceleration, e.g. ``TimeVaryingGaussianMask08``.
-
-    :param int acceleration: acceleration factor R.
-    """
-    return f"TimeVaryingGaussianMask{int(acceleration):02d}"
 
 
 def mask_path(root: str | os.PathLike, acceleration: int, patient: str, view: str) -> Path:

@@ -32,9 +32,12 @@ from ddei.runs.setup import (
     setup,
 )
 from ddei.workflow.config import RunConfig
+from ddei.workflow.provenance import versions_of
 from ddei.workflow.registry import lookup
 
-COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", *METRICS]
+#: Columns of a metrics file: the run, the test slice, the metrics and the versions of the packages the evaluation
+#: ran with (:func:`ddei.workflow.provenance.versions_of`; ``collect_metrics`` refuses to mix them).
+COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", *METRICS, "versions"]
 
 
 def magnitude(x: torch.Tensor) -> np.ndarray:
@@ -47,6 +50,7 @@ def evaluate(
     model: nn.Module | None,
     dataset,
     physics,
+    *,
     method: str,
     acceleration: int,
     seed: int,
@@ -71,6 +75,7 @@ def evaluate(
     :return: one row per slice with the columns :data:`COLUMNS`.
     """
     metrics = metric_functions()
+    versions = versions_of([__name__])
     if model is not None:
         model.to(device).eval()
     rows, recon = [], {}
@@ -89,6 +94,7 @@ def evaluate(
         row = {"method": method, "acceleration": acceleration, "seed": seed}
         row |= {k: rec[k] for k in ("patient", "view", "slice")}
         row |= {name: float(fn(x_hat, x).mean()) for name, fn in metrics.items()}
+        row["versions"] = versions
         rows.append(row)
         if recon_path is not None and (save_recon < 0 or i < save_recon):
             key = f"{rec['patient']}_{rec['view']}_s{rec['slice']}"
@@ -123,6 +129,7 @@ def run_evaluation(
     cfg: RunConfig,
     acceleration: int,
     seed: int,
+    *,
     extract_dir: str | os.PathLike,
     mask_root: str | os.PathLike,
     model_path: str | os.PathLike | None,
@@ -148,8 +155,10 @@ def run_evaluation(
     if lookup(cfg.base).trained or cfg.external is not None:
         model = load_model(cfg, model_path, frames, rng, precision, device)
     df = evaluate(
-        model, dataset, physics, cfg.method, acceleration, seed, device, recon_out, save_recon, progress
-    )
+        model, dataset, physics,
+        method=cfg.method, acceleration=acceleration, seed=seed, device=device, recon_path=recon_out,
+        save_recon=save_recon, progress=progress,
+    )  # fmt: skip
     metrics_out = Path(metrics_out)
     metrics_out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(metrics_out, index=False)

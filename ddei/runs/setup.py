@@ -11,18 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from torch import nn
 
 import ddei  # noqa: F401
 from ddei.data.dataset import CineSliceDataset
-from ddei.mri.masks import mask_folder_name
+from ddei.io.layout import mask_folder_name
+from ddei.mri import losses
 from ddei.mri.models import build_model
 from ddei.mri.precision import configure
 from ddei.workflow.config import RunConfig
 from ddei.workflow.provenance import code_fingerprint, files_digest
-from ddei.workflow.registry import build_method, lookup
+from ddei.workflow.registry import Method, lookup
 
 #: 2D convolutions in NHWC memory format, on every device: faster on the GPU's tensor cores and with oneDNN on
 #: the CPU (``benchmarks/bench_train_step.py``).
@@ -132,3 +135,37 @@ def make_physics(img_size: tuple[int, int, int, int], noise_sigma: float, rng: t
     if noise_sigma > 0:
         physics.noise_model = dinv.physics.GaussianNoise(sigma=noise_sigma, rng=rng)
     return physics
+
+
+def build_method(
+    method: Method,
+    model: nn.Module,
+    img_size: tuple[int, int, int, int],
+    rng: torch.Generator,
+    noise_sigma: float,
+    settings: Mapping,
+    device: str | torch.device,
+) -> tuple[nn.Module, list[nn.Module]]:
+    """The losses of a method, and the model adapted to it (splitting methods wrap the model).
+
+    :param Method method: a trained method (see :data:`METHODS`, :func:`variant`).
+    :param torch.nn.Module model: reconstruction network ``model(y, physics)``.
+    :param tuple img_size: ``(C, T, H, W)`` of one sample.
+    :param torch.Generator rng: the generator every random component draws from.
+    :param float noise_sigma: measurement noise level (needed by the SURE methods).
+    :param dict settings: the method's settings; must hold every key of ``method.settings``.
+    :param device: torch device.
+    :return: ``(model, losses)``.
+    """
+    if not method.trained:
+        raise ValueError(f"{method.name!r} is not a trained method")
+    if method.needs_noise and noise_sigma <= 0:
+        raise ValueError(
+            f"{method.name} needs noise_sigma > 0 (SURE estimates the risk under Gaussian noise)"
+        )
+    missing = [k for k in method.settings if k not in settings]
+    if missing:
+        raise KeyError(f"{method.name} needs the settings {missing}")
+    function, args = method.build
+    ctx = losses.LossContext(tuple(img_size), rng, float(noise_sigma), dict(settings), device)
+    return losses.builder(function, *args)(model, ctx)

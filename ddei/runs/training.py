@@ -376,6 +376,7 @@ def run_training(
     cfg: RunConfig,
     acceleration: int,
     seed: int,
+    *,
     extract_dir: str | os.PathLike,
     mask_root: str | os.PathLike,
     model_out: str | os.PathLike,

@@ -5,7 +5,13 @@
   docstrings removed, so edits of comments, blank lines, formatting or docstrings do not change the fingerprint;
   any other edit does. Every rule of the workflow gets the fingerprint of its script as a ``param``: an edit to
   a ``ddei`` module reruns exactly the rules whose scripts use it, and what depends on their outputs.
-- :func:`files_digest`: a content hash of files and folders (the data a training run learns from).
+- :func:`script_fingerprint`: a rule's fingerprint: its script, the helper modules beside it (``_preamble.py``),
+  the :func:`code_fingerprint` of the ``ddei`` modules it imports, and the versions of the third-party
+  distributions that all this code imports (:func:`package_versions`), so that an upgrade of deepinv reruns the
+  rules that run deepinv, and only those.
+- :func:`files_digest`: a content hash of files and folders (the data a training run learns from);
+  :func:`stat_digest`: a cheap one (paths, sizes, modification times) for data read by path, too large to hash
+  at every parse (the real CMRxRecon data).
 
 This module imports neither torch nor deepinv.
 """
@@ -14,7 +20,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import os
+import sys
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -116,9 +124,114 @@ def script_modules(script: str | os.PathLike) -> list[str]:
     return sorted(imported_modules(Path(script).read_text()))
 
 
+def local_modules(script: str | os.PathLike) -> list[Path]:
+    """The modules beside a script that it imports (``_preamble.py`` for the rules' scripts)."""
+    script = Path(script)
+    names = {n.split(".")[0] for n in _all_imports(script.read_text())}
+    return sorted(p for p in (script.parent / f"{n}.py" for n in names) if p.is_file() and p != script)
+
+
+def _all_imports(source: str) -> set[str]:
+    """Every absolute import of a piece of source, at any depth (module names, not filtered)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+#: Modules whose imports inside functions run only when some other package is imported (an import hook), never
+#: by themselves: only their module-level imports count.
+IMPORT_HOOKS = ("_compat.py",)
+
+
+def _module_level_imports(source: str) -> set[str]:
+    tree = ast.parse(source)
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def third_party(paths: Iterable[Path]) -> list[str]:
+    """Top-level names of the third-party modules that some of ``paths`` import (neither ``ddei`` nor the
+    standard library), at any depth of the files (at module level only for :data:`IMPORT_HOOKS`)."""
+    names = set()
+    for path in map(Path, paths):
+        read = _module_level_imports if path.name in IMPORT_HOOKS else _all_imports
+        names |= {n.split(".")[0] for n in read(path.read_text())}
+    local = {Path(p).stem for p in paths}
+    return sorted(n for n in names if n != PACKAGE and n not in sys.stdlib_module_names and n not in local)
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def package_versions(modules: Iterable[str]) -> dict[str, str]:
+    """``{distribution: version}`` of the installed distributions providing top-level ``modules``.
+
+    :param modules: top-level import names (``yaml`` is provided by ``PyYAML``); unknown ones are left out.
+    """
+    out = {}
+    for name in modules:
+        for dist in _distributions().get(name, []):
+            out[dist] = importlib.metadata.version(dist)
+    return dict(sorted(out.items()))
+
+
+def code_files(modules: Iterable[str]) -> list[Path]:
+    """The files of the ``ddei`` modules that importing ``modules`` executes (:func:`closure`)."""
+    return [module_path(name) for name in closure(modules)]
+
+
 def script_fingerprint(script: str | os.PathLike) -> str:
-    """:func:`code_fingerprint` of the ``ddei`` modules a script imports (a rule's script)."""
-    return code_fingerprint(script_modules(script))
+    """A rule's fingerprint: its script and local helpers (syntax trees without docstrings), the
+    :func:`code_fingerprint` of the ``ddei`` modules it imports, and the :func:`package_versions` of every
+    third-party module all that code imports (16 hex digits)."""
+    script = Path(script)
+    own = [script, *local_modules(script)]
+    modules = script_modules(script)
+    h = hashlib.sha256()
+    for path in own:
+        h.update(f"{path.name}:{code_digest(path)}\n".encode())
+    h.update(f"ddei:{code_fingerprint(modules)}\n".encode())
+    for dist, version in package_versions(third_party(own + code_files(modules))).items():
+        h.update(f"{dist}=={version}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def versions_of(modules: Iterable[str]) -> str:
+    """The versions of the third-party distributions the ``ddei`` ``modules`` import, as one string
+    (``deepinv==0.5.0;numpy==2.4.6;...``): what a result was computed with (every metrics file records it)."""
+    return ";".join(f"{d}=={v}" for d, v in package_versions(third_party(code_files(modules))).items())
+
+
+def stat_digest(paths: Iterable[str | os.PathLike]) -> str:
+    """Cheap digest of files and folders read by path: every file's relative path, size and modification time
+    (16 hex digits). A file replaced under the same path changes it; a folder that does not exist digests as
+    such.
+
+    :param paths: files or folders.
+    """
+    h = hashlib.sha256()
+    for path in map(Path, paths):
+        if not path.exists():
+            h.update(f"missing:{path}\n".encode())
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            st = f.stat()
+            h.update(
+                f"{f.relative_to(path) if path.is_dir() else f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode()
+            )
+    return h.hexdigest()[:16]
 
 
 def files_digest(paths: Iterable[str | os.PathLike]) -> str:

@@ -22,20 +22,13 @@ A *variant* (:func:`variant`) is a registered method under another name with oth
 reference code's transform (``transform_mode: upstream``) as its own table row. An *external* model
 (:func:`external`) is a trained network loaded from a file and evaluated like any method.
 
-This module imports neither torch nor deepinv.
+This module imports neither torch nor deepinv, nor the builders (:func:`ddei.runs.setup.build_method` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
-
-from ddei.mri import losses
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 #: Kinds of method, in the order of the results table's groups.
 KINDS = ("baseline", "unsupervised", "external", "supervised")
@@ -49,7 +42,9 @@ class Method:
 
     :param str name: name in the configuration and in file names (``*`` becomes ``-star`` there, see :func:`slug`).
     :param str kind: one of :data:`KINDS`; only ``unsupervised`` methods are ranked in the tables.
-    :param build: loss builder (:data:`ddei.mri.losses.Builder`), ``None`` for methods that are not trained.
+    :param build: its loss builder, named: ``(function, args)`` of :mod:`ddei.mri.losses` whose call returns the
+        builder (:data:`ddei.mri.losses.Builder`); ``None`` for methods that are not trained. Named rather than
+        imported, so that the registry (which the report reads) imports no torch and no deepinv.
     :param tuple settings: the method-specific settings it reads (a subset of :data:`SETTINGS`).
     :param bool needs_noise: it needs ``noise_sigma > 0`` (SURE).
     :param str base: the registered method whose losses it uses (itself, except for variants).
@@ -61,7 +56,7 @@ class Method:
 
     name: str
     kind: str
-    build: losses.Builder | None = None
+    build: tuple[str, tuple] | None = None
     settings: tuple[str, ...] = ()
     needs_noise: bool = False
     base: str = ""
@@ -96,15 +91,15 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("zf", "baseline"),
-        Method("phase2phase", "unsupervised", losses.phase2phase),
-        Method("t-ssdu", "unsupervised", losses.splitting(False), ("split_ratio",)),
-        Method("t-ssdu*", "unsupervised", losses.splitting(True), ("split_ratio", "eval_n_samples"),
+        Method("phase2phase", "unsupervised", ("phase2phase", ())),
+        Method("t-ssdu", "unsupervised", ("splitting", (False,)), ("split_ratio",)),
+        Method("t-ssdu*", "unsupervised", ("splitting", (True,)), ("split_ratio", "eval_n_samples"),
                trained_as="t-ssdu"),
-        Method("ei-r", "unsupervised", losses.equivariant("rotate", False)),
-        Method("ei-r-sure", "unsupervised", losses.equivariant("rotate", True), needs_noise=True),
-        Method("ddei", "unsupervised", losses.equivariant("ddei", False), ("transform_mode",)),
-        Method("ddei-sure", "unsupervised", losses.equivariant("ddei", True), ("transform_mode",), needs_noise=True),
-        Method("sup", "supervised", losses.supervised),
+        Method("ei-r", "unsupervised", ("equivariant", ("rotate", False))),
+        Method("ei-r-sure", "unsupervised", ("equivariant", ("rotate", True)), needs_noise=True),
+        Method("ddei", "unsupervised", ("equivariant", ("ddei", False)), ("transform_mode",)),
+        Method("ddei-sure", "unsupervised", ("equivariant", ("ddei", True)), ("transform_mode",), needs_noise=True),
+        Method("sup", "supervised", ("supervised", ())),
     )
 }  # fmt: skip
 
@@ -189,36 +184,3 @@ def lookup(name: str) -> Method:
         f"unknown method {name!r}: not one of {list(METHODS)}, nor a registered variant or external model "
         f"({list(_REGISTERED)}); define it under `variants` or `evaluation.external`"
     )
-
-
-def build_method(
-    method: Method,
-    model: nn.Module,
-    img_size: tuple[int, int, int, int],
-    rng: torch.Generator,
-    noise_sigma: float,
-    settings: Mapping,
-    device: str | torch.device,
-) -> tuple[nn.Module, list[nn.Module]]:
-    """The losses of a method, and the model adapted to it (splitting methods wrap the model).
-
-    :param Method method: a trained method (see :data:`METHODS`, :func:`variant`).
-    :param torch.nn.Module model: reconstruction network ``model(y, physics)``.
-    :param tuple img_size: ``(C, T, H, W)`` of one sample.
-    :param torch.Generator rng: the generator every random component draws from.
-    :param float noise_sigma: measurement noise level (needed by the SURE methods).
-    :param dict settings: the method's settings; must hold every key of ``method.settings``.
-    :param device: torch device.
-    :return: ``(model, losses)``.
-    """
-    if not method.trained:
-        raise ValueError(f"{method.name!r} is not a trained method")
-    if method.needs_noise and noise_sigma <= 0:
-        raise ValueError(
-            f"{method.name} needs noise_sigma > 0 (SURE estimates the risk under Gaussian noise)"
-        )
-    missing = [k for k in method.settings if k not in settings]
-    if missing:
-        raise KeyError(f"{method.name} needs the settings {missing}")
-    ctx = losses.LossContext(tuple(img_size), rng, float(noise_sigma), dict(settings), device)
-    return method.build(model, ctx)

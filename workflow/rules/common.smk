@@ -11,7 +11,8 @@ sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own 
 
 from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
 from ddei.workflow.registry import slug
-from ddei.workflow.provenance import script_fingerprint
+from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name
+from ddei.workflow.provenance import script_fingerprint, stat_digest
 
 validate(config, schema="../schemas/config.schema.yaml")  # fills in every default
 try:
@@ -72,7 +73,13 @@ def synthetic_input(wildcards):
 
 
 def mask_dir(wildcards):
-    return R(f"masks/TimeVaryingGaussianMask{int(wildcards.acc):02d}")
+    return R(f"masks/{mask_folder_name(int(wildcards.acc))}")
+
+
+def read_by_path(path):
+    """Digest of data a rule reads by path rather than as an input (imported masks, the real CMRxRecon data): a
+    param, so that a file replaced under the same path reruns the rule (ddei.workflow.provenance.stat_digest)."""
+    return stat_digest([path]) if path else None
 
 
 def model_input(wildcards):

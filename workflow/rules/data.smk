@@ -30,6 +30,7 @@ rule extract:
         slices=directory(R("extract/slices")),
     params:
         root=data_root(),
+        root_digest=read_by_path(config["data"]["root"]) if config["data"]["source"] == "cmrxrecon" else None,
         lax_slices=config["data"]["lax_slices"],
         sax_slices=config["data"]["sax_slices"],
         train_fraction=config["data"]["train_fraction"],
@@ -54,11 +55,12 @@ rule masks:
     input:
         index=R("extract/index.csv"),
     output:
-        directory(R("masks/TimeVaryingGaussianMask{acc2}")),
+        directory(R(f"masks/{MASK_FOLDER_PREFIX}{{acc2}}")),
     params:
         seed=config["masks"]["seed"],
         frames=config["masks"]["frames"],
         import_dir=config["masks"]["import_dir"],
+        import_digest=read_by_path(config["masks"]["import_dir"]),
         code=code("masks.py"),
     log:
         R("logs/masks/acc{acc2}.log"),

@@ -7,8 +7,8 @@ from _preamble import setup
 
 setup(snakemake)
 
-import pandas as pd
+from ddei.report.tables import METRICS, collect_metrics
 
-df = pd.concat([pd.read_csv(f, dtype={"patient": str}) for f in snakemake.input], ignore_index=True)
+df = collect_metrics(snakemake.input)
 df.to_csv(snakemake.output[0], index=False)
-print(df.groupby(["method", "acceleration"])[["psnr", "ssim", "nmse"]].mean().to_string())
+print(df.groupby(["method", "acceleration"])[list(METRICS)].mean().to_string())

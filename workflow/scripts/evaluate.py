@@ -7,6 +7,7 @@ from _preamble import setup
 
 setup(snakemake)
 
+from ddei.mri.metrics import METRICS
 from ddei.runs.evaluation import run_evaluation
 from ddei.workflow.config import RunConfig
 
@@ -15,12 +16,12 @@ df = run_evaluation(
     RunConfig.from_dict(p.cfg),
     int(w.acc),
     int(w.seed),
-    p.extract_dir,
-    p.mask_root,
-    snakemake.input.get("model"),
-    snakemake.output.metrics,
-    snakemake.output.recon,
-    p.save_recon,
-    p.precision,
+    extract_dir=p.extract_dir,
+    mask_root=p.mask_root,
+    model_path=snakemake.input.get("model"),
+    metrics_out=snakemake.output.metrics,
+    recon_out=snakemake.output.recon,
+    save_recon=p.save_recon,
+    precision=p.precision,
 )
-print(df[["psnr", "ssim", "nmse"]].describe().to_string())
+print(df[list(METRICS)].describe().to_string())

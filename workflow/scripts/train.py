@@ -15,9 +15,9 @@ run_training(
     RunConfig.from_dict(p.cfg),
     int(w.acc),
     int(w.seed),
-    p.extract_dir,
-    p.mask_root,
-    snakemake.output.model,
-    RunFiles(p.checkpoint, snakemake.output.loss, snakemake.output.val),
+    extract_dir=p.extract_dir,
+    mask_root=p.mask_root,
+    model_out=snakemake.output.model,
+    files=RunFiles(p.checkpoint, snakemake.output.loss, snakemake.output.val),
     code=p.code,
 )
