@@ -468,3 +468,36 @@ def test_variants_and_external_models_are_shown_by_name(tmp_path):
     )
     tests = tables.wilcoxon_tests(pd.concat([df, extra]), reference="ddei-upstream")
     assert set(tests["reference"]) == {"ddei-upstream"} and "ddei" in set(tests["method"])
+
+
+def test_validation_figure_draws_every_trained_method(tmp_path):
+    runs = []
+    for method, top in (("ddei", 24.0), ("t-ssdu", 22.0)):
+        for seed in (0, 1):
+            path = tmp_path / f"{method}{seed}.csv"
+            steps = np.arange(0, 1001, 100)
+            psnr = top - 6 * np.exp(-steps / 300) + 0.2 * seed
+            pd.DataFrame({"step": steps, "epoch": steps / 100, "psnr": psnr, "ssim": psnr / 30,
+                          "seconds": steps * 0.1}).to_csv(path, index=False)  # fmt: skip
+            runs.append((method, 8, seed, path))
+    off = tmp_path / "off.csv"
+    off.write_text("step,epoch,psnr,ssim,seconds\n")  # validation off: header only, left out
+    png = tmp_path / "val.png"
+    figures.validation_curves(runs + [("sup", 8, 0, off)], png, dpi=60)
+    for method in ("ddei", "t-ssdu"):
+        assert colour_pixels(png, STYLES[method].colour) > 20, method
+    figures.validation_curves([("sup", 8, 0, off)], tmp_path / "none.png", dpi=60)
+    assert (tmp_path / "none.png").stat().st_size > 0
+
+
+def test_collect_metrics_refuses_to_mix_package_versions(tmp_path):
+    from ddei.report.collect import MixedVersionsError, collect_metrics
+
+    df = make_metrics()
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    df.assign(versions="deepinv==0.5.0;torch==2.13.0").to_csv(a, index=False)
+    df.assign(versions="deepinv==0.5.0;torch==2.13.0").to_csv(b, index=False)
+    df.assign(versions="deepinv==0.6.0;torch==2.13.0").to_csv(c, index=False)
+    assert len(collect_metrics([a, b])) == 2 * len(df)
+    with pytest.raises(MixedVersionsError, match=r"deepinv==0.6.0.*c\.csv"):
+        collect_metrics([a, b, c])

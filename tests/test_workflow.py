@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ def tiny_config(results: Path | str) -> dict:
 
 
 def snakemake(
-    workdir: Path, config: dict, *args: str, snakefile: Path | None = None
+    workdir: Path, config: dict, *args: str, snakefile: Path | None = None, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
@@ -42,7 +43,7 @@ def snakemake(
         SNAKEMAKE if snakefile is None else [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
     )
     cmd = cmd + ["--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -71,8 +72,10 @@ def finished_run(tmp_path_factory):
     return clone, config
 
 
-def clone_snakemake(clone: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    return snakemake(clone, config, *args, snakefile=clone / "Snakefile")
+def clone_snakemake(
+    clone: Path, config: dict, *args: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    return snakemake(clone, config, *args, snakefile=clone / "Snakefile", env=env)
 
 
 @pytest.mark.slow
@@ -111,21 +114,26 @@ def test_changing_one_method_reruns_only_its_jobs(finished_run):
     assert not {"extract", "masks", "synthetic_data"} & set(jobs)
 
 
-DOWNSTREAM_OF_TRAIN = {"train", "evaluate", "collect_metrics", "table", "wilcoxon", "cine_figure", "metrics_figure",
-                       "training_figure", "all"}  # fmt: skip
+FIGURES = {"cine_figure", "metrics_figure", "training_figure", "validation_figure"}
+REPORT = FIGURES | {"table", "wilcoxon", "all"}
+DOWNSTREAM_OF_TRAIN = REPORT | {"train", "evaluate", "collect_metrics"}
+EVERY_RULE = DOWNSTREAM_OF_TRAIN | {"synthetic_data", "extract", "masks"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "module, edit, expected",
     [
-        ("ddei/report/figures.py", "code", {"cine_figure", "metrics_figure", "training_figure", "all"}),
-        ("ddei/report/tables.py", "code", {"table", "wilcoxon", "cine_figure", "metrics_figure", "training_figure", "all"}),
-        ("ddei/methods.py", "code", DOWNSTREAM_OF_TRAIN),
-        ("ddei/evaluation.py", "code", DOWNSTREAM_OF_TRAIN - {"train", "training_figure"}),
+        ("ddei/report/figures.py", "code", FIGURES | {"all"}),
+        ("ddei/report/tables.py", "code", REPORT),
+        ("ddei/report/style.py", "colour", REPORT),  # presentation: report rules only, never a training
+        ("ddei/workflow/registry.py", "code", DOWNSTREAM_OF_TRAIN),
+        ("ddei/runs/evaluation.py", "code", DOWNSTREAM_OF_TRAIN - {"train", "training_figure", "validation_figure"}),
         ("ddei/data/extract.py", "code", DOWNSTREAM_OF_TRAIN | {"extract", "masks"}),
-        ("ddei/methods.py", "comment", set()),
-        ("ddei/training.py", "docstring", set()),
+        ("ddei/data/phantom.py", "code", EVERY_RULE),  # synthetic data and all after
+        ("workflow/scripts/_preamble.py", "code", EVERY_RULE),  # every script runs it
+        ("ddei/workflow/registry.py", "comment", set()),
+        ("ddei/runs/training.py", "docstring", set()),
     ],
 )  # fmt: skip
 def test_code_edits_rerun_what_they_affect(finished_run, module, edit, expected):
@@ -138,10 +146,14 @@ def test_code_edits_rerun_what_they_affect(finished_run, module, edit, expected)
         "code": "\n_EDITED = 1\n",
         "comment": "\n# a comment\n\n",
         "docstring": "",
+        "colour": "",
     }[edit]
     edited = original + added
     if edit == "docstring":
         edited = original.replace('"""', '"""Edited. ', 1)
+    if edit == "colour":
+        edited = original.replace('"DDEI (ours)", "#d62728"', '"DDEI (ours)", "#aa0000"')
+        assert edited != original
     try:
         path.write_text(edited)
         result = clone_snakemake(clone, config, "-n")
@@ -149,6 +161,55 @@ def test_code_edits_rerun_what_they_affect(finished_run, module, edit, expected)
         path.write_text(original)
     assert result.returncode == 0, result.stderr[-2000:]
     assert set(planned_jobs(result)) == expected, result.stdout[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "package, expected",
+    [("seaborn", FIGURES | {"all"}), ("deepinv", EVERY_RULE - {"synthetic_data", "extract"})],
+)
+def test_a_new_package_version_reruns_the_rules_that_import_it(finished_run, tmp_path, package, expected):
+    """A distribution of another version found first on the path (as after an upgrade) replans exactly the rules
+    whose code imports it: seaborn the figures, deepinv the masks and everything from training on."""
+    import importlib.metadata
+
+    clone, config = finished_run
+    dist = importlib.metadata.distribution(package)
+    fake = tmp_path / "site" / f"{dist.metadata['Name']}-99.0.dist-info"
+    fake.mkdir(parents=True)
+    (fake / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist.metadata['Name']}\nVersion: 99.0\n")
+    top_level = package if package != "seaborn" else "seaborn"
+    (fake / "top_level.txt").write_text(f"{top_level}\n")
+    (fake / "RECORD").write_text(f"{top_level}/__init__.py,,\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    result = clone_snakemake(clone, config, "-n", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(planned_jobs(result)) == expected, result.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_imported_masks_are_used_and_a_replaced_one_reruns_masks_and_after(finished_run, tmp_path):
+    """masks.import_dir: the workflow checks and uses masks from a folder in the paper's layout (byte for byte);
+    a mask file replaced under the same path replans the masks and everything after them."""
+    clone, config = finished_run
+    work = tmp_path / "clone"
+    shutil.copytree(clone, work, symlinks=True)
+    published = tmp_path / "published"
+    shutil.copytree(work / config["results"] / "masks", published)
+    imported = config | {"masks": config["masks"] | {"import_dir": str(published)}}
+    shutil.rmtree(work / config["results"] / "masks")
+    first = clone_snakemake(work, imported)
+    assert first.returncode == 0, first.stderr[-3000:]
+    ours = sorted(p.relative_to(published) for p in published.rglob("*.mat"))
+    used = work / config["results"] / "masks"
+    assert ours and ours == sorted(p.relative_to(used) for p in used.rglob("*.mat"))
+    assert all((published / rel).read_bytes() == (used / rel).read_bytes() for rel in ours)
+    assert planned_jobs(clone_snakemake(work, imported, "-n")) == {}
+    mask = sorted(published.rglob("*.mat"))[0]
+    mask.write_bytes(mask.read_bytes())  # the same path, a new file (as a download would replace it)
+    os.utime(mask, ns=(mask.stat().st_atime_ns, mask.stat().st_mtime_ns + 10**9))
+    result = clone_snakemake(work, imported, "-n")
+    assert set(planned_jobs(result)) == DOWNSTREAM_OF_TRAIN | {"masks"}, result.stdout[-3000:]
 
 
 @pytest.mark.slow
@@ -261,24 +322,6 @@ def test_missing_optional_keys_take_the_schemas_defaults(tmp_path):
     result = snakemake(tmp_path, config, "-n")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert planned_jobs(result).get("train") == 2
-
-
-@pytest.mark.slow
-def test_workflow_imports_published_masks(finished_run, tmp_path):
-    """masks.import_dir: the workflow checks and uses masks from a folder in the paper's layout."""
-    clone, config = finished_run
-    published = (
-        clone / config["results"] / "masks"
-    )  # stands in for the paper's published TimeVaryingGaussianMaskXX
-    imported = tiny_config(tmp_path / "results")
-    imported["masks"]["import_dir"] = str(published)
-    target = str(tmp_path / "results" / "masks" / "TimeVaryingGaussianMask04")
-    result = snakemake(tmp_path, imported, target)
-    assert result.returncode == 0, result.stderr[-3000:]
-    ours = sorted(p.relative_to(published) for p in published.rglob("*.mat"))
-    assert ours and ours == sorted(p.relative_to(Path(target).parent) for p in Path(target).rglob("*.mat"))
-    for rel in ours:
-        assert (published / rel).read_bytes() == (Path(target).parent / rel).read_bytes()
 
 
 @pytest.mark.slow

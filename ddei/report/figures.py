@@ -578,3 +578,45 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
         fig.suptitle("Training loss per method and acceleration (each panel its own scale)")
         fig.tight_layout()
         _save(fig, out_raw_png, dpi)
+
+
+def validation_curves(val_files, out_png, dpi=200):
+    """Validation PSNR against training step, mean ± sd over seeds, one panel per acceleration.
+
+    :param val_files: ``[(method, acceleration, seed, path to val.csv), …]`` (``step, epoch, psnr, ssim,
+        seconds``, :data:`ddei.runs.validation.VAL_COLUMNS`); empty files (validation off) are left out.
+    :param out_png: the figure.
+    """
+    import seaborn as sns
+
+    frames = [pd.read_csv(p).assign(method=m, acceleration=int(a), seed=int(s)) for m, a, s, p in val_files]
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
+    with style():
+        if df is None:
+            fig = Figure(figsize=(6, 2))
+            FigureCanvasAgg(fig)
+            fig.text(0.5, 0.5, "validation was off (training.validate_every: false)", ha="center")
+            _save(fig, out_png, dpi)
+            return
+        order = order_methods(df["method"])
+        accs = sorted(df["acceleration"].unique())
+        df["label"] = df["method"].map(label)
+        fig = Figure(figsize=(max(3.6 * len(accs) + 0.8, 6.0), 3.6))
+        FigureCanvasAgg(fig)
+        axes = np.atleast_1d(fig.subplots(1, len(accs), sharey=True))
+        for ax, acc in zip(axes, accs):
+            sns.lineplot(
+                data=df[df["acceleration"] == acc], x="step", y="psnr", hue="label",
+                hue_order=[label(m) for m in order], palette=palette(order), errorbar="sd", ax=ax,
+            )  # fmt: skip
+            ax.set_title(f"×{acc}")
+            ax.set_xlabel("training step")
+            ax.set_ylabel("validation PSNR (dB)")
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.remove()
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
+        fig.tight_layout(rect=(0, 0.12, 1, 1))
+        _save(fig, out_png, dpi)

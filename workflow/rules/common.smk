@@ -124,5 +124,5 @@ def report_outputs():
         for name, ext in (("cine", "gif"), ("cine", "html"), ("frame", "png"))
     ]
     figures += [R("figures/metrics_vs_acceleration.png"), R("figures/training_curves.png")]
-    figures += [R("figures/training_curves_raw.png")]
+    figures += [R("figures/training_curves_raw.png"), R("figures/validation_curves.png")]
     return tables + figures

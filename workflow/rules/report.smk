@@ -177,3 +177,28 @@ rule training_figure:
         "../../envs/report.yaml"
     script:
         "../scripts/training_figure.py"
+
+
+rule validation_figure:
+    input:
+        [R(f"models/{slug(m)}/acc{a}/seed{s}/val.csv") for m, a, s in loss_runs()],
+    output:
+        report(
+            R("figures/validation_curves.png"),
+            caption="../report/validation.rst",
+            category="4. Metrics and training",
+            labels={"figure": "validation PSNR"},
+        ),
+    params:
+        runs=loss_runs(),
+        catalogue=catalogue_params(),
+        code=code("validation_figure.py"),
+    log:
+        R("logs/report/validation_figure.log"),
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/validation_figure.py"

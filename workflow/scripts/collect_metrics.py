@@ -7,7 +7,8 @@ from _preamble import setup
 
 setup(snakemake)
 
-from ddei.report.tables import METRICS, collect_metrics
+from ddei.mri.metrics import METRICS
+from ddei.report.collect import collect_metrics
 
 df = collect_metrics(snakemake.input)
 df.to_csv(snakemake.output[0], index=False)

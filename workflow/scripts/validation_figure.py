@@ -1,0 +1,17 @@
+"""Validation PSNR against training step (rule validation_figure)."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
+
+setup(snakemake)
+
+from ddei.report.style import register
+
+register(**snakemake.params.catalogue)  # labels and colours of the variants and external models
+
+from ddei.report.figures import validation_curves
+
+runs = [(m, a, s, path) for (m, a, s), path in zip(snakemake.params.runs, snakemake.input)]
+validation_curves(runs, snakemake.output[0])
