@@ -206,3 +206,19 @@ def test_unknown_method_names_are_errors_that_name_them():
         lookup("noise2noise")
     with pytest.raises(KeyError, match="no style for method 'noise2noise'"):
         style.label("noise2noise")
+
+
+def test_every_enum_of_the_schema_is_its_code_definition():
+    """One definition each: the schema's enums are the code's names (the code is what runs them)."""
+    from ddei.data.dataset import NORMALISATIONS
+    from ddei.mri.models import available_models
+    from ddei.mri.precision import PRECISIONS
+    from ddei.mri.transforms import TRANSFORM_MODES
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    defs, props = schema["definitions"], schema["properties"]
+    assert defs["model"]["properties"]["name"]["enum"] == available_models()
+    assert props["normalisation"]["enum"] == list(NORMALISATIONS)
+    assert defs["transform_mode"]["enum"] == list(TRANSFORM_MODES)
+    assert defs["training"]["properties"]["precision"]["enum"] == list(PRECISIONS)
+    assert props["evaluation"]["properties"]["precision"]["enum"] == list(PRECISIONS)

@@ -247,7 +247,7 @@ def test_wilcoxon_matches_scipy():
     df = make_metrics(slices=slices)
     for metric, sigma in (("psnr", 1.0), ("ssim", 0.02), ("nmse", 0.002)):  # no ties: scipy's exact test
         df[metric] += rng.normal(0, sigma, len(df))
-    tests = tables.wilcoxon_tests(df)
+    tests = tables.wilcoxon_tests(df, "ddei")
     assert set(tests["method"]) == {"zf", "phase2phase", "t-ssdu*", "sup"}
     assert list(tests.columns) == tables.WILCOXON_COLUMNS
     for _, row in tests.iterrows():
@@ -274,7 +274,7 @@ def test_wilcoxon_pairs_by_slice_and_seed():
         5  # seed 2 differs: pairs keep it apart
     )
     df = df.sample(frac=1, random_state=0)  # order must not matter
-    tests = tables.wilcoxon_tests(df, metrics=("psnr",))
+    tests = tables.wilcoxon_tests(df, "ddei", metrics=("psnr",))
     row = tests[(tests["method"] == "t-ssdu*") & (tests["acceleration"] == 4)].iloc[0]
     sub = df[df["acceleration"] == 4]
     a = sub[sub["method"] == "ddei"].sort_values(tables.KEYS + ["seed"])["psnr"].to_numpy()
@@ -290,7 +290,7 @@ def test_wilcoxon_pairs_by_slice_and_seed():
 
 
 def test_wilcoxon_single_slice_and_identical_values(tmp_path):
-    tests = tables.wilcoxon_tests(make_metrics(slices=SLICES[:1]))
+    tests = tables.wilcoxon_tests(make_metrics(slices=SLICES[:1]), "ddei")
     assert tests["statistic"].isna().all() and tests["p_value"].isna().all()
     assert (tests["n"] == 1).all() and tests["note"].str.contains("impossible").all()
 
@@ -298,23 +298,27 @@ def test_wilcoxon_single_slice_and_identical_values(tmp_path):
     df.loc[df["method"] == "phase2phase", ["psnr", "ssim", "nmse"]] = df.loc[
         df["method"] == "ddei", ["psnr", "ssim", "nmse"]
     ].to_numpy()
-    tests = tables.wilcoxon_tests(df)
+    tests = tables.wilcoxon_tests(df, "ddei")
     same = tests[tests["method"] == "phase2phase"]
     assert (same["p_value"] == 1.0).all() and (same["mean_difference"] == 0).all()
     assert same["note"].str.contains("zero").all() and (same["favours"] == "").all()
 
-    few = tables.wilcoxon_tests(make_metrics(slices=SLICES[:3]))
+    few = tables.wilcoxon_tests(make_metrics(slices=SLICES[:3]), "ddei")
     assert few["note"].str.contains("unreachable").all() and few["p_value"].notna().all()
 
     path = tmp_path / "all.csv"
     make_metrics().query("method != 'ddei'").to_csv(path, index=False)
-    out = tables.wilcoxon_report(path, tmp_path / "w.csv", tmp_path / "w.md", tmp_path / "w.html")
+    out = tables.wilcoxon_report(
+        path, tmp_path / "w.csv", tmp_path / "w.md", tmp_path / "w.html", reference="ddei"
+    )
     assert out.empty and list(pd.read_csv(tmp_path / "w.csv").columns) == tables.WILCOXON_COLUMNS
     assert "No tests" in (tmp_path / "w.md").read_text()
 
 
 def test_wilcoxon_markdown(metrics_csv, tmp_path):
-    tests = tables.wilcoxon_report(metrics_csv, tmp_path / "w.csv", tmp_path / "w.md", tmp_path / "w.html")
+    tests = tables.wilcoxon_report(
+        metrics_csv, tmp_path / "w.csv", tmp_path / "w.md", tmp_path / "w.html", reference="ddei"
+    )
     md = (tmp_path / "w.md").read_text()
     lines = [line for line in md.splitlines() if line.startswith("|")]
     assert len(lines) == 2 + len(tests) == 2 + 4 * 2 * 3
@@ -373,10 +377,8 @@ def test_slice_helpers(recon_files):
             }
         ]
     )
-    assert figures.slice_psnr(metrics, "ddei", 4, key, recon["ddei"], gt, seed=0) == 31.5
-    computed = figures.slice_psnr(metrics, "sup", 4, key, recon["sup"], gt)
-    mse = np.mean((recon["sup"].astype(float) - gt) ** 2)
-    assert computed == pytest.approx(10 * np.log10(gt.max() ** 2 / mse))
+    assert figures.slice_psnr(metrics, "ddei", 4, key, seed=0) == 31.5
+    assert np.isnan(figures.slice_psnr(metrics, "sup", 4, key))  # no row: the figures compute no PSNR
     assert figures.palette(["ddei", "sup"]) == {
         "DDEI (ours)": STYLES["ddei"].colour,
         "Supervised (oracle)": "#000000",

@@ -135,13 +135,17 @@ class _Killer(Dataset):
 
 
 @pytest.mark.parametrize("method", ["ddei", "t-ssdu"])
-def test_killed_run_resumes_to_identical_weights(method, dataset, tmp_path):
+def test_killed_run_resumes_to_identical_weights(method, dataset, tmp_path, capsys):
     reference = _run(method, dataset, tmp_path, epochs=3, name="reference").state_dict()
 
     with pytest.raises(KeyboardInterrupt):  # killed during the second epoch
         _run(method, _Killer(dataset, limit=4), tmp_path, epochs=3, name="killed")
     assert torch.load(tmp_path / "killed.pt", weights_only=False)["epoch"] == 1
-    resumed = _run(method, dataset, tmp_path, epochs=3, name="killed").state_dict()
+    counted = _Killer(dataset, limit=10**9)
+    capsys.readouterr()
+    resumed = _run(method, counted, tmp_path, epochs=3, name="killed").state_dict()
+    # it resumed: it trained epochs 2 and 3 only (a fresh restart would also end with the same weights)
+    assert "Resuming" in capsys.readouterr().out and counted.count == 2 * 3
 
     for key, value in reference.items():
         assert torch.equal(value, resumed[key]), f"{key} differs after resuming"

@@ -56,6 +56,7 @@ __all__ = [
     "ChoiceTransform",
     "ComposeTransform",
     "PerSampleTransform",
+    "TRANSFORM_MODES",
     "ddei_transform",
     "rotate_transform",
     "cpab_basis",
@@ -703,6 +704,10 @@ def rotate_transform(rng: torch.Generator | None = None) -> PerSampleTransform:
     return PerSampleTransform(Rotate(n_trans=1, rng=make_rng(rng)))
 
 
+#: The DDEI transforms (:func:`ddei_transform`): this project's, and the reference code's (the paper's).
+TRANSFORM_MODES = ("fixed", "upstream")
+
+
 def ddei_transform(
     mode: str,
     rng: torch.Generator | None = None,
@@ -743,4 +748,4 @@ def ddei_transform(
         tempad = ShiftTime(n_trans=1)
         diffeo = CPABDiffeomorphism(n_trans=1, device=device)
         return (diffeo | rotate) | tempad
-    raise ValueError(f"mode must be 'fixed' or 'upstream', got {mode!r}")
+    raise ValueError(f"mode must be one of {TRANSFORM_MODES}, got {mode!r}")

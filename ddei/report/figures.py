@@ -117,15 +117,9 @@ def load_slice(recon_files: dict, key: str | None = None) -> tuple[str, np.ndarr
     return key, gt, recon
 
 
-def psnr(recon: np.ndarray, gt: np.ndarray) -> float:
-    """PSNR (dB) of a magnitude series, peak = maximum of the ground truth (the evaluation's convention)."""
-    mse = float(np.mean((recon.astype(np.float64) - gt) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(float(gt.max()) ** 2 / mse)
-
-
-def slice_psnr(metrics: pd.DataFrame | None, method, acceleration, key, recon, gt, seed=None) -> float:
-    """The slice's PSNR from ``metrics/all.csv`` (what the table averages); computed from the magnitudes
-    (:func:`psnr`) when the metrics table has no row for it."""
+def slice_psnr(metrics: pd.DataFrame | None, method, acceleration, key, seed=None) -> float:
+    """The slice's PSNR from ``metrics/all.csv``, the evaluation's (what the table averages); NaN (shown as
+    "n/a") when the table has no row for it: the figures compute no metric of their own."""
     if metrics is not None and len(metrics):
         patient, view, s = parse_key(key)
         sel = metrics[
@@ -139,7 +133,7 @@ def slice_psnr(metrics: pd.DataFrame | None, method, acceleration, key, recon, g
             sel = sel[sel["seed"] == int(seed)]
         if len(sel):
             return float(sel["psnr"].iloc[0])
-    return psnr(recon, gt)
+    return float("nan")
 
 
 def motion_frame(gt: np.ndarray) -> int:
@@ -214,8 +208,9 @@ class ReconGrid:
             if m == "gt":
                 ax.set_title("Ground truth\n(fully sampled)")
             else:
-                ax.set_title(f"{label(m)}\nPSNR {psnrs[m]:.2f} dB")
-                ax.title.set_color(_title_colour(m))
+                shown = "n/a" if np.isnan(psnrs[m]) else f"{psnrs[m]:.2f} dB"
+                ax.set_title(f"{label(m)}\nPSNR {shown}")
+                ax.title.set_color(colour(m))
             if j == 0:
                 ax.set_ylabel("Magnitude")
                 if xt_row is not None:
@@ -302,10 +297,6 @@ class ReconGrid:
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def _title_colour(method: str) -> str:
-    return colour(method)
-
-
 def _bare(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -316,7 +307,7 @@ def _bare(ax) -> None:
 
 def _grid_inputs(recon_files, acceleration, metrics, seed, key):
     key, gt, recon = load_slice(recon_files, key)
-    psnrs = {m: slice_psnr(metrics, m, acceleration, key, recon[m], gt, seed) for m in recon}
+    psnrs = {m: slice_psnr(metrics, m, acceleration, key, seed) for m in recon}
     return key, gt, recon, psnrs
 
 
@@ -326,7 +317,7 @@ def cine_gif(
     """An animated GIF (every frame, looping) of :class:`ReconGrid` for one test slice.
 
     :param dict recon_files: method → ``recon/…/seed.npz`` (zero-filled included as ``"zf"``).
-    :param metrics: ``metrics/all.csv`` as a DataFrame, for the titles' PSNR (``None``: computed).
+    :param metrics: ``metrics/all.csv`` as a DataFrame, for the titles' PSNR (``None``: "n/a").
     :param seed: training seed of the reconstructions (to pick the PSNR rows).
     :param key: slice key (``None``: the first saved slice).
     :return: the slice key.

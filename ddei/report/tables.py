@@ -397,7 +397,7 @@ def _holm(p: np.ndarray) -> np.ndarray:
 
 
 def wilcoxon_tests(
-    df: pd.DataFrame, reference: str = "ddei", methods=None, accelerations=None, metrics=tuple(METRICS)
+    df: pd.DataFrame, reference: str, methods=None, accelerations=None, metrics=tuple(METRICS)
 ) -> pd.DataFrame:
     """Paired two-sided Wilcoxon signed-rank test of ``reference`` against every other method.
 
@@ -474,7 +474,7 @@ def _wilcoxon_columns(reference: str) -> list[str]:
     ]
 
 
-def wilcoxon_markdown(tests: pd.DataFrame, reference: str = "ddei") -> str:
+def wilcoxon_markdown(tests: pd.DataFrame, reference: str) -> str:
     """The tests as a Markdown table, one line per (acceleration, metric, competitor)."""
     title = f"Paired Wilcoxon signed-rank tests: {label(reference)} against each method"
     if tests.empty:
@@ -499,7 +499,7 @@ def wilcoxon_markdown(tests: pd.DataFrame, reference: str = "ddei") -> str:
     return "\n".join(lines) + "\n"
 
 
-def wilcoxon_html(tests: pd.DataFrame, reference: str = "ddei") -> str:
+def wilcoxon_html(tests: pd.DataFrame, reference: str) -> str:
     title = f"Paired Wilcoxon signed-rank tests: {label(reference)} against each method"
     if tests.empty:
         return html_page(
@@ -545,7 +545,7 @@ def wilcoxon_html(tests: pd.DataFrame, reference: str = "ddei") -> str:
 
 
 def wilcoxon_report(
-    metrics_csv, out_csv, out_md, out_html=None, reference="ddei", methods=None, accelerations=None
+    metrics_csv, out_csv, out_md, out_html=None, *, reference: str, methods=None, accelerations=None
 ):
     """Write :func:`wilcoxon_tests` as CSV, Markdown and HTML. :return: the tests."""
     tests = wilcoxon_tests(read_metrics(metrics_csv), reference, methods, accelerations)
