@@ -61,15 +61,35 @@ def test_script_fingerprint_follows_imported_modules(tmp_path, monkeypatch):
     shutil.copytree(REPO / "ddei", package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
     provenance._imports_of.cache_clear()
-    before = {s: script_fingerprint(SCRIPTS / s) for s in ("train.py", "table.py", "cine_figure.py")}
-    (package / "report" / "figures.py").write_text(
-        (package / "report" / "figures.py").read_text() + "\nX = 1\n"
-    )
+    scripts = ("train.py", "table.py", "cine_figure.py", "extract.py", "synthetic_data.py")
+    before = {s: script_fingerprint(SCRIPTS / s) for s in scripts}
+    for module in ("report/figures.py", "data/phantom.py"):
+        (package / module).write_text((package / module).read_text() + "\nX = 1\n")
     provenance._imports_of.cache_clear()
     after = {s: script_fingerprint(SCRIPTS / s) for s in before}
     assert after["cine_figure.py"] != before["cine_figure.py"]
-    assert after["table.py"] == before["table.py"] and after["train.py"] == before["train.py"]
+    assert after["synthetic_data.py"] != before["synthetic_data.py"]
+    # the extraction (of real data too) and training never run the phantom: its anatomy reruns them only through
+    # the synthetic data they read
+    assert after["extract.py"] == before["extract.py"] and after["train.py"] == before["train.py"]
+    assert after["table.py"] == before["table.py"]
     provenance._imports_of.cache_clear()
+
+
+def test_script_fingerprint_covers_the_script_its_helpers_and_package_versions(tmp_path, monkeypatch):
+    scripts = tmp_path / "scripts"
+    shutil.copytree(SCRIPTS, scripts)
+    before = script_fingerprint(scripts / "table.py")
+    (scripts / "_preamble.py").write_text((scripts / "_preamble.py").read_text() + "\nX = 1\n")
+    assert script_fingerprint(scripts / "table.py") != before
+    (scripts / "_preamble.py").write_text((SCRIPTS / "_preamble.py").read_text())
+    assert script_fingerprint(scripts / "table.py") == before
+    (scripts / "table.py").write_text((scripts / "table.py").read_text() + "\nprint(1)\n")
+    assert script_fingerprint(scripts / "table.py") != before
+    (scripts / "table.py").write_text((SCRIPTS / "table.py").read_text())
+    real = provenance.package_versions
+    monkeypatch.setattr(provenance, "package_versions", lambda names: real(names) | {"pandas": "99"})
+    assert script_fingerprint(scripts / "table.py") != before
 
 
 def test_files_digest_is_content_not_location(tmp_path):

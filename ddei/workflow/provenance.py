@@ -104,6 +104,14 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 def code_digest(path: str | os.PathLike) -> str:
     """Hash of a Python file's syntax tree without docstrings (comments and formatting do not count)."""
+    st = Path(path).stat()
+    return _code_digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=None)
+def _code_digest(
+    path: str, mtime_ns: int, size: int
+) -> str:  # keyed by the file's state: an edit re-reads it
     tree = _strip_docstrings(ast.parse(Path(path).read_text()))
     return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
 
@@ -158,13 +166,19 @@ def _module_level_imports(source: str) -> set[str]:
     return found
 
 
+@lru_cache(maxsize=None)
+def _top_level_imports(path: str, module_level: bool, mtime_ns: int, size: int) -> frozenset[str]:
+    read = _module_level_imports if module_level else _all_imports
+    return frozenset(n.split(".")[0] for n in read(Path(path).read_text()))
+
+
 def third_party(paths: Iterable[Path]) -> list[str]:
     """Top-level names of the third-party modules that some of ``paths`` import (neither ``ddei`` nor the
     standard library), at any depth of the files (at module level only for :data:`IMPORT_HOOKS`)."""
     names = set()
     for path in map(Path, paths):
-        read = _module_level_imports if path.name in IMPORT_HOOKS else _all_imports
-        names |= {n.split(".")[0] for n in read(path.read_text())}
+        st = path.stat()
+        names |= _top_level_imports(str(path), path.name in IMPORT_HOOKS, st.st_mtime_ns, st.st_size)
     local = {Path(p).stem for p in paths}
     return sorted(n for n in names if n != PACKAGE and n not in sys.stdlib_module_names and n not in local)
 
