@@ -453,122 +453,134 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
     one axis per acceleration. ``out_raw_png`` (optional): the raw losses, one panel per (acceleration,
     method), each method's column with its own y-axis, and the mean wall-clock time per epoch.
     """
-    import seaborn as sns
 
     df = read_losses(loss_files)
     order = order_methods(df["method"])
     accs = sorted(df["acceleration"].unique())
     df["label"] = df["method"].map(label)
     several = df.groupby(["method", "acceleration"])["seed"].nunique().max() > 1
-    err = ("sd") if several else None
     with style():
-        nrow = int(np.ceil(len(order) / 4))
-        width, height = max(3.2 * len(accs) + 0.8, 6.0), 3.4 + 0.2 * nrow
-        fig = Figure(figsize=(width, height))
-        FigureCanvasAgg(fig)
-        axes = np.atleast_1d(fig.subplots(1, len(accs), sharey=True))
-        positive = bool((df["relative"] > 0).all())
-        span = df["relative"].max() / df["relative"].min() if positive else 1
-        markers = df["epoch"].nunique() <= 15
-        for ax, acc in zip(axes, accs):
+        _relative_losses(df, order, accs, several, out_png, dpi)
+        if out_raw_png is not None:
+            _raw_losses(df, order, accs, several, out_raw_png, dpi)
+
+
+def _relative_losses(df, order, accs, several: bool, out_png, dpi) -> None:
+    """Every method's loss divided by its first-epoch loss, one axis per acceleration."""
+    import seaborn as sns
+
+    err = "sd" if several else None
+    nrow = int(np.ceil(len(order) / 4))
+    width, height = max(3.2 * len(accs) + 0.8, 6.0), 3.4 + 0.2 * nrow
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(accs), sharey=True))
+    positive = bool((df["relative"] > 0).all())
+    span = df["relative"].max() / df["relative"].min() if positive else 1
+    markers = df["epoch"].nunique() <= 15
+    for ax, acc in zip(axes, accs):
+        sns.lineplot(
+            data=df[df["acceleration"] == acc],
+            x="epoch",
+            y="relative",
+            hue="label",
+            hue_order=[label(m) for m in order],
+            palette=palette(order),
+            style="label",
+            style_order=[label(m) for m in order],
+            dashes={label(m): (3, 2) if styles.style(m).dashed else "" for m in order},
+            markers={label(m): marker(m) for m in order} if markers else False,
+            markersize=4,
+            linewidth=1.3,
+            errorbar=err,
+            ax=ax,
+        )
+        ax.set_title(f"×{acc} acceleration")
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(color="#e5e5e5", lw=0.6)
+        ax.set_axisbelow(True)
+        if span > 20:
+            ax.set_yscale("log")
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    axes[0].set_ylabel("Training loss / loss at epoch 1")
+    handles, labels_ = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels_,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=int(np.ceil(len(order) / nrow)),
+        frameon=False,
+        handlelength=2.4,
+    )
+    fig.subplots_adjust(
+        left=0.75 / width,
+        right=1 - 0.2 / width,
+        top=1 - 0.62 / height,
+        bottom=(0.65 + 0.22 * nrow) / height,
+        wspace=0.08,
+    )
+    fig.suptitle(
+        "Training loss relative to its first epoch" + (" (mean ± sd over seeds)" if several else ""),
+        y=1 - 0.12 / height,
+        va="top",
+    )
+    _save(fig, out_png, dpi)
+
+
+def _raw_losses(df, order, accs, several: bool, out_png, dpi) -> None:
+    """The raw losses, one panel per (acceleration, method), each with its own y-axis, and the time per epoch."""
+    import seaborn as sns
+
+    err = "sd" if several else None
+    fig = Figure(figsize=(2.35 * len(order) + 0.4, 2.1 * len(accs) + 0.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(accs), len(order), sharex=True, squeeze=False)
+    for i, acc in enumerate(accs):
+        for j, m in enumerate(order):
+            ax = axes[i, j]
+            sub = df[(df["acceleration"] == acc) & (df["method"] == m)]
+            if sub.empty:
+                ax.text(
+                    0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="#777777"
+                )
+                continue
             sns.lineplot(
-                data=df[df["acceleration"] == acc],
+                data=sub,
                 x="epoch",
-                y="relative",
-                hue="label",
-                hue_order=[label(m) for m in order],
-                palette=palette(order),
-                style="label",
-                style_order=[label(m) for m in order],
-                dashes={label(m): (3, 2) if styles.style(m).dashed else "" for m in order},
-                markers={label(m): marker(m) for m in order} if markers else False,
-                markersize=4,
-                linewidth=1.3,
+                y="loss",
+                color=colour(m),
+                marker="o" if df["epoch"].nunique() <= 15 else None,
+                markersize=3.5,
+                linewidth=1.2,
                 errorbar=err,
                 ax=ax,
             )
-            ax.set_title(f"×{acc} acceleration")
-            ax.set_xlabel("Epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            # in the corner the curve leaves free: top right if it decreases, bottom right if it increases
+            rising = (
+                sub.groupby("epoch")["loss"].mean().iloc[-1] > sub.groupby("epoch")["loss"].mean().iloc[0]
+            )
+            ax.text(
+                0.97,
+                0.05 if rising else 0.95,
+                f"{sub['seconds'].mean():.1f} s/epoch",
+                ha="right",
+                va="bottom" if rising else "top",
+                transform=ax.transAxes,
+                fontsize=7,
+                color="#555555",
+            )
             ax.grid(color="#e5e5e5", lw=0.6)
-            ax.set_axisbelow(True)
-            if span > 20:
-                ax.set_yscale("log")
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-        axes[0].set_ylabel("Training loss / loss at epoch 1")
-        handles, labels_ = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles,
-            labels_,
-            loc="lower center",
-            bbox_to_anchor=(0.5, 0.0),
-            ncol=int(np.ceil(len(order) / nrow)),
-            frameon=False,
-            handlelength=2.4,
-        )
-        fig.subplots_adjust(
-            left=0.75 / width,
-            right=1 - 0.2 / width,
-            top=1 - 0.62 / height,
-            bottom=(0.65 + 0.22 * nrow) / height,
-            wspace=0.08,
-        )
-        fig.suptitle(
-            "Training loss relative to its first epoch" + (" (mean ± sd over seeds)" if several else ""),
-            y=1 - 0.12 / height,
-            va="top",
-        )
-        _save(fig, out_png, dpi)
-
-        if out_raw_png is None:
-            return
-        fig = Figure(figsize=(2.35 * len(order) + 0.4, 2.1 * len(accs) + 0.6))
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(len(accs), len(order), sharex=True, squeeze=False)
-        for i, acc in enumerate(accs):
-            for j, m in enumerate(order):
-                ax = axes[i, j]
-                sub = df[(df["acceleration"] == acc) & (df["method"] == m)]
-                if sub.empty:
-                    ax.text(
-                        0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="#777777"
-                    )
-                    continue
-                sns.lineplot(
-                    data=sub,
-                    x="epoch",
-                    y="loss",
-                    color=colour(m),
-                    marker="o" if df["epoch"].nunique() <= 15 else None,
-                    markersize=3.5,
-                    linewidth=1.2,
-                    errorbar=err,
-                    ax=ax,
-                )
-                # in the corner the curve leaves free: top right if it decreases, bottom right if it increases
-                rising = (
-                    sub.groupby("epoch")["loss"].mean().iloc[-1] > sub.groupby("epoch")["loss"].mean().iloc[0]
-                )
-                ax.text(
-                    0.97,
-                    0.05 if rising else 0.95,
-                    f"{sub['seconds'].mean():.1f} s/epoch",
-                    ha="right",
-                    va="bottom" if rising else "top",
-                    transform=ax.transAxes,
-                    fontsize=7,
-                    color="#555555",
-                )
-                ax.grid(color="#e5e5e5", lw=0.6)
-                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-                ax.set_xlabel("Epoch" if i == len(accs) - 1 else "")
-                ax.set_ylabel(f"×{acc}\nloss" if j == 0 else "")
-                if i == 0:
-                    ax.set_title(label(m), color=colour(m) if m != "zf" else "black")
-        fig.suptitle("Training loss per method and acceleration (each panel its own scale)")
-        fig.tight_layout()
-        _save(fig, out_raw_png, dpi)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("Epoch" if i == len(accs) - 1 else "")
+            ax.set_ylabel(f"×{acc}\nloss" if j == 0 else "")
+            if i == 0:
+                ax.set_title(label(m), color=colour(m) if m != "zf" else "black")
+    fig.suptitle("Training loss per method and acceleration (each panel its own scale)")
+    fig.tight_layout()
+    _save(fig, out_png, dpi)
 
 
 def validation_curves(val_files, out_png, dpi=200):
