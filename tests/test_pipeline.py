@@ -80,6 +80,7 @@ def test_validation_without_validation_patients_names_the_keys(extracted, tmp_pa
     cfg = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, validate_every=1))
     no_val = tmp_path / "extract"
     shutil.copytree(extracted, no_val)
+    shutil.copytree(extracted.parent / "masks", tmp_path / "masks")
     index = pd.read_csv(no_val / "index.csv")
     index.loc[index.split == "val", "split"] = "train"
     index.to_csv(no_val / "index.csv", index=False)

@@ -92,7 +92,7 @@ def extraction(published, tmp_path_factory) -> Path:
         if lax is None:  # as in the real data, e.g. P003 has no long-axis cine
             (target / "cine_lax.mat").unlink()
     out = tmp / "extract"
-    extract(raw, out, lax_slices=1, sax_slices=1, img_size=(32, 32), progress=False)
+    extract(raw, out, lax_slices=1, sax_slices=1, img_size=(32, 32), progress=False, crop=True)  # real shapes
     return out
 
 

@@ -251,8 +251,10 @@ def test_split_change_retrains_from_scratch(finished_run, tmp_path):
     # an interrupted run of the old split, as a kill would leave it
     ckpt = results / "checkpoints" / "ddei_acc4_seed0.pt"
     ckpt.parent.mkdir(exist_ok=True)
-    torch.save({"run_id": old["run_id"], "settings": {}, "epoch": 0, "model": {}, "optimizer": {}, "random": {},
-                "log": [], "torch": torch.__version__, "complete": False}, ckpt)  # fmt: skip
+    from ddei.runs.weights import save_state
+
+    save_state(ckpt, {"run_id": old["run_id"], "settings": {}, "epoch": 0, "model": {}, "optimizer": {},
+                      "random": {}, "log": [], "val": [], "torch": torch.__version__, "complete": False}, ())  # fmt: skip
     model = "results/models/ddei/acc4/seed0/model.pt"
     result = clone_snakemake(clone, changed, model)
     assert result.returncode == 0, result.stderr[-3000:]

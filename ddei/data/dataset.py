@@ -8,6 +8,11 @@ fixed measurement noise. Samples are deepinv dict samples::
     {"x": (2, T, H, W), "y": (2, T, H, W), "params": {"mask": (2, T, H, W)}}
 
 so that :class:`deepinv.physics.DynamicMRI` with ``physics.update(**params)`` reproduces ``y`` from ``x``.
+
+Every file is checked against the size and hash written with it (``index.csv`` for the slices, the mask folder's
+``manifest.csv`` for the masks): the sizes of all of them when the dataset is opened, and each file's content the
+first time it is read (once per process, a small cost next to a training job's epochs). A damaged file stops the
+job with its name and the command that rebuilds it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from ddei.data.extract import center_fit, complex_to_channels, load_index, standardise
+from ddei.data.extract import center_fit, check_slice, complex_to_channels, load_index, standardise
+from ddei.io.files import read_manifest
 from ddei.mri.fft import image_to_kspace, kspace_to_image
-from ddei.mri.masks import mask_path, read_mask
+from ddei.mri.masks import REBUILD as REBUILD_MASKS
+from ddei.mri.masks import check_mask, mask_folder_name, read_mask
 
 NORMALISATIONS = ("reference", "measurement", "none")
 
@@ -80,6 +87,22 @@ class CineSliceDataset(Dataset):
         self.noise_sigma = float(noise_sigma)
         self.noise_seed = int(noise_seed)
         self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._records = None
+        if self.mask_root is not None:
+            self._records = read_manifest(self.mask_root / mask_folder_name(self.acceleration), REBUILD_MASKS)
+        self._verified: set[int] = set()
+        self.check(content=False)
+
+    def check(self, content: bool = True) -> None:
+        """Check every file of the dataset: its size, and its content if ``content``.
+
+        :raises ddei.io.files.CorruptFileError: naming the damaged file and the command that rebuilds it.
+        """
+        for _, row in self.index.iterrows():
+            check_slice(self.extract_dir, row, content)
+        if self.mask_root is not None:
+            for patient, view in self.index[["patient", "view"]].drop_duplicates().itertuples(index=False):
+                check_mask(self.mask_root, self.acceleration, patient, view, self._records, content)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -96,15 +119,17 @@ class CineSliceDataset(Dataset):
             if self.mask_root is None:
                 mask = np.ones((*shape, frames), dtype=np.uint8)
             else:
-                mask = read_mask(
-                    mask_path(self.mask_root, self.acceleration, *key), shape=shape, frames=frames
-                )
+                path = check_mask(self.mask_root, self.acceleration, *key, self._records)
+                mask = read_mask(path, shape=shape, frames=frames)
             padded = center_fit(np.moveaxis(mask, -1, 0), (int(row["height"]), int(row["width"])))
             self._masks[key] = np.ascontiguousarray(padded, dtype=np.float32)
         return self._masks[key]
 
     def __getitem__(self, i: int) -> dict:
         row = self.index.iloc[i]
+        if i not in self._verified:
+            check_slice(self.extract_dir, row)
+            self._verified.add(i)
         stored = np.load(self.extract_dir / row["file"], mmap_mode="r")  # (2 [x, k], 2, T, H, W) float32
         mask = self.kt_mask(row)
         if self.normalisation == "reference":

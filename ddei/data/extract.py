@@ -11,8 +11,9 @@ as one ``float32`` ``.npy`` array ``(2, 2, t, H, W)``: ``[image, kspace] x [real
 Outputs (all written to a temporary folder first, then moved in place, so an error leaves nothing behind):
 
 - ``<out>/slices/<patient>_<view>_s<slice>.npy``
-- ``<out>/index.csv``: one row per slice: patient, view, slice, split, file, kx, ky, frames, height, width, and
-  the ``mean``/``std`` the slice was normalised with
+- ``<out>/index.csv``: one row per slice: patient, view, slice, split, file, kx, ky, frames, height, width, the
+  ``mean``/``std`` the slice was normalised with, and the ``bytes`` and ``sha256`` of its file, which its readers
+  check (:func:`check_slice`)
 - ``<out>/split.csv``: the patient-level split (:data:`SPLITS`): patient, split
 
 The real data and the synthetic data of :mod:`ddei.data.synthetic` go through exactly the same code.
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ddei.io.files import check_file, disk_space, file_record
 from ddei.io.folders import atomic_folder
 from ddei.io.matlab import MatFileError, mat_shape, read_mat_slice
 from ddei.mri.fft import image_to_kspace, kspace_to_image
@@ -35,6 +37,12 @@ from ddei.mri.fft import image_to_kspace, kspace_to_image
 KSPACE_KEY = "kspace_single_full"
 FULLSAMPLE = Path("SingleCoil/Cine/TrainingSet/FullSample")
 VIEWS = ("lax", "sax")
+#: The command that rebuilds an extraction (its slices, index and split).
+REBUILD = "snakemake -R extract"
+
+
+class ImageSizeError(ValueError):
+    """``image_size`` is smaller than the data, and cropping was not asked for; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ def extract(
     val_fraction: float = 0.0,
     img_size: tuple[int, int] = (512, 256),
     progress: bool = True,
+    crop: bool = False,
 ) -> pd.DataFrame:
     """Extract the selected slices of every patient and write the split.
 
@@ -170,14 +179,18 @@ def extract(
     :param float train_fraction: fraction of patients for training.
     :param int seed: split seed.
     :param float val_fraction: fraction of patients held out for validation (see :func:`patient_split`).
-    :param tuple img_size: ``(H, W)`` every slice is zero-padded (or cropped) to at the centre (the paper:
-        ``(512, 256)``).
+    :param tuple img_size: ``(H, W)`` every slice is zero-padded to at the centre (the paper: ``(512, 256)``).
     :param bool progress: show a progress bar.
+    :param bool crop: centre-crop data larger than ``img_size`` (config ``image_crop``); otherwise such data is
+        refused before anything is written.
     :return: the index table (also written to ``index.csv``).
+    :raises ImageSizeError: data larger than ``img_size`` without ``crop``.
     """
     keep = {"lax": lax_slices, "sax": sax_slices}
     views = tuple(v for v in VIEWS if keep[v] != 0)
     files = scan(root, views)
+    if not crop:
+        check_image_size(files, img_size)
     split = patient_split([f.patient for f in files], train_fraction, seed, val_fraction)
     jobs = [(f, s) for f in files for s in select_slices(f.shape[2], keep[f.view])]
 
@@ -193,10 +206,11 @@ def extract(
                 raise MatFileError(f"{f.path}: slice {s} contains NaN or inf values")
             name = f"{f.patient}_{f.view}_s{s}.npy"
             x, mean, std = standardise(center_fit(image, img_size))
-            np.save(
-                tmp / "slices" / name,
-                np.stack([complex_to_channels(x), complex_to_channels(image_to_kspace(x))]),
-            )
+            with disk_space(Path(out_dir) / "slices" / name):
+                np.save(
+                    tmp / "slices" / name,
+                    np.stack([complex_to_channels(x), complex_to_channels(image_to_kspace(x))]),
+                )
             rows.append(
                 {
                     "patient": f.patient,
@@ -211,6 +225,7 @@ def extract(
                     "width": img_size[1],
                     "mean": mean,
                     "std": std,
+                    **file_record(tmp / "slices" / name),
                 }
             )
         index = pd.DataFrame(rows)
@@ -219,6 +234,35 @@ def extract(
             tmp / "split.csv", index=False
         )
     return index
+
+
+def check_image_size(files: list[CineFile], img_size: tuple[int, int]) -> None:
+    """Refuse data larger than ``img_size`` (it would be cropped).
+
+    :raises ImageSizeError: naming ``image_size``, the largest shape and a file of that shape.
+    """
+    too_big = [f for f in files if f.shape[0] > img_size[0] or f.shape[1] > img_size[1]]
+    if too_big:
+        largest = max(too_big, key=lambda f: (f.shape[0], f.shape[1]))
+        kx = max(f.shape[0] for f in files)
+        ky = max(f.shape[1] for f in files)
+        raise ImageSizeError(
+            f"image_size {list(img_size)} is smaller than the data: {len(too_big)} of {len(files)} files are larger, "
+            f"e.g. {largest.path} with (kx, ky) = {largest.shape[:2]}. Set image_size to at least [{kx}, {ky}], or "
+            "set image_crop: true to centre-crop the images"
+        )
+
+
+def check_slice(extract_dir: str | os.PathLike, row, content: bool = True) -> Path:
+    """Check a slice file of an extraction against the size (and, if ``content``, the hash) in ``index.csv``.
+
+    :param row: its row of :func:`load_index`.
+    :return: the file's path.
+    :raises ddei.io.files.CorruptFileError: naming the file and :data:`REBUILD`.
+    """
+    path = Path(extract_dir) / row["file"]
+    check_file(path, {"bytes": row["bytes"], "sha256": row["sha256"]}, REBUILD, content)
+    return path
 
 
 def center_fit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -271,6 +315,11 @@ def load_index(extract_dir: str | os.PathLike, split: str | None = None) -> pd.D
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the extract rule first")
     index = pd.read_csv(path, dtype={"patient": str})
+    missing = {"file", "bytes", "sha256"} - set(index.columns)
+    if missing:
+        raise ValueError(
+            f"{path} has no {sorted(missing)} column (written by an older version); rebuild it with `{REBUILD}`"
+        )
     if split is not None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -279,7 +328,11 @@ def load_index(extract_dir: str | os.PathLike, split: str | None = None) -> pd.D
 
 
 __all__ = [
+    "REBUILD",
     "SPLITS",
+    "ImageSizeError",
+    "check_image_size",
+    "check_slice",
     "CineFile",
     "extract",
     "fullsample_dir",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +30,8 @@ import h5py
 import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
+
+from ddei.io.files import atomic_write
 
 __all__ = ["MatFileError", "write_mat73", "read_mat", "read_mat_slice", "mat_shape"]
 
@@ -86,8 +87,8 @@ def write_mat73(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Pa
     """
     path = Path(path)
     datasets = {name: _to_matlab_storage(path, name, np.asarray(array)) for name, array in arrays.items()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w", userblock_size=USERBLOCK_SIZE) as f:
             for name, (data, matlab_class) in datasets.items():
                 dset = f.create_dataset(name, data=data, track_times=False)
@@ -96,9 +97,8 @@ def write_mat73(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Pa
             f.write(_HEADER)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, write)
     return path
 
 

@@ -7,6 +7,11 @@ of the lines at 4x, 8x, 16x, i.e. ``0.32 / R``) and Gaussian-density random line
 
 Sampling is :class:`deepinv.physics.generator.GaussianMaskGenerator` driven by an explicit
 :class:`torch.Generator` seeded per file (deepinv's generators otherwise all start from the same default seed).
+
+A mask folder written by :func:`write_mask_folder` holds a ``manifest.csv`` (:func:`ddei.io.files.write_manifest`):
+the size and content hash of each file, which :func:`check_mask` verifies before a mask is used.
+
+How many lines a mask samples is :mod:`ddei.mri.sampling` (dependency-free, for the workflow's configuration checks).
 """
 
 from __future__ import annotations
@@ -16,13 +21,21 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from ddei.io.files import check_file, read_manifest, write_manifest
 from ddei.io.folders import atomic_folder
 from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name  # noqa: F401  (part of this module's API)
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
+from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, AccelerationError: part of this API)
+    AccelerationError,
+    center_lines,
+    check_acceleration,
+    default_center_fraction,
+)
 
 MASK_KEY = "mask"
+#: The command that rebuilds the mask folders.
+REBUILD = "snakemake -R masks"
 
 
 def mask_path(root: str | os.PathLike, acceleration: int, patient: str, view: str) -> Path:
@@ -34,14 +47,6 @@ def mask_path(root: str | os.PathLike, acceleration: int, patient: str, view: st
     :param str view: ``lax`` or ``sax``.
     """
     return Path(root) / mask_folder_name(acceleration) / patient / f"cine_{view}_mask.mat"
-
-
-def default_center_fraction(acceleration: int) -> float:
-    """Fraction of always-sampled central lines: 8 %, 4 %, 2 % at 4x, 8x, 16x.
-
-    :param int acceleration: acceleration factor.
-    """
-    return 0.32 / acceleration
 
 
 def file_seed(seed: int, acceleration: int, patient: str, view: str) -> int:
@@ -69,13 +74,13 @@ def gaussian_kt_mask(
     :param float center_fraction: fraction of central lines always sampled (default ``0.32 / R``; at least one
         line, the k-space centre).
     """
+    import torch
     from deepinv.physics.generator import GaussianMaskGenerator
 
     kx, ky = shape
     if acceleration < 1:
         raise ValueError(f"acceleration must be >= 1, got {acceleration}")
-    cf = default_center_fraction(acceleration) if center_fraction is None else center_fraction
-    cf = max(cf, (1 + 1e-6) / ky)  # at least the DC line, also for tiny images
+    cf, _ = center_lines(ky, acceleration, center_fraction)
     rng = torch.Generator().manual_seed(int(seed))
     gen = GaussianMaskGenerator((1, frames, kx, ky), acceleration=acceleration, center_fraction=cf, rng=rng)
     mask = gen.step(batch_size=1)["mask"][0, 0]  # (T, kx, ky)
@@ -123,6 +128,26 @@ def read_mask(
     return mask.astype(np.uint8)
 
 
+def check_mask(root: str | os.PathLike, acceleration: int, patient: str, view: str, records: dict | None = None,
+               content: bool = True) -> Path:  # fmt: skip
+    """Check a mask file of :func:`write_mask_folder` against its folder's manifest.
+
+    :param dict records: the folder's :func:`ddei.io.files.read_manifest` (read if ``None``).
+    :param bool content: also hash the content.
+    :return: the file's path.
+    :raises ddei.io.files.CorruptFileError: naming the file and :data:`REBUILD`.
+    """
+    folder = Path(root) / mask_folder_name(acceleration)
+    if records is None:
+        records = read_manifest(folder, REBUILD)
+    path = mask_path(root, acceleration, patient, view)
+    relative = path.relative_to(folder).as_posix()
+    if relative not in records:
+        raise MatFileError(f"{path} is not in {folder / 'manifest.csv'}; rebuild the masks with `{REBUILD}`")
+    check_file(path, records[relative], REBUILD, content)
+    return path
+
+
 def acceleration_of(mask: np.ndarray) -> float:
     """Effective acceleration of a ``(kx, ky, T)`` mask: lines available / lines sampled, averaged over frames.
 
@@ -146,6 +171,7 @@ def write_mask_folder(
     Generates one seeded mask per ``(patient, view)``, or, with ``import_dir``, copies the published masks from
     ``import_dir/TimeVaryingGaussianMaskXX/Pxxx/cine_<view>_mask.mat`` after checking each against its data (binary,
     ``(kx, ky)`` and frame count). Written to a temporary folder and moved in place, so a failure leaves nothing.
+    The folder's ``manifest.csv`` records each file's size and content hash (:func:`check_mask`).
 
     :param index_csv: ``index.csv`` of :func:`ddei.data.extract.extract` (patient, view, kx, ky, frames).
     :param mask_root: folder to hold the ``TimeVaryingGaussianMaskXX`` folder.
@@ -155,6 +181,7 @@ def write_mask_folder(
     :param import_dir: folder with the paper's mask folders, or ``None`` to generate.
     :param bool progress: show a progress bar.
     :return: the written folder.
+    :raises AccelerationError: (generating) a file's ``ky`` lines cannot hold the centre block at ``acceleration``.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -162,6 +189,9 @@ def write_mask_folder(
     index = pd.read_csv(index_csv, dtype={"patient": str})
     files = index.drop_duplicates(["patient", "view"])
     out = Path(mask_root) / mask_folder_name(acceleration)
+    if import_dir is None:  # before writing anything
+        for row in files.itertuples():
+            check_acceleration(int(row.ky), acceleration, f"{row.patient} cine_{row.view}")
     with atomic_folder(out) as tmp:
         for row in tqdm(list(files.itertuples()), desc=f"masks x{acceleration}", disable=not progress):
             shape = (int(row.kx), int(row.ky))
@@ -173,4 +203,5 @@ def write_mask_folder(
                 source = mask_path(import_dir, acceleration, row.patient, row.view)
                 mask = read_mask(source, shape=shape, frames=int(row.frames))
             write_mask(tmp / row.patient / f"cine_{row.view}_mask.mat", mask)
+        write_manifest(tmp)
     return out

@@ -49,6 +49,8 @@ from deepinv.transform import Rotate as _DinvRotate
 from deepinv.transform.base import TransformParam
 from torchvision.transforms import InterpolationMode
 
+from ddei.io.files import atomic_write
+
 __all__ = [
     "TimeShift",
     "Diffeomorphism",
@@ -237,11 +239,12 @@ def cpab_basis(
         basis.setflags(write=False)
         return basis
     basis = _compute_basis(*key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, basis, allow_pickle=False)
-    os.replace(tmp, path)  # atomic: concurrent processes never read a partial file
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: numpy would append .npy to the temporary name
+            np.save(f, basis, allow_pickle=False)
+
+    atomic_write(path, write)  # concurrent processes never read a partial file
     return basis
 
 

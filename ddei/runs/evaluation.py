@@ -9,6 +9,7 @@ Metrics are :mod:`ddei.mri.metrics` (deepinv's, as the reference ``train.py`` co
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
+from ddei.io.files import atomic_write
 from ddei.mri.metrics import METRICS, metric_functions
 from ddei.mri.precision import check_precision, configure
 from ddei.runs.setup import (
@@ -31,6 +33,7 @@ from ddei.runs.setup import (
     method_of,
     setup,
 )
+from ddei.runs.weights import load_state
 from ddei.workflow.config import RunConfig
 from ddei.workflow.provenance import versions_of
 from ddei.workflow.registry import lookup
@@ -101,9 +104,7 @@ def evaluate(
             recon[key] = magnitude(x_hat)[0]
             recon[f"gt/{key}"] = magnitude(x)[0]
     if recon_path is not None:
-        recon_path = Path(recon_path)
-        recon_path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(recon_path, **recon)
+        atomic_write(recon_path, lambda tmp: _savez(tmp, recon))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -114,7 +115,8 @@ def load_model(cfg: RunConfig, model_path, frames: int, rng, precision: str, dev
 
         net = load_reference_state_dict(cfg.external, device=device)
         return configure(net, precision, CHANNELS_LAST, False, device)
-    state = torch.load(model_path, map_location=device, weights_only=False)
+    remedy = f"snakemake --forcerun {shlex.quote(str(model_path))}"  # retrains it, and reruns what uses it
+    state = load_state(model_path, ("state_dict",), remedy, map_location=device)
     if RunConfig.from_dict(state["cfg"]).weights_config() != cfg.weights_config():
         raise ValueError(
             f"{model_path} was trained with another configuration than this evaluation's; rerun its train job"
@@ -152,14 +154,17 @@ def run_evaluation(
     rng = torch.Generator(device="cpu").manual_seed(10_000 + seed)
     physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)
     model = None
-    if lookup(cfg.base).trained or cfg.external is not None:
+    if cfg.external is not None or lookup(cfg.base).trained:
         model = load_model(cfg, model_path, frames, rng, precision, device)
     df = evaluate(
         model, dataset, physics,
         method=cfg.method, acceleration=acceleration, seed=seed, device=device, recon_path=recon_out,
         save_recon=save_recon, progress=progress,
     )  # fmt: skip
-    metrics_out = Path(metrics_out)
-    metrics_out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(metrics_out, index=False)
+    atomic_write(metrics_out, lambda tmp: df.to_csv(tmp, index=False))
     return df
+
+
+def _savez(path: Path, arrays: dict) -> None:
+    with open(path, "wb") as f:  # a file object: numpy would append .npz to the temporary name
+        np.savez_compressed(f, **arrays)

@@ -6,7 +6,10 @@ small and uses deepinv's losses, physics and metrics unchanged. It adds what a l
 
 - a checkpoint after every epoch (model, optimizer, every random state, the loss log), written atomically, so a
   killed job resumes from its last epoch and ends with the same weights as an uninterrupted run;
-- a per-epoch loss log (CSV), a tqdm progress bar, and a clear error when the loss becomes NaN or infinite;
+- a checksum of the checkpoint's and the model's content (:mod:`ddei.runs.weights`), verified before resuming: a
+  checkpoint changed on disk is reported (log and console) and training starts afresh;
+- a per-epoch loss log (CSV), a tqdm progress bar, and a clear error when the loss becomes NaN or infinite, naming
+  the batch's slices and whether their input or the network went non-finite;
 - CUDA when available, CPU otherwise.
 """
 
@@ -29,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
+from ddei.io.files import CorruptFileError, atomic_write, warn
 from ddei.mri.losses import generators
 from ddei.mri.precision import check_precision, warm_up
 from ddei.runs.setup import (
@@ -44,11 +48,18 @@ from ddei.runs.setup import (
     training_code,
 )
 from ddei.runs.validation import VAL_COLUMNS, Validation
+from ddei.runs.weights import NonFiniteWeightsError, load_state, save_state
 from ddei.workflow.config import ConfigError, RunConfig, TrainingConfig
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite; the message names the batch's slices and the cause."""
+
+
+#: The parts of a checkpoint that must be finite.
+CHECKPOINT_WEIGHTS = ("model", "optimizer")
+#: The part of a trained model (``model.pt``) that must be finite.
+MODEL_WEIGHTS = ("state_dict",)
 
 
 def _accepts(model: nn.Module, name: str) -> bool:
@@ -76,13 +87,6 @@ def _set_random_states(states: dict, rngs: list[torch.Generator]) -> None:
     random.setstate(states["python"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -124,7 +128,7 @@ def _load_checkpoint(checkpoint: Path, run_id: str, settings: dict, device) -> d
     if not checkpoint.is_file():
         return None
     try:
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        state = load_state(checkpoint, CHECKPOINT_WEIGHTS, map_location=device)
         keys = {
             "run_id",
             "settings",
@@ -140,7 +144,8 @@ def _load_checkpoint(checkpoint: Path, run_id: str, settings: dict, device) -> d
         if not isinstance(state, dict) or not keys <= set(state):
             raise ValueError("not a checkpoint of this pipeline (keys missing)")
     except Exception as e:  # noqa: BLE001 - a checkpoint that cannot be read is never fatal
-        print(f"Ignoring {checkpoint}: unreadable ({type(e).__name__}: {e}); training from scratch")
+        why = "corrupt" if isinstance(e, (CorruptFileError, NonFiniteWeightsError)) else "unreadable"
+        warn(f"Ignoring {checkpoint}: {why} ({type(e).__name__}: {e}); training from scratch")
         return None
     if state["torch"] != torch.__version__:
         print(f"Ignoring {checkpoint}: written by torch {state['torch']}, this is {torch.__version__}")
@@ -279,7 +284,7 @@ def train(
         for batch in loader:
             values.append(train_step(model, losses, batch, physics, optimizer, epoch, device))
             if len(values) % 10 == 0 or len(values) == steps:  # one host sync per 10 steps
-                _check_finite(values, checked, run_id, epoch)
+                _check_finite(values, checked, run_id, epoch, dataset, order, settings.batch_size)
                 bar.update(len(values) - checked)
                 checked = len(values)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{torch.stack(values).float().mean().item():.4g}")
@@ -307,18 +312,59 @@ def pin(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def _check_finite(values: list, checked: int, run_id: str, epoch: int) -> None:
+def _check_finite(
+    values: list, checked: int, run_id: str, epoch: int, dataset=None, order=(), batch_size: int = 1
+) -> None:
     recent = torch.stack(values[checked:]).float()
     if not torch.isfinite(recent).all():
         first = checked + int((~torch.isfinite(recent)).nonzero()[0])
+        indices = list(order[first * batch_size : (first + 1) * batch_size])
         raise NonFiniteLossError(
             f"{run_id}: loss is {values[first].item()} at epoch {epoch + 1}, step {first + 1}. "
-            "Lower the learning rate or check the data normalisation."
+            + _nonfinite_cause(dataset, indices)
         )
 
 
+def _nonfinite_cause(dataset, indices: list[int]) -> str:
+    """Which slices the failing step trained on, and whether their input or the network went non-finite (the
+    samples are read again: only when the run fails)."""
+    if dataset is None or not indices:
+        return "Lower the learning rate or check the data normalisation."
+    names, bad = [], []
+    for i in indices:
+        name = f"sample {i}"
+        if hasattr(dataset, "record"):
+            rec = dataset.record(i)
+            name = f"{rec['patient']} {rec['view']} slice {rec['slice']} ({rec['file']})"
+        names.append(name)
+        sample = dataset[i]
+        if not all(bool(torch.isfinite(sample[k]).all()) for k in ("x", "y") if k in sample):
+            bad.append(name)
+    if bad:
+        return (
+            f"The input of {'; '.join(bad)} is NaN or infinite: the data is damaged, not the training. Rebuild "
+            "the extraction with `snakemake -R extract` (and check the source .mat files)."
+        )
+    return (
+        f"The batch's inputs are finite ({'; '.join(names)}), so the network's output or the loss diverged: lower "
+        "training.lr, or check the data normalisation."
+    )
+
+
 def _save_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done: _Progress) -> None:
-    _atomic_save(
+    try:
+        _write_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done)
+    except NonFiniteWeightsError as e:
+        raise NonFiniteWeightsError(
+            f"{run_id}: the network's weights went NaN or infinite in epoch {done.epoch} although its losses were "
+            f"finite ({e}): lower training.lr"
+        ) from None
+    _write_logs(files, done)
+
+
+def _write_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done: _Progress) -> None:
+    save_state(
+        files.checkpoint,
         {
             "run_id": run_id,
             "settings": fingerprint,
@@ -331,9 +377,8 @@ def _save_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rng
             "log": done.log,
             "val": done.val,
         },
-        files.checkpoint,
+        CHECKPOINT_WEIGHTS,
     )
-    _write_logs(files, done)
 
 
 def _write_logs(files: RunFiles, done: _Progress) -> None:
@@ -343,13 +388,13 @@ def _write_logs(files: RunFiles, done: _Progress) -> None:
 
 
 def _write_log(log: list[dict], path: Path, columns: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(log)
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(log)
+
+    atomic_write(path, write)
 
 
 def validation_of(cfg: RunConfig, extract_dir, mask_root, acceleration: int, seed: int, frames: int, device):
@@ -417,10 +462,7 @@ def run_training(
         model, losses, dataset, physics, rng, tr,
         seed=seed, files=files, device=device, run_id=rid, validation=validation, progress=progress,
     )  # fmt: skip
-    model_out = Path(model_out)
-    model_out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = model_out.with_name(f".{model_out.name}.tmp")
-    torch.save({"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}, tmp)
-    os.replace(tmp, model_out)
+    state = {"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}
+    save_state(model_out, state, MODEL_WEIGHTS)
     files.checkpoint.unlink(missing_ok=True)
     return rid

@@ -229,6 +229,7 @@ def check_config(config: Mapping) -> None:
             "data.synthetic: data.source is 'synthetic' but the data.synthetic section is missing"
         )
     _check_validation_split(config)
+    _check_data_shapes(config)
 
 
 def _check_validation_split(config: Mapping) -> None:
@@ -247,3 +248,35 @@ def _check_validation_split(config: Mapping) -> None:
             f"data.synthetic.patients {n} (train_fraction {data['train_fraction']}) leaves no validation "
             "patient: raise data.val_fraction or the number of patients, or set training.validate_every: false"
         )
+
+
+def _check_data_shapes(config: Mapping) -> None:
+    """Settings that the data's shapes make impossible: no slice selected; for the synthetic data (whose shapes
+    the config gives), an ``image_size`` smaller than the data without ``image_crop`` and an acceleration whose lines
+    per frame cannot hold the centre block. For the real data the extract and masks jobs check the same, once the
+    shapes are known, before writing anything."""
+    data = config["data"]
+    if data["lax_slices"] == 0 and data["sax_slices"] == 0:
+        raise ConfigError("data.lax_slices and data.sax_slices: both are 0, so no slice is selected")
+    if data["source"] != "synthetic":
+        return
+    from ddei.mri.sampling import AccelerationError, check_acceleration
+
+    views = [v for v in ("lax", "sax") if data[f"{v}_slices"] != 0]
+    shapes = {f"data.synthetic.{v}_shape": tuple(data["synthetic"][f"{v}_shape"]) for v in views}
+    size = tuple(config["image_size"])
+    if not config.get("image_crop", False):
+        for key, shape in shapes.items():
+            if shape[0] > size[0] or shape[1] > size[1]:
+                raise ConfigError(
+                    f"image_size: {list(size)} is smaller than {key} {list(shape)} (kx, ky): the images would be "
+                    f"cropped. Set image_size to at least {[max(a, b) for a, b in zip(size, shape)]}, or set "
+                    "image_crop: true to crop them"
+                )
+    if config["masks"]["import_dir"] is None:  # imported masks are checked against the data by the masks job
+        for acceleration in config["masks"]["accelerations"]:
+            for key, shape in shapes.items():
+                try:
+                    check_acceleration(shape[1], int(acceleration), key)
+                except AccelerationError as e:
+                    raise ConfigError(str(e)) from None

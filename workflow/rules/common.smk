@@ -126,3 +126,58 @@ def report_outputs():
     figures += [R("figures/metrics_vs_acceleration.png"), R("figures/training_curves.png")]
     figures += [R("figures/training_curves_raw.png"), R("figures/validation_curves.png")]
     return tables + figures
+
+
+# Integrity (ddei.workflow.integrity): the results folder is this checkout's (results/.stamp.json, written when a
+# run starts), and the slices and masks a job would read are whole; a damaged one stops the planning with the
+# command that rebuilds it, unless that command is what runs.
+from ddei.workflow.integrity import ForeignResultsError, check_stamp, damaged_extract, damaged_masks
+from ddei.workflow.integrity import make_stamp, package_code, write_stamp
+
+STAMP = make_stamp(config, package_code(), Path.cwd())
+try:
+    _shared = check_stamp(R(), STAMP, config["allow_shared_results"])
+except ForeignResultsError as e:
+    raise WorkflowError(str(e)) from None
+if _shared and workflow.is_main_process:
+    print(_shared, file=sys.stderr)
+
+
+onstart:
+    write_stamp(R(), STAMP)
+
+
+_DAMAGE = {}  # path -> message or None, found once per process
+
+
+def _forced(rules, path):
+    """Whether --forceall, or --forcerun (-R) of one of `rules` or of a path under `path`, rebuilds `path`."""
+    settings = getattr(workflow, "dag_settings", None)
+    if settings is None:
+        return False
+    if settings.forceall:
+        return True
+    folder = Path(path).resolve()
+    for target in settings.forcerun or ():
+        if str(target) in rules or Path(str(target)).resolve().is_relative_to(folder):
+            return True
+    return False
+
+
+def _whole(path, rules, folder, find):
+    if path not in _DAMAGE:
+        _DAMAGE[path] = find(path)
+    if _DAMAGE[path] and not _forced(rules, folder):
+        raise WorkflowError(_DAMAGE[path])
+    return path
+
+
+def extract_slices(wildcards):
+    """R("extract/slices"), checked against the sizes in index.csv."""
+    return _whole(R("extract/slices"), ("extract",), R("extract"), lambda p: damaged_extract(Path(p).parent))
+
+
+def checked_mask_dir(wildcards):
+    """mask_dir, checked against the sizes in its manifest.csv."""
+    folder = mask_dir(wildcards)
+    return _whole(folder, ("masks", "extract"), folder, damaged_masks)

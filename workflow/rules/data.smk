@@ -37,6 +37,7 @@ rule extract:
         val_fraction=config["data"]["val_fraction"],
         seed=config["data"]["split_seed"],
         img_size=config["image_size"],
+        crop=config["image_crop"],
         code=code("extract.py"),
     log:
         R("logs/extract.log"),

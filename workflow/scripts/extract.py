@@ -20,5 +20,6 @@ index = extract(
     val_fraction=p.val_fraction,
     seed=p.seed,
     img_size=tuple(p.img_size),
+    crop=p.crop,
 )
 print(index.groupby(["split", "view"]).size().to_string())

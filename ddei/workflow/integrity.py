@@ -1,0 +1,145 @@
+"""What the workflow checks before it plans: that a results folder is this checkout's, and that the intermediates
+it would reuse are whole.
+
+- **The results stamp.** Snakemake records what made each output (its params, code and inputs) in the working
+  directory's ``.snakemake/``, not beside the outputs. A second checkout whose ``results:`` points at another
+  checkout's folder has no such records, so it takes the other checkout's models and tables as its own, whatever
+  their configuration. ``<results>/.stamp.json`` records the checkout (the working directory) that made the folder,
+  with its configuration's and its code's fingerprints; :func:`check_stamp` refuses another checkout's folder unless
+  the configuration says ``allow_shared_results: true``. A results folder inside the working directory (moved or
+  copied with its ``.snakemake/``) stays its own.
+- **Damaged intermediates.** The extraction's slices and the mask files are ``directory()`` outputs, so Snakemake
+  does not see a file in them truncated or overwritten. :func:`damaged_extract` and :func:`damaged_masks` compare
+  each file's size with the record written with it (``index.csv``, ``manifest.csv``: a stat per file); the jobs
+  that read the files also check their content (:class:`ddei.data.dataset.CineSliceDataset`).
+
+This module imports only the standard library and :mod:`ddei.io.files`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ddei.io.files import MANIFEST, atomic_write
+
+#: The stamp of a results folder.
+STAMP = ".stamp.json"
+#: The configuration key that lets a checkout use another checkout's results folder.
+SHARED_KEY = "allow_shared_results"
+
+
+class ForeignResultsError(RuntimeError):
+    """The results folder was made by another checkout; the message says what would go wrong and how to proceed."""
+
+
+def config_fingerprint(config: Mapping) -> str:
+    """Hash of a (validated) configuration, without :data:`SHARED_KEY` (16 hex digits)."""
+    blob = json.dumps({k: v for k, v in config.items() if k != SHARED_KEY}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def make_stamp(config: Mapping, code: str, workdir: str | os.PathLike) -> dict:
+    """The stamp of a run: its checkout (working directory), configuration and code fingerprints."""
+    return {"checkout": str(Path(workdir).resolve()), "config": config_fingerprint(config), "code": code}
+
+
+def read_stamp(results: str | os.PathLike) -> dict | None:
+    """The stamp of a results folder, or ``None`` (none yet, or unreadable)."""
+    try:
+        stamp = json.loads((Path(results) / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) and "checkout" in stamp else None
+
+
+def write_stamp(results: str | os.PathLike, stamp: dict) -> None:
+    """Write the stamp of a results folder (only if it changed)."""
+    if read_stamp(results) != stamp:
+        atomic_write(Path(results) / STAMP, lambda tmp: tmp.write_text(json.dumps(stamp, indent=1) + "\n"))
+
+
+def check_stamp(results: str | os.PathLike, stamp: dict, allow_shared: bool = False) -> str | None:
+    """Whether this run (``stamp``, of :func:`make_stamp`) may use the results folder ``results`` as its own.
+
+    :return: ``None``, or a note to print when another checkout's folder is shared on purpose.
+    :raises ForeignResultsError: another checkout made the folder and sharing was not asked for.
+    """
+    theirs = read_stamp(results)
+    if theirs is None or theirs["checkout"] == stamp["checkout"]:
+        return None
+    folder = Path(results).resolve()
+    if folder.is_relative_to(stamp["checkout"]):  # moved or copied with its checkout (and its .snakemake/)
+        return None
+    same_config = theirs.get("config") == stamp["config"]
+    same_code = theirs.get("code") == stamp["code"]
+    differs = [what for what, same in (("configuration", same_config), ("code", same_code)) if not same]
+    what = f"with another {' and '.join(differs)}" if differs else "with the same configuration and code"
+    if allow_shared:
+        return f"{folder} was made by the checkout {theirs['checkout']} ({what}); shared as {SHARED_KEY} says"
+    raise ForeignResultsError(
+        f"results: {folder} was made by another checkout, {theirs['checkout']}, {what} than this one "
+        f"({stamp['checkout']}). Snakemake's records of what made those outputs are in that checkout's .snakemake/, "
+        "so this run would take its models and tables as its own without rerunning anything. Point `results:` "
+        f"at a folder of this checkout, or run from {theirs['checkout']}; if sharing the folder is intended, set "
+        f"`{SHARED_KEY}: true`"
+    )
+
+
+def package_code() -> str:
+    """A hash of the source of every ``ddei`` module (16 hex digits), for the stamp: which code made the folder."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(f"{path.relative_to(package).as_posix()}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def damaged_extract(extract_dir: str | os.PathLike, rebuild: str = "snakemake -R extract") -> str | None:
+    """The first slice file of an extraction whose size differs from ``index.csv``'s record (a message), or
+    ``None``. An extraction without an index (not made yet) or without records (older) is not checked here."""
+    index = Path(extract_dir) / "index.csv"
+    try:
+        with open(index, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return None
+    if not rows or "bytes" not in rows[0]:
+        return None
+    return _first_damage(
+        Path(extract_dir), ((row["file"], int(row["bytes"])) for row in rows), index, rebuild
+    )
+
+
+def damaged_masks(mask_folder: str | os.PathLike, rebuild: str = "snakemake -R masks") -> str | None:
+    """The first file of a mask folder whose size differs from its ``manifest.csv`` (a message), or ``None`` (also
+    for a folder not made yet, or without a manifest)."""
+    manifest = Path(mask_folder) / MANIFEST
+    try:
+        with open(manifest, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:  # no folder, or one of an older version (which the jobs that read it refuse)
+        return None
+    return _first_damage(
+        Path(mask_folder), ((row["file"], int(row["bytes"])) for row in rows), manifest, rebuild
+    )
+
+
+def _first_damage(folder: Path, records, source: Path, rebuild: str) -> str | None:
+    for name, size in records:
+        path = folder / name
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            return f"{path} is missing (listed in {source}); rebuild it with `{rebuild}`"
+        if actual != size:
+            return (
+                f"{path} has {actual} bytes, {source} records {size} (truncated or overwritten); rebuild it with "
+                f"`{rebuild}`"
+            )
+    return None
