@@ -106,8 +106,9 @@ def test_corrupted_model_is_refused_by_the_evaluation(extracted, tmp_path):
     _flip_weight(model, next(w for w in weights if w.is_floating_point() and w.numel() >= 8))
     with pytest.raises(CorruptFileError, match=f"{model}.*checksum.*snakemake --forcerun {model}"):
         run_evaluation(
-            CFG, 4, 0, extracted, extracted.parent / "masks", model,
-            tmp_path / "m.csv", tmp_path / "r.npz", 0, "fp32", progress=False,
+            CFG, 4, 0, extract_dir=extracted, mask_root=extracted.parent / "masks", model_path=model,
+            metrics_out=tmp_path / "m.csv", recon_out=tmp_path / "r.npz", save_recon=0, precision="fp32",
+            progress=False,
         )  # fmt: skip
     assert not (tmp_path / "m.csv").exists()
 
