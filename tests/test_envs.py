@@ -588,7 +588,6 @@ def test_rules_run_in_their_env_alone(env_pythons, tmp_path):
     results = tmp_path / "results"
     config = test_workflow.tiny_config(results)
     config["methods"] = ["ddei"]
-    config["data"]["synthetic"]["patients"] = 3
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     runner = tmp_path / "runner.py"

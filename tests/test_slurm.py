@@ -48,7 +48,7 @@ def tiny_config(results: Path, **train_resources) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["results"] = str(results)
     config["data"]["synthetic"] |= {"patients": 4, "lax_shape": [30, 24], "sax_shape": [32, 28]}
-    config["data"]["train_fraction"] = 0.8  # 3 training patients, 1 test patient
+    config["data"]["train_fraction"] = 0.8  # 2 training patients, 1 validation patient, 1 test patient
     config["image_size"] = [32, 32]
     config["methods"] = ["sup", "ddei"]
     config["model"]["chans"] = 4
