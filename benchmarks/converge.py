@@ -84,7 +84,13 @@ def run(cpu: bool, cores: int) -> int:
     started = time.time()
     print(" ".join(cmd), flush=True)
     status = subprocess.call(cmd, cwd=REPO)
-    (REPO / results / "converge_run.json").write_text(
+    info = REPO / results / "converge_run.json"
+    info = (
+        info
+        if not info.exists()
+        else info.with_name(f"converge_run{len(list(info.parent.glob('converge_run*.json')))}.json")
+    )
+    info.write_text(
         json.dumps(
             {"cmd": cmd, "status": status, "started": started, "wall_s": time.time() - started}, indent=1
         )
@@ -108,6 +114,43 @@ def plateau(val: pd.DataFrame) -> dict:
         return {"last": float("nan"), "gain": float("nan"), "plateau": False}
     last, before = curve.psnr.iloc[-n:].mean(), curve.psnr.iloc[-2 * n : -n].mean()
     return {"last": last, "gain": last - before, "plateau": bool(last - before < PLATEAU_DB)}
+
+
+def needed_budget(val: pd.DataFrame, batch: int) -> float:
+    """Slice-passes at which the plateau criterion would be met, from a fit of the validation curve
+    (``psnr = a - b * exp(-step / tau)``, measurements after step 0); NaN if the fit fails or does not saturate.
+
+    The criterion compares the last two quarters of a run of length ``L``: under the fit their mean difference is
+    means under the fit, computed numerically; the smallest ``L`` (searched on a log grid) where they differ by
+    less than :data:`PLATEAU_DB` is returned (``inf`` beyond 100 times the run).
+    """
+    from scipy.optimize import curve_fit
+
+    curve = val[val.step > 0].sort_values("step")
+    t, y = curve.step.to_numpy(float), curve.psnr.to_numpy(float)
+    if len(t) < 8:
+        return float("nan")
+
+    def model(t, a, b, tau):
+        return a - b * np.exp(-t / tau)
+
+    try:
+        (a, b, tau), _ = curve_fit(model, t, y, p0=(y[-1], y[-1] - y[0], t[-1] / 3), maxfev=20_000)
+    except (RuntimeError, ValueError):
+        return float("nan")
+    if not (tau > 0 and np.isfinite(tau)):
+        return float("nan")
+
+    def quarter_gain(length):
+        grid = np.linspace(0, length, 4001)[1:]
+        fit = model(grid, a, b, tau)
+        n = len(grid) // 4
+        return fit[-n:].mean() - fit[-2 * n : -n].mean()
+
+    for length in np.geomspace(t[-1] / 4, t[-1] * 100, 400):
+        if quarter_gain(length) < PLATEAU_DB:
+            return float(length * batch)
+    return float("inf")
 
 
 def paired_difference(metrics: pd.DataFrame, a: str, b: str, acc: int, rng_seed: int = 0) -> dict | None:
@@ -166,15 +209,18 @@ def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     for m, a, s in grid(config, cpu):
         folder = results / "models" / m.replace("*", "-star") / f"acc{a}" / f"seed{s}"
         val_csv, bench = folder / "val.csv", results / "benchmarks" / "train" / f"{m}_acc{a}_seed{s}.tsv"
+        checkpoint = results / "checkpoints" / f"{m.replace('*', '-star')}_acc{a}_seed{s}.pt"
         row = {"method": m, "acceleration": a, "seed": s, "status": "not run"}
+        if (folder / "model.pt").is_file():
+            row["status"] = "trained"
+        elif checkpoint.is_file():
+            row["status"] = "unfinished (checkpoint kept)"
         if val_csv.is_file():
             val = pd.read_csv(val_csv).assign(method=m, acceleration=a, seed=s)
             curves.append(val)
-            row |= plateau(val) | {"steps": int(val.step.max()), "status": "trained"}
+            row |= plateau(val) | {"steps": int(val.step.max())}
+            row["fit_budget"] = needed_budget(val, config["training"]["batch_size"])
             row["slice_passes"] = int(val.step.max()) * config["training"]["batch_size"]
-        elif (REPO / config["results"] / "checkpoints").is_dir():
-            row["status"] = "unfinished (checkpoint kept)" if any(
-                (results / "checkpoints").glob(f"{m}_acc{a}_seed{s}.pt")) else "not run"  # fmt: skip
         if bench.is_file():
             row["train_s"] = float(pd.read_csv(bench, sep="\t").s.iloc[0])
         mf = metrics_file(results, m, a, s)
@@ -201,7 +247,7 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's styles
     from ddei.report import style as styles
 
     styles.register(config.get("variants", {}))
@@ -231,15 +277,16 @@ def report(cpu: bool, out: Path) -> Path:
     name = "convergence_cpu" if cpu else "convergence"
     if not curves.empty:
         figure(curves, config, out / f"{name}_curves.png")
-    run_info = REPO / config["results"] / "converge_run.json"
-    wall = json.loads(run_info.read_text())["wall_s"] if run_info.is_file() else float("nan")
+    # a run interrupted and started again (same code and config) resumes: its wall time is the sum of its parts
+    parts = sorted((REPO / config["results"]).glob("converge_run*.json"))
+    wall = sum(json.loads(p.read_text())["wall_s"] for p in parts) if parts else float("nan")
     lines = [
         f"# Convergence experiment ({'CPU variant' if cpu else 'GPU'}): DDEI against T-SSDU trained to a plateau",
         "",
         f"- **Config:** `{' + '.join(CONFIGS[cpu])}`; driver `benchmarks/converge.py {'--cpu' if cpu else ''}`.",
         f"- **Commit:** {commit()}. **Machine:** {machine()}.",
-        f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min; per run, the training time below "
-        "(Snakemake's `benchmark:` files).",
+        f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
+        "training time below (Snakemake's `benchmark:` files).",
         f"- **Plateau criterion** (fixed before the runs): the last quarter's mean validation PSNR improves on the "
         f"quarter before by less than {PLATEAU_DB} dB.",
         "",
@@ -248,8 +295,8 @@ def report(cpu: bool, out: Path) -> Path:
         "## Runs",
         "",
         "| method | acc | seed | status | slice-passes | train (min) | val PSNR, last quarter | gain on the "
-        "quarter before (dB) | plateau | test PSNR | test SSIM |",
-        "|---|--:|--:|---|--:|--:|--:|--:|---|--:|--:|",
+        "quarter before (dB) | plateau | plateau budget from a fit (slice-passes) | test PSNR | test SSIM |",
+        "|---|--:|--:|---|--:|--:|--:|--:|---|--:|--:|--:|",
     ]
     for r in runs.to_dict("records"):
         f = lambda k, fmt="{:.2f}": fmt.format(r[k]) if k in r and pd.notna(r[k]) else ""  # noqa: E731
@@ -259,7 +306,8 @@ def report(cpu: bool, out: Path) -> Path:
         train_min = f"{r['train_s'] / 60:.1f}" if pd.notna(r.get("train_s", np.nan)) else ""
         lines.append(
             f"| {r['method']} | {r['acceleration']} | {r['seed']} | {r['status']} | {f('slice_passes', '{:.0f}')} | "
-            f"{train_min} | {f('last')} | {f('gain', '{:+.3f}')} | {plateau_s} | {f('test_psnr')} | "
+            f"{train_min} | {f('last')} | {f('gain', '{:+.3f}')} | {plateau_s} | {f('fit_budget', '{:,.0f}')} | "
+            f"{f('test_psnr')} | "
             f"{f('test_ssim', '{:.4f}')} |"
         )
     lines += ["", "## Differences in test PSNR (paired by slice and seed)", ""]
@@ -280,13 +328,21 @@ def report(cpu: bool, out: Path) -> Path:
     return page
 
 
+def _set_root(root: Path) -> None:
+    global REPO
+    REPO = Path(root).resolve()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["run", "report", "all"])
     parser.add_argument("--cpu", action="store_true", help="the CPU variant (config/converge_cpu.yaml)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results")
+    parser.add_argument("--root", type=Path, default=REPO,
+                        help="the checkout whose workflow ran (its results, configs and commit are reported)")  # fmt: skip
     args = parser.parse_args()
+    _set_root(args.root)
     status = 0
     if args.action in ("run", "all"):
         status = run(args.cpu, args.cores)
