@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The convergence experiment on a lent H200 (issue 13), one command with at most ~9 minutes of device time:
+#   1. install the carried wheels (.whl, as for benchmarks/device_session.sh);
+#   2. smoke test (< 1 min): DDEI (the paper's transform and the fixed one), T-SSDU and the oracle train one
+#      step at the experiment's size and batch (128x128, 32 channels, batch 8, per-sample transforms);
+#   3. step times at that size: bf16 + channels_last, with and without torch.compile (training.compile);
+#   4. `benchmarks/converge.py run` (config/converge.yaml: 16x first) until TOTAL seconds are spent, then
+#      `converge.py report`;
+#   5. packs into $OUT: the logs, the results page and figure, and results.tgz (val.csv, loss.csv, metrics,
+#      checkpoints and model.pt of every run: small at 32 channels), for the next session to resume from.
+# A later session resumes: carry results.tgz, run `RESUME=results.tgz bash benchmarks/converge_device.sh`. The
+# synthetic data, extraction and masks are rebuilt byte for byte (seeded); `--rerun-triggers params input code
+# software-env` (no mtime) keeps the brought-back models, and a checkpoint is resumed only by a run of the same
+# identity (configuration, data content hash, code).
+# Locally, scaled down on the CPU: DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/converge_device.sh
+# Not yet run on a GPU: no session with a device has had it since it was written.
+set -uo pipefail
+OUT=${OUT:-/tmp/ddei-converge}
+DEVICE=${DEVICE:-cuda}
+TOTAL=${TOTAL:-520}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+start=$(date +%s)
+left() { echo $((TOTAL - ($(date +%s) - start))); }
+PY=python3
+if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "wheel install failed"; exit 3; }
+    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
+fi
+[ -x .venv/bin/python ] && [ "$DEVICE" = cpu ] && PY=.venv/bin/python
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+size="--size 128 128 --chans 32 --batch 8"
+[ -n "${SMALL:-}" ] && size="--size 32 32 --chans 8 --batch 2"
+
+echo "== smoke ($(left) s left)"
+timeout 120 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods sup ddei t-ssdu \
+    --settings bf16+cl --repeats 1 > "$OUT/smoke.log" 2>&1
+rc=$?; cat "$OUT/smoke.log"
+if [ $rc -ne 0 ] || grep -q "failed:" "$OUT/smoke.log"; then echo "SMOKE FAILED (rc $rc)"; exit 4; fi
+
+echo "== step times ($(left) s left)"
+settings="bf16+cl compile+bf16+cl"; [ "$DEVICE" = cpu ] && settings="fp32+cl bf16+cl"
+timeout 150 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods sup ddei t-ssdu \
+    --settings $settings --repeats 5 --json "$OUT/steps.json" > "$OUT/steps.log" 2>&1
+cat "$OUT/steps.log"
+
+echo "== experiment ($(left) s left)"
+if [ -n "${RESUME:-}" ]; then tar xzf "$RESUME"; fi
+extra=(--rerun-triggers params input code software-env)
+cfgs=(config/converge.yaml); [ "$DEVICE" = cpu ] && cfgs+=(config/converge_cpu.yaml)
+[ -n "${SMALL:-}" ] && { printf 'training: {epochs: 1, steps_per_epoch: 4, validate_every: 2}\n' > /tmp/small.yaml; cfgs+=(/tmp/small.yaml); }
+timeout $(( $(left) - 40 )) $PY -m snakemake --cores all --configfile "${cfgs[@]}" "${extra[@]}" \
+    > "$OUT/snakemake.log" 2>&1
+echo "snakemake: rc $? (124: stopped at the time limit; the next session resumes)"
+tail -n 15 "$OUT/snakemake.log"
+
+echo "== report and pack ($(left) s left)"
+flag=(); [ "$DEVICE" = cpu ] && flag=(--cpu)
+$PY benchmarks/converge.py report "${flag[@]}" --out "$OUT" > "$OUT/report.log" 2>&1
+results=$(cat "${cfgs[@]}" | sed -n "s/^results: *//p" | tail -1)
+tar czf "$OUT/results.tgz" --exclude="$results/recon" --exclude="$results/extract" --exclude="$results/synthetic" \
+    --exclude="$results/masks" "$results" 2>/dev/null
+ls -la "$OUT"
+echo "done in $(( $(date +%s) - start )) s"
