@@ -56,13 +56,7 @@ def imported_modules(source: str) -> set[str]:
 
     :param str source: Python source.
     """
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from ddei.x import submodule`
+    found = _all_imports(source, names=True)  # `from ddei.x import submodule` imports ddei.x.submodule
     return {m for m in found if m.split(".")[0] == PACKAGE and module_path(m) is not None}
 
 
@@ -139,14 +133,17 @@ def local_modules(script: str | os.PathLike) -> list[Path]:
     return sorted(p for p in (script.parent / f"{n}.py" for n in names) if p.is_file() and p != script)
 
 
-def _all_imports(source: str) -> set[str]:
-    """Every absolute import of a piece of source, at any depth (module names, not filtered)."""
+def _all_imports(source: str, names: bool = False) -> set[str]:
+    """Every absolute import of a piece of source, at any depth (module names, not filtered); with ``names``,
+    also ``module.name`` for each name of a ``from module import name``."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
+            if names:
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
 
 
