@@ -153,16 +153,21 @@ def needed_budget(val: pd.DataFrame, batch: int) -> float:
     return float("inf")
 
 
-def paired_difference(metrics: pd.DataFrame, a: str, b: str, acc: int, rng_seed: int = 0) -> dict | None:
-    """Mean PSNR of ``a`` minus ``b``, paired by test slice and seed, with a 95 % bootstrap CI over slices and the
-    per-seed differences; ``None`` if either has no run."""
-    keys = ["seed", "patient", "view", "slice"]
+def paired_difference(
+    metrics: pd.DataFrame, a: str, b: str, acc: int, metric: str = "psnr", rng_seed: int = 0
+) -> dict | None:
+    """Mean ``metric`` of ``a`` minus ``b``, paired by test slice and seed, with a 95 % bootstrap CI over slices and the
+    per-seed differences; ``None`` if either has no run. Zero-filled (evaluated once) pairs with every seed."""
+    slice_keys = ["patient", "view", "slice"]
     sel = metrics[metrics.acceleration == acc]
     pa, pb = sel[sel.method == a], sel[sel.method == b]
-    both = pa.merge(pb, on=keys, suffixes=("_a", "_b"))
+    if b == "zf":
+        both = pa.merge(pb.drop(columns="seed"), on=slice_keys, suffixes=("_a", "_b"))
+    else:
+        both = pa.merge(pb, on=["seed", *slice_keys], suffixes=("_a", "_b"))
     if both.empty:
         return None
-    both["d"] = both.psnr_a - both.psnr_b
+    both["d"] = both[f"{metric}_a"] - both[f"{metric}_b"]
     per_seed = both.groupby("seed").d.mean()
     slices = both.groupby(["patient", "view", "slice"]).d.mean().to_numpy()
     rng = np.random.default_rng(rng_seed)
@@ -300,9 +305,10 @@ def report(cpu: bool, out: Path) -> Path:
     ]
     for r in runs.to_dict("records"):
         f = lambda k, fmt="{:.2f}": fmt.format(r[k]) if k in r and pd.notna(r[k]) else ""  # noqa: E731
-        plateau_s = (
-            ("yes" if r["plateau"] else "**no**") if "plateau" in r and pd.notna(r.get("plateau")) else ""
-        )
+        plateau_s = ""
+        if r["status"] == "trained" and pd.notna(r.get("plateau")):
+            plateau_s = "yes" if r["plateau"] else "**no**"
+            plateau_s += " (declining)" if r["gain"] < -PLATEAU_DB else ""
         train_min = f"{r['train_s'] / 60:.1f}" if pd.notna(r.get("train_s", np.nan)) else ""
         lines.append(
             f"| {r['method']} | {r['acceleration']} | {r['seed']} | {r['status']} | {f('slice_passes', '{:.0f}')} | "
@@ -310,18 +316,21 @@ def report(cpu: bool, out: Path) -> Path:
             f"{f('test_psnr')} | "
             f"{f('test_ssim', '{:.4f}')} |"
         )
-    lines += ["", "## Differences in test PSNR (paired by slice and seed)", ""]
-    lines += ["| comparison | acc | mean (dB) | 95 % CI (bootstrap over slices) | per seed | slices won |",
-              "|---|--:|--:|---|---|--:|"]  # fmt: skip
+    lines += ["", "## Differences on the test slices (paired by slice and seed)", ""]
+    lines += ["| comparison | metric | acc | mean | 95 % CI (bootstrap over slices) | per seed | slices won |",
+              "|---|---|--:|--:|---|---|--:|"]  # fmt: skip
     if not metrics.empty:
         for a, b in COMPARISONS + [(m, "zf") for m in ("sup", "ddei-upstream", "ddei", "t-ssdu")]:
             for acc in sorted(metrics.acceleration.unique()):
-                d = paired_difference(metrics, a, b, acc)
-                if d is None:
-                    continue
-                seeds = ", ".join(f"seed {s}: {v:+.2f}" for s, v in d["per_seed"].items())
-                lines.append(f"| {a} − {b} | {acc} | {d['mean']:+.2f} | [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}] | "
-                             f"{seeds} | {d['wins']} |")  # fmt: skip
+                for metric, fmt in (("psnr", "{:+.2f}"), ("ssim", "{:+.3f}")):
+                    d = paired_difference(metrics, a, b, acc, metric)
+                    if d is None:
+                        continue
+                    seeds = ", ".join(f"seed {s}: {fmt.format(v)}" for s, v in d["per_seed"].items())
+                    ci = f"[{fmt.format(d['ci'][0])}, {fmt.format(d['ci'][1])}]"
+                    unit = "PSNR (dB)" if metric == "psnr" else "SSIM"
+                    lines.append(f"| {a} − {b} | {unit} | {acc} | {fmt.format(d['mean'])} | {ci} | {seeds} | "
+                                 f"{d['wins']} |")  # fmt: skip
     page = out / f"{name}.md"
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
