@@ -246,7 +246,7 @@ def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
 
 def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
-    """Validation PSNR against slice-passes, one panel per acceleration, one line per run."""
+    """Validation PSNR and SSIM against slice-passes, one column per acceleration, one line per run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -257,18 +257,20 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
 
     styles.register(config.get("variants", {}))
     accs = sorted(curves.acceleration.unique())
-    fig, axes = plt.subplots(1, len(accs), figsize=(6.5 * len(accs), 4.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(accs), figsize=(6.5 * len(accs), 7.4), squeeze=False, sharex=True)
     batch = config["training"]["batch_size"]
-    for ax, acc in zip(axes[0], accs, strict=True):
-        for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
-            style = styles.style(m)
-            ax.plot(run.step * batch, run.psnr, color=style.colour, ls="--" if s else "-", lw=1.2,
-                    label=f"{style.label}, seed {s}")  # fmt: skip
-        ax.axvline(19_200, color="grey", lw=0.8, ls=":")
-        ax.set(xlabel="training slice-passes (the paper: 19,200)", ylabel="validation PSNR (dB)",
-               title=f"{acc}x")  # fmt: skip
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    for col, acc in enumerate(accs):
+        for row, (metric, name) in enumerate((("psnr", "validation PSNR (dB)"), ("ssim", "validation SSIM"))):
+            ax = axes[row, col]
+            for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
+                style = styles.style(m)
+                ax.plot(run.step * batch, run[metric], color=style.colour, ls="--" if s else "-", lw=1.2,
+                        label=f"{style.label}, seed {s}")  # fmt: skip
+            ax.axvline(19_200, color="grey", lw=0.8, ls=":")
+            ax.set(ylabel=name, title=f"{acc}x" if row == 0 else "")
+            ax.grid(alpha=0.3)
+        axes[1, col].set_xlabel("training slice-passes (the paper: 19,200)")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
