@@ -118,7 +118,8 @@ def plateau(val: pd.DataFrame) -> dict:
 
 def needed_budget(val: pd.DataFrame, batch: int) -> float:
     """Slice-passes at which the plateau criterion would be met, from a fit of the validation curve
-    (``psnr = a - b * exp(-step / tau)``, measurements after step 0); NaN if the fit fails or does not saturate.
+    (``psnr = a - b * exp(-step / tau)``, measurements after step 0); NaN if the fit fails, or finds no rise
+    (``b`` under twice the criterion's 0.1 dB) to extrapolate.
 
     The criterion compares the last two quarters of a run of length ``L``: under the fit their mean difference is
     means under the fit, computed numerically; the smallest ``L`` (searched on a log grid) where they differ by
@@ -138,7 +139,7 @@ def needed_budget(val: pd.DataFrame, batch: int) -> float:
         (a, b, tau), _ = curve_fit(model, t, y, p0=(y[-1], y[-1] - y[0], t[-1] / 3), maxfev=20_000)
     except (RuntimeError, ValueError):
         return float("nan")
-    if not (tau > 0 and np.isfinite(tau)):
+    if not (tau > 0 and np.isfinite(tau)) or b < 2 * PLATEAU_DB:  # no rise to extrapolate
         return float("nan")
 
     def quarter_gain(length):
@@ -312,9 +313,10 @@ def report(cpu: bool, out: Path) -> Path:
             plateau_s = "yes" if r["plateau"] else "**no**"
             plateau_s += " (declining)" if r["gain"] < -PLATEAU_DB else ""
         train_min = f"{r['train_s'] / 60:.1f}" if pd.notna(r.get("train_s", np.nan)) else ""
+        budget = (f("fit_budget", "{:,.0f}") or "no trend to fit") if plateau_s.startswith("**no**") else ""
         lines.append(
             f"| {r['method']} | {r['acceleration']} | {r['seed']} | {r['status']} | {f('slice_passes', '{:.0f}')} | "
-            f"{train_min} | {f('last')} | {f('gain', '{:+.3f}')} | {plateau_s} | {f('fit_budget', '{:,.0f}')} | "
+            f"{train_min} | {f('last')} | {f('gain', '{:+.3f}')} | {plateau_s} | {budget} | "
             f"{f('test_psnr')} | "
             f"{f('test_ssim', '{:.4f}')} |"
         )
@@ -333,6 +335,9 @@ def report(cpu: bool, out: Path) -> Path:
                     unit = "PSNR (dB)" if metric == "psnr" else "SSIM"
                     lines.append(f"| {a} − {b} | {unit} | {acc} | {fmt.format(d['mean'])} | {ci} | {seeds} | "
                                  f"{d['wins']} |")  # fmt: skip
+    notes = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{name}_notes.md"
+    if notes.is_file():  # the reading of the results, written by hand after they came out
+        lines += ["", notes.read_text().rstrip()]
     page = out / f"{name}.md"
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
