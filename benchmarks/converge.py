@@ -148,7 +148,11 @@ def needed_budget(val: pd.DataFrame, batch: int) -> float:
         n = len(grid) // 4
         return fit[-n:].mean() - fit[-2 * n : -n].mean()
 
-    for length in np.geomspace(t[-1] / 4, t[-1] * 100, 400):
+    if (
+        quarter_gain(t[-1]) < PLATEAU_DB
+    ):  # the fit says this run plateaued: it does not describe a run that did not
+        return float("nan")
+    for length in np.geomspace(t[-1], t[-1] * 100, 400):
         if quarter_gain(length) < PLATEAU_DB:
             return float(length * batch)
     return float("inf")
