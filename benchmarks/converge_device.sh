@@ -18,18 +18,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/ddei-converge}
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-520}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-start=$(date +%s)
-left() { echo $((TOTAL - ($(date +%s) - start))); }
-PY=python3
-if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        || { echo "wheel install failed"; exit 3; }
-    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
-fi
-[ -x .venv/bin/python ] && [ "$DEVICE" = cpu ] && PY=.venv/bin/python
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+source "$(dirname "$0")/device_env.sh"
 size="--size 128 128 --chans 32 --batch 8"
 [ -n "${SMALL:-}" ] && size="--size 32 32 --chans 8 --batch 2"
 

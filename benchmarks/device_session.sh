@@ -12,19 +12,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/ddei-device}
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-555}            # seconds this script may take in all
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-start=$(date +%s)
-left() { echo $((TOTAL - ($(date +%s) - start))); }
-PY=python3
-
-if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        || { echo "wheel install failed"; exit 3; }
-    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
-fi
-[ -x .venv/bin/python ] && [ "$DEVICE" = cpu ] && PY=.venv/bin/python
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+source "$(dirname "$0")/device_env.sh"
 # $OUT gets 8 files at most: smoke.log, bench_paper.{log,json}, experiment.log, gpu_used.yaml, calibration.json,
 # snakemake.log, results.tgz (tables, figures, metrics, loss curves, logs and benchmarks of the workflow)
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
