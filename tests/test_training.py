@@ -167,7 +167,8 @@ def test_validation_log_and_resume_continues_it_exactly(dataset, extracted, tmp_
     ).state_dict()
     assert all(torch.equal(plain[k], reference[k]) for k in plain), "validation changed the trained weights"
     ref = pd.read_csv(tmp_path / "reference.val.csv")
-    assert list(ref.columns) == ["step", "epoch", "psnr", "ssim", "seconds"]
+    assert list(ref.columns) == ["step", "epoch", "psnr", "ssim", "seconds", "zf_psnr", "zf_ssim"]
+    assert ref.zf_psnr.nunique() == 1 and ref.zf_psnr.iloc[0] < ref.psnr.max()  # the zero-filled level, once
     assert ref.step.tolist() == [0, 2, 4, 6, 8, 9] and ref.epoch.iloc[-1] == 3
     assert ref.psnr.iloc[-1] != ref.psnr.iloc[0] and (ref.seconds.diff().iloc[1:] >= 0).all()
 
@@ -177,7 +178,7 @@ def test_validation_log_and_resume_continues_it_exactly(dataset, extracted, tmp_
     assert pd.read_csv(tmp_path / "killed.val.csv").step.tolist() == [0, 2]  # as of the epoch-1 checkpoint
     _run("t-ssdu", dataset, tmp_path, epochs=3, name="killed", validation=_validation(extracted), every=2)
     resumed = pd.read_csv(tmp_path / "killed.val.csv")
-    cols = ["step", "epoch", "psnr", "ssim"]
+    cols = ["step", "epoch", "psnr", "ssim", "zf_psnr", "zf_ssim"]
     pd.testing.assert_frame_equal(resumed[cols], ref[cols])
 
 

@@ -584,10 +584,12 @@ def _raw_losses(df, order, accs, several: bool, out_png, dpi) -> None:
 
 
 def validation_curves(val_files, out_png, dpi=200):
-    """Validation PSNR against training step, mean ± sd over seeds, one panel per acceleration.
+    """Validation PSNR against training step, mean ± sd over seeds, one panel per acceleration, with the
+    zero-filled level on the same slices as a dashed line.
 
     :param val_files: ``[(method, acceleration, seed, path to val.csv), …]`` (``step, epoch, psnr, ssim,
-        seconds``, :data:`ddei.runs.validation.VAL_COLUMNS`); empty files (validation off) are left out.
+        seconds, zf_psnr, zf_ssim``, :data:`ddei.runs.validation.VAL_COLUMNS`); empty files (validation off) are
+        left out.
     :param out_png: the figure.
     """
     import seaborn as sns
@@ -612,6 +614,9 @@ def validation_curves(val_files, out_png, dpi=200):
                 data=df[df["acceleration"] == acc], x="step", y="psnr", hue="label",
                 hue_order=[label(m) for m in order], palette=palette(order), errorbar="sd", ax=ax,
             )  # fmt: skip
+            zf = df.loc[df["acceleration"] == acc, "zf_psnr"].dropna() if "zf_psnr" in df else ()
+            if len(zf):  # the same slices and masks in every run of this acceleration
+                ax.axhline(float(zf.mean()), color=colour("zf"), ls="--", lw=1.2, label=label("zf"))
             ax.set_title(f"×{acc}")
             ax.set_xlabel("training step")
             ax.set_ylabel("validation PSNR (dB)")

@@ -15,9 +15,17 @@ from torch import nn
 from ddei.mri.metrics import metric_functions
 from ddei.mri.precision import full_precision
 
-#: Columns of ``val.csv``: training step, epoch (fractional where the step is inside an epoch), the mean metrics
-#: and the training seconds spent so far (validation excluded).
-VAL_COLUMNS = ("step", "epoch", "psnr", "ssim", "seconds")
+#: Columns of ``val.csv``: training step, epoch (fractional where the step is inside an epoch), the mean metrics,
+#: the training seconds spent so far (validation excluded), and the zero-filled baseline's mean metrics on the same
+#: slices (the same on every row: the level a method must beat).
+VAL_COLUMNS = ("step", "epoch", "psnr", "ssim", "seconds", "zf_psnr", "zf_ssim")
+
+
+class _ZeroFilled(nn.Module):
+    """The zero-filled reconstruction ``A^H y``, called like a model."""
+
+    def forward(self, y: torch.Tensor, physics) -> torch.Tensor:
+        return physics.A_adjoint(y)
 
 
 class Validation:
@@ -34,6 +42,8 @@ class Validation:
         self.samples = [dataset[i] for i in range(len(dataset))]
         self.metrics = metric_functions(("psnr", "ssim"))
         self.seconds = 0.0  #: total time spent validating
+        #: the zero-filled baseline (``physics.A_adjoint(y)``) on the same slices, ``{"zf_psnr": …, "zf_ssim": …}``
+        self.zero_filled = {f"zf_{k}": v for k, v in self(_ZeroFilled()).items()}
 
     def __len__(self) -> int:
         return len(self.samples)
