@@ -480,14 +480,20 @@ def test_validation_figure_draws_every_trained_method(tmp_path):
             steps = np.arange(0, 1001, 100)
             psnr = top - 6 * np.exp(-steps / 300) + 0.2 * seed
             pd.DataFrame({"step": steps, "epoch": steps / 100, "psnr": psnr, "ssim": psnr / 30,
-                          "seconds": steps * 0.1}).to_csv(path, index=False)  # fmt: skip
+                          "seconds": steps * 0.1, "zf_psnr": 17.0, "zf_ssim": 0.4}).to_csv(path, index=False)  # fmt: skip
             runs.append((method, 8, seed, path))
     off = tmp_path / "off.csv"
-    off.write_text("step,epoch,psnr,ssim,seconds\n")  # validation off: header only, left out
+    off.write_text("step,epoch,psnr,ssim,seconds,zf_psnr,zf_ssim\n")  # validation off: header only, left out
     png = tmp_path / "val.png"
     figures.validation_curves(runs + [("sup", 8, 0, off)], png, dpi=60)
     for method in ("ddei", "t-ssdu"):
         assert colour_pixels(png, STYLES[method].colour) > 20, method
+    no_zf = tmp_path / "no_zf.png"  # the same curves from files without the zero-filled columns
+    for _, _, _, path in runs:
+        pd.read_csv(path).drop(columns=["zf_psnr", "zf_ssim"]).to_csv(path.with_suffix(".nozf"), index=False)
+    figures.validation_curves([(m, a, s, p.with_suffix(".nozf")) for m, a, s, p in runs], no_zf, dpi=60)
+    grey = STYLES["zf"].colour  # the zero-filled level, a dashed line across the panel
+    assert colour_pixels(png, grey, tolerance=40) > colour_pixels(no_zf, grey, tolerance=40) + 50
     figures.validation_curves([("sup", 8, 0, off)], tmp_path / "none.png", dpi=60)
     assert (tmp_path / "none.png").stat().st_size > 0
 

@@ -158,6 +158,18 @@ def _validation(extracted):
     return Validation(val, make_physics(IMG, 0.0, torch.Generator().manual_seed(9), "cpu"), "cpu")
 
 
+def test_validation_zero_filled_level_is_the_evaluations(extracted):
+    """The zero-filled level of val.csv is the evaluation's zero-filled baseline on the validation slices."""
+    from ddei.runs.evaluation import evaluate
+
+    validation = _validation(extracted)
+    val = CineSliceDataset(extracted, "val", extracted.parent / "masks", 4, img_size=IMG[2:])
+    physics = make_physics(IMG, 0.0, torch.Generator().manual_seed(9), "cpu")
+    zf = evaluate(None, val, physics, method="zf", acceleration=4, seed=0, progress=False)
+    assert validation.zero_filled["zf_psnr"] == pytest.approx(zf["psnr"].mean(), abs=1e-9)
+    assert validation.zero_filled["zf_ssim"] == pytest.approx(zf["ssim"].mean(), abs=1e-9)
+
+
 def test_validation_log_and_resume_continues_it_exactly(dataset, extracted, tmp_path):
     """val.csv: a row before the first step, every 2 steps and after the last; a killed run that resumes writes
     the same rows as an uninterrupted one (the metrics to the bit), and validation leaves the weights alone."""
