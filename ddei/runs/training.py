@@ -263,8 +263,15 @@ def train(
 
     def validate(step: int, seconds: float) -> None:
         if every and (step % every == 0 or step == total) and not any(r["step"] == step for r in done.val):
-            done.val.append({"step": step, "epoch": step / steps, **validation(model), "seconds": seconds,
-                             **validation.zero_filled})
+            done.val.append(
+                {
+                    "step": step,
+                    "epoch": step / steps,
+                    **validation(model),
+                    "seconds": seconds,
+                    **validation.zero_filled,
+                }
+            )
 
     bar = tqdm(
         total=total,
