@@ -3,7 +3,7 @@
 1. ``run``: the workflow on ``config/converge.yaml`` (``--cpu``: merged with ``config/converge_cpu.yaml``), for
    the experiment's grid of runs only. On the GPU the grid is every method x acceleration x seed of the config;
    the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question: 16x, the paper's DDEI and T-SSDU
-   on 2 seeds, the oracle on 1, the fixed DDEI last (prioritised below the others, so it fills an idle core).
+   on 2 seeds, the oracle on 1, the fixed DDEI on 2 (prioritised below the others, so it fills an idle core).
    A run that does not finish resumes from its checkpoint when the driver is started again (same code, config).
 2. ``report``: ``docs/results/convergence.md`` and its figure from what the runs wrote: every run's validation
    curve (``val.csv``), its plateau status, the test table, DDEI - T-SSDU with a 95 % confidence interval and the
@@ -33,7 +33,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
 #: The CPU grid: (method, acceleration, seeds), most needed first.
-CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1)), ("sup", 16, (0,)), ("ddei", 16, (0,))]
+CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1)), ("sup", 16, (0,)), ("ddei", 16, (0, 1))]
 #: Runs the CPU grid needs to answer the question (the rest is prioritised below them).
 CPU_REQUIRED = {"ddei-upstream", "t-ssdu", "sup"}
 #: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).
