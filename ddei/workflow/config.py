@@ -50,6 +50,7 @@ class TrainingConfig:
         transforms, losses and metrics stay in fp32).
     :param bool compile: compile the network with :func:`torch.compile`.
     :param int validate_every: measure the validation patients every this many steps (``False``: never).
+    :param bool channels_last: NHWC memory format for the network's 2D convolutions.
     """
 
     epochs: int
@@ -59,6 +60,7 @@ class TrainingConfig:
     precision: str
     compile: bool
     validate_every: int | bool
+    channels_last: bool
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,14 @@ class RunConfig:
 
     def weights_config(self) -> dict:
         """What determines the trained weights: the training run's method and every setting the training reads
-        (what a ``model.pt`` must have been trained with to be evaluated under this configuration)."""
-        from ddei.workflow.registry import lookup
+        (what a ``model.pt`` must have been trained with to be evaluated under this configuration).
 
+        It needs no registration of the config's variants: a method trained under its own name (every variant)
+        reads its base's settings, and one that evaluates another's model (``t-ssdu*``) names a registered method.
+        """
+        trained = self.base if self.trained_as in (None, self.method) else self.trained_as
         out = self.to_dict()
-        out["settings"] = {
-            k: v for k, v in self.settings.items() if k in lookup(self.trained_as or self.base).settings
-        }
+        out["settings"] = {k: v for k, v in self.settings.items() if k in METHODS[trained].settings}
         for key in ("method", "base", "external"):
             out.pop(key)
         return out
