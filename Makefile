@@ -2,6 +2,8 @@
 # dependencies (requirements.txt) on first use, then reuse it.
 #   make run    the default workflow end to end (synthetic data, CPU), then its HTML report
 #   make test   the test suite (installs slurm-wlm + munge with apt for the SLURM test when run as root)
+#   make test-extended  what CI runs after it: every shipped config end to end at tiny size, every rule in its
+#               env, the GPU scripts' CPU smoke (pytest marker `extended`)
 #   make env-venvs  one venv per conda env file (envs/*.yaml) from its pip part alone, under .venv-envs/, for
 #               tests/test_envs.py; built once per machine, rebuilt when an env file changes (content hash)
 
@@ -9,7 +11,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 CORES ?= all
 
-.PHONY: run test venv env-venvs bench clean-results
+.PHONY: run test test-extended venv env-venvs bench clean-results
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,6 +32,9 @@ run: venv
 test: venv env-venvs
 	-@[ "$$(id -u)" = 0 ] && scripts/slurm.sh install
 	$(PY) -m pytest
+
+test-extended: venv env-venvs
+	$(PY) -m pytest -m extended
 
 bench: venv
 	$(PY) benchmarks/run_all.py

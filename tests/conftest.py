@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny synthetic CMRxRecon dataset, extracted, with masks at 4x and 8x."""
+"""Shared fixtures: a tiny synthetic CMRxRecon dataset, extracted, with masks at 4x and 8x; the tiny workflow run to
+the end in a clone of the repository."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ def extracted(raw_root, tmp_path_factory) -> Path:
     for acc in (4, 8):
         write_mask_folder(out / "index.csv", out.parent / "masks", acc, seed=0, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The tiny workflow (``test_workflow.tiny_config``), run to the end in a clone of the repository (results under
+    ``<clone>/results``). Tests that change its files work on a copy."""
+    from test_workflow import clone_repo, snakemake, tiny_config
+
+    clone = clone_repo(tmp_path_factory.mktemp("clone"))
+    config = tiny_config("results")
+    result = snakemake(clone, config, snakefile=clone / "Snakefile")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return clone, config

@@ -580,6 +580,7 @@ main(sys.argv[3:])
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_rules_run_in_their_env_alone(env_pythons, tmp_path):
     """The whole workflow on a tiny configuration (DDEI only: deepinv, libcpab), run by Snakemake, the script of
     each rule run in the venv of its rule's env: data, training, evaluation and report rules."""
