@@ -30,7 +30,7 @@ from test_workflow import REPO, snakemake, tiny_config
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.data.extract import ImageSizeError, extract
-from ddei.io.files import CorruptFileError, DiskFullError, atomic_write, file_record, warn
+from ddei.io.files import CorruptFileError, DiskFullError, LockedError, atomic_write, file_record, warn
 from ddei.mri.masks import AccelerationError, gaussian_kt_mask, write_mask_folder
 from ddei.mri.sampling import check_acceleration
 from ddei.runs.training import NonFiniteLossError
@@ -171,6 +171,182 @@ def test_the_workflow_names_a_damaged_slice_before_planning(extracted, tmp_path)
     rebuild = snakemake(tmp_path, config, "-n", "-R", "extract")
     assert rebuild.returncode == 0, rebuild.stderr[-2000:]
     assert "extract" in rebuild.stdout
+
+
+def _truncate(path: Path, work: Path = Path("/")) -> str:
+    path.write_bytes(path.read_bytes()[:100])
+    return f"{path.relative_to(work)} has 100 bytes"
+
+
+def _drop_ky(path: Path, work: Path = Path("/")) -> str:
+    index = pd.read_csv(path / "index.csv", dtype={"patient": str})
+    index.drop(columns="ky").to_csv(path / "index.csv", index=False)
+    return f"{(path / 'index.csv').relative_to(work)} has no 'ky' column"
+
+
+DAMAGES = {  # what is damaged after a finished run (in the clone `w`), the damage, what rebuilds it
+    "slice": (lambda w: _truncate(next((w / "results/extract/slices").glob("*.npy")), w), "snakemake -R extract"),
+    "mask": (lambda w: _truncate(next((w / "results/masks").rglob("*.mat")), w), "snakemake -R masks"),
+    "index without ky": (lambda w: _drop_ky(w / "results/extract", w), "snakemake -R extract"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(DAMAGES))
+def test_damage_with_a_config_change_stops_the_planning(finished_run, tmp_path, case):
+    """After a finished run, a damaged slice, mask or index with a changed setting makes `snakemake -n` stop,
+    naming the file and the command that rebuilds it (it used to plan nothing, or only the report rules, and
+    keep the models of the old setting); that command plans the rebuild."""
+    clone, config = finished_run
+    work = tmp_path / "clone"
+    shutil.copytree(clone, work, symlinks=True)
+    damage, rebuild = DAMAGES[case]
+    expected = damage(work)
+    changed = config | {"training": config["training"] | {"epochs": 2}}
+    result = snakemake(work, changed, "-n", snakefile=work / "Snakefile")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert expected in output and rebuild in output, output[-3000:]
+    fixed = snakemake(work, changed, "-n", *rebuild.split()[1:], snakefile=work / "Snakefile")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert rebuild.split()[-1] in fixed.stdout
+
+
+def test_a_table_without_a_required_column_is_named(copied):
+    """index.csv, split.csv and manifest.csv: each missing column is named with its file, by their readers."""
+    from ddei.data.extract import load_index
+    from ddei.mri.masks import write_mask_folder
+    from ddei.workflow.integrity import damaged_intermediates
+
+    _drop_ky(copied)
+    with pytest.raises(CorruptFileError, match=r"index.csv has no 'ky' column.*snakemake -R extract"):
+        load_index(copied)
+    with pytest.raises(CorruptFileError, match=r"index.csv has no 'ky' column.*snakemake -R extract"):
+        write_mask_folder(copied / "index.csv", copied.parent / "more", 4, progress=False)
+    split = pd.read_csv(copied / "split.csv").rename(columns={"split": "set"})
+    split.to_csv(copied / "split.csv", index=False)
+    manifest = copied.parent / "masks" / "TimeVaryingGaussianMask04" / "manifest.csv"
+    pd.read_csv(manifest).drop(columns="bytes").to_csv(manifest, index=False)
+    messages = [d.message for d in damaged_intermediates(copied, [manifest.parent])]
+    assert "index.csv has no 'ky' column" in messages[0]
+    assert "manifest.csv has no 'bytes' column" in messages[1] and "snakemake -R masks" in messages[1]
+    (copied / "index.csv").write_text(pd.read_csv(copied / "index.csv").assign(ky=1).to_csv(index=False))
+    assert "split.csv has no 'split' column" in damaged_intermediates(copied, [])[0].message
+
+
+class Planted:
+    """An object whose unpickling runs code (here: writes a file), as a file planted in a results folder would."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+@pytest.mark.parametrize("key", ["state_dict", "random"])
+def test_a_file_whose_unpickling_runs_code_is_refused_unread(tmp_path, key):
+    """A checkpoint or model.pt is read with torch.load(weights_only=True): a planted object is refused, and its
+    code never runs (the checksum is never reached)."""
+    from ddei.runs.weights import UnsafeFileError, content_digest
+
+    marker = tmp_path / "marker"
+    state = {"run_id": "x", "state_dict": {"w": torch.zeros(2)}, key: Planted(marker)}
+    torch.save(state | {"sha256": content_digest({"run_id": "x"})}, tmp_path / "model.pt")
+    assert not marker.exists()
+    with pytest.raises(UnsafeFileError, match=r"model.pt holds objects other than tensors.*could run code"):
+        load_state(tmp_path / "model.pt", ("state_dict",))
+    assert not marker.exists()
+
+
+def test_a_checkpoint_holds_tensors_and_plain_values_only(dataset, tmp_path):
+    """What training saves (random states included) reads back with weights_only=True, and resumes exactly
+    (tests/test_training.py kills and resumes)."""
+    with pytest.raises(KeyboardInterrupt):  # killed during the second epoch
+        _run("ddei", _Killer(dataset, limit=4), tmp_path, epochs=2)
+    state = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert state["epoch"] == 1 and isinstance(state["random"]["numpy"]["keys"], torch.Tensor)
+
+
+def test_a_truncated_checkpoint_says_truncated(tmp_path):
+    save_state(tmp_path / "model.pt", {"state_dict": {"w": torch.zeros(1000)}}, ("state_dict",))
+    path = tmp_path / "model.pt"
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(CorruptFileError, match=r"model.pt is truncated or is not a torch file \(300 bytes"):
+        load_state(path, ("state_dict",))
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from ddei.io.files import exclusive
+with exclusive(Path(sys.argv[1]), "the run"):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
+    """Two processes: while one holds a run's lock (as its train job does for its whole life), training the same
+    run refuses to start, naming the holder's PID and how to stop it; once the holder is gone, it trains."""
+    import subprocess
+
+    from ddei.runs.training import RunFiles, run_training
+    from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig
+
+    cfg = RunConfig("sup", "sup", (32, 32), "reference", 0.0, "cpu", 1, ModelConfig("crnn", 2, 4),
+                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False))  # fmt: skip
+    files = RunFiles(tmp_path / "checkpoints" / "sup.pt", tmp_path / "loss.csv")
+
+    def train():
+        run_training(cfg, 4, 0, extract_dir=extracted, mask_root=extracted.parent / "masks",
+                     model_out=tmp_path / "model.pt", files=files, progress=False)  # fmt: skip
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "checkpoints" / "sup.lock")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError, match=rf"another process \(PID {holder.pid}\).*kill {holder.pid}"):
+            train()
+        assert not (tmp_path / "model.pt").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train()
+    assert (tmp_path / "model.pt").exists()
+
+
+ORPHAN = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "from ddei.io.files import die_with_parent; die_with_parent(); "
+                          "import time; print('ready', flush=True); time.sleep(60)"], stdout=sys.stdout)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_job_dies_with_its_parent(tmp_path):
+    """A job process (train.py, evaluate.py call die_with_parent) ends when the process that started it, Snakemake,
+    is killed with SIGKILL, instead of writing on as an orphan."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    child = int(parent.stdout.readline())
+    assert parent.stdout.readline().strip() == "ready"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its killed parent")
 
 
 # 3. a non-finite loss names its slices and its cause
@@ -329,7 +505,7 @@ def test_full_disk_is_named_with_the_path(tmp_path, error):
         tmp.write_bytes(b"partial")
         raise error
 
-    with pytest.raises(DiskFullError, match=f"No space left on the disk to write {tmp_path / 'f.csv'}"):
+    with pytest.raises(DiskFullError, match=f"Disk full: no space left to write {tmp_path / 'f.csv'}"):
         atomic_write(tmp_path / "f.csv", write)
     assert list(tmp_path.iterdir()) == []
 
@@ -341,7 +517,7 @@ def test_full_disk_during_extraction_names_the_slice(raw_root, tmp_path, monkeyp
         raise OSError("49152 requested and 16352 written")
 
     monkeypatch.setattr(module.np, "save", full)
-    with pytest.raises(DiskFullError, match=r"No space left.*out/slices/P001_lax_s0.npy"):
+    with pytest.raises(DiskFullError, match=r"Disk full.*out/slices/P001_lax_s0.npy"):
         extract(raw_root, tmp_path / "out", img_size=(32, 32), progress=False)
     assert list(tmp_path.iterdir()) == []
 
@@ -354,9 +530,50 @@ def test_full_disk_during_a_checkpoint_names_it(dataset, tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(weights.torch, "save", full)
-    with pytest.raises(DiskFullError, match=f"No space left on the disk to write {tmp_path / 'run.pt'}"):
+    with pytest.raises(DiskFullError, match=f"Disk full: no space left to write {tmp_path / 'run.pt'}"):
         _run("sup", dataset, tmp_path, epochs=1, steps=1)
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob(".*"))
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs (where root can mount one), else None."""
+    import subprocess
+
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    yield folder if mounted.returncode == 0 else None
+    if mounted.returncode == 0:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_torch_save_into_a_full_disk_says_disk_full(full_disk, tmp_path, monkeypatch):
+    """torch.save reports a full disk as `RuntimeError: [enforce fail at inline_container.cc] . unexpected pos`: the
+    free space at the target makes it "disk full", with the path, and nothing is left (a real tmpfs where one can
+    be mounted, else torch's error with no space left)."""
+    state = {"w": torch.zeros(100_000)}
+    if full_disk is None:
+        import ddei.io.files as files
+
+        def full(obj, path):
+            Path(path).write_bytes(b"partial")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+        monkeypatch.setattr(torch, "save", full)
+        monkeypatch.setattr(files, "_free", lambda path: 0)
+    target = (full_disk or tmp_path) / "model.pt"
+    with pytest.raises(DiskFullError, match=f"Disk full: no space left to write {target}.*unexpected pos"):
+        save_state(target, state, ("w",))
+    assert list(target.parent.iterdir()) == []
+
+
+def test_an_error_with_free_space_is_not_called_a_full_disk(tmp_path):
+    def write(tmp):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+    with pytest.raises(RuntimeError, match="unexpected pos"):
+        atomic_write(tmp_path / "model.pt", write)
 
 
 # 7. the README says what to do
@@ -366,5 +583,5 @@ def test_readme_says_what_to_do_when_something_goes_wrong():
     readme = (REPO / "README.md").read_text()
     section = readme.split("## When something goes wrong")[1].split("\n## ")[0]
     for text in ("--unlock", "-R extract", "-R masks", "checkpoints/", "checksum", "allow_shared_results",
-                 "image_crop", "NonFiniteLossError", "No space left"):  # fmt: skip
+                 "image_crop", "NonFiniteLossError", "Disk full"):  # fmt: skip
         assert text in section, text

@@ -28,8 +28,8 @@ from torch.utils.data import Dataset
 
 from ddei.data.extract import center_fit, check_slice, complex_to_channels, load_index, standardise
 from ddei.io.files import read_manifest
+from ddei.io.layout import REBUILD_MASKS
 from ddei.mri.fft import image_to_kspace, kspace_to_image
-from ddei.mri.masks import REBUILD as REBUILD_MASKS
 from ddei.mri.masks import check_mask, mask_folder_name, read_mask
 
 NORMALISATIONS = ("reference", "measurement", "none")

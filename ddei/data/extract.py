@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ddei.io.files import check_file, disk_space, file_record
+from ddei.io.files import check_file, disk_space, file_record, require_columns
 from ddei.io.folders import atomic_folder
+from ddei.io.layout import INDEX_COLUMNS, REBUILD_EXTRACT, SPLIT_COLUMNS
 from ddei.io.matlab import MatFileError, mat_shape, read_mat_slice
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 
@@ -38,7 +39,7 @@ KSPACE_KEY = "kspace_single_full"
 FULLSAMPLE = Path("SingleCoil/Cine/TrainingSet/FullSample")
 VIEWS = ("lax", "sax")
 #: The command that rebuilds an extraction (its slices, index and split).
-REBUILD = "snakemake -R extract"
+REBUILD = REBUILD_EXTRACT
 
 
 class ImageSizeError(ValueError):
@@ -228,9 +229,9 @@ def extract(
                     **file_record(tmp / "slices" / name),
                 }
             )
-        index = pd.DataFrame(rows)
+        index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
         index.to_csv(tmp / "index.csv", index=False)
-        pd.DataFrame(sorted(split.items()), columns=["patient", "split"]).to_csv(
+        pd.DataFrame(sorted(split.items()), columns=list(SPLIT_COLUMNS)).to_csv(
             tmp / "split.csv", index=False
         )
     return index
@@ -310,16 +311,13 @@ def load_index(extract_dir: str | os.PathLike, split: str | None = None) -> pd.D
 
     :param extract_dir: output folder of :func:`extract`.
     :param str split: one of :data:`SPLITS`, or ``None`` for all.
+    :raises ddei.io.files.CorruptFileError: it lacks a column of :data:`ddei.io.layout.INDEX_COLUMNS`.
     """
     path = Path(extract_dir) / "index.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the extract rule first")
+    require_columns(path, INDEX_COLUMNS, REBUILD)
     index = pd.read_csv(path, dtype={"patient": str})
-    missing = {"file", "bytes", "sha256"} - set(index.columns)
-    if missing:
-        raise ValueError(
-            f"{path} has no {sorted(missing)} column (written by an older version); rebuild it with `{REBUILD}`"
-        )
     if split is not None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

@@ -7,9 +7,11 @@
 - :func:`file_record`, :func:`check_file`: the size and content hash of a file, recorded when it is written and
   checked by its consumers, with a message that names the file and the command that rebuilds it.
 - :func:`write_manifest`, :func:`read_manifest`: those records for every file of a folder, in ``manifest.csv``.
+- :func:`require_columns`: a table's required columns, checked when it is opened, a missing one named with its file.
+- :func:`exclusive`: one writer at a time: an exclusive lock held for a block, refused with the holder's PID.
 - :func:`warn`: a message for the job's log and the console both.
 
-This module imports nothing but the standard library.
+This module imports nothing but the standard library and :mod:`ddei.io.layout`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ddei.io.layout import MANIFEST_COLUMNS
 
 #: The file of a folder that records the size and content hash of every other file in it.
 MANIFEST = "manifest.csv"
@@ -51,31 +55,43 @@ def is_disk_full(error: BaseException) -> bool:
     return bool(_SHORT_WRITE.search(text)) or "No space left" in text or "errno = 28" in text
 
 
+#: Below this many free bytes at a write's target, a failed write is taken for a full disk, whatever raised it.
+FULL_BELOW = 1 << 20
+
+
 @contextmanager
 def disk_space(path: str | os.PathLike) -> Iterator[None]:
-    """Turn a write error of a full disk into a :class:`DiskFullError` that says so and names ``path``."""
+    """Turn a failed write into a :class:`DiskFullError` that says "disk full" and names ``path``, when the disk is
+    full: an error that says so (``ENOSPC``, a quota, numpy's short write, h5py's ``errno = 28``), or any error
+    raised while the disk at ``path`` has less than :data:`FULL_BELOW` bytes free (``torch.save`` reports a full
+    disk as ``RuntimeError: [enforce fail at inline_container.cc] . unexpected pos``)."""
     try:
         yield
-    except OSError as e:
-        if not is_disk_full(e) or isinstance(e, DiskFullError):
+    except Exception as e:
+        if isinstance(e, DiskFullError) or not (is_disk_full(e) or _free(Path(path)) < FULL_BELOW):
             raise
         path = Path(path)
-        free = _free_bytes(path)
         raise DiskFullError(
             errno.ENOSPC,
-            f"No space left on the disk to write {path} ({e}; {free} free there). Nothing was written: free some "
-            "space (or raise the quota) and rerun",
+            f"Disk full: no space left to write {path} ({type(e).__name__}: {e}; {_free_bytes(path)} free there). "
+            "Nothing was written: free some space (or raise the quota) and rerun",
         ) from e
 
 
-def _free_bytes(path: Path) -> str:
+def _free(path: Path) -> float:
+    """Free bytes on the disk that holds ``path`` (its nearest existing folder); ``inf`` if unknown."""
     for folder in (path, *path.parents):
         if folder.exists():
             try:
-                return f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB"
+                return shutil.disk_usage(folder).free
             except OSError:
                 break
-    return "unknown space"
+    return float("inf")
+
+
+def _free_bytes(path: Path) -> str:
+    free = _free(path)
+    return "unknown space" if free == float("inf") else f"{free / 2**20:.1f} MiB"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
@@ -150,16 +166,40 @@ def write_manifest(folder: str | os.PathLike) -> Path:
 def read_manifest(folder: str | os.PathLike, remedy: str) -> dict[str, dict]:
     """The records of :func:`write_manifest`: ``{relative path: {"bytes", "sha256"}}``.
 
-    :raises CorruptFileError: the folder has no manifest.
+    :raises CorruptFileError: the folder has no manifest, or it lacks a column of
+        :data:`ddei.io.layout.MANIFEST_COLUMNS`.
     """
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise CorruptFileError(f"{path} is missing, so the files of {folder} cannot be checked; rebuild them with "
                                f"`{remedy}`")  # fmt: skip
+    require_columns(path, MANIFEST_COLUMNS, remedy)
     with open(path, newline="") as f:
         return {
             row["file"]: {"bytes": int(row["bytes"]), "sha256": row["sha256"]} for row in csv.DictReader(f)
         }
+
+
+def require_columns(path: str | os.PathLike, columns, remedy: str) -> list[str]:
+    """Check that the CSV table ``path`` has every one of ``columns`` (its header only is read).
+
+    :param columns: the required column names.
+    :param str remedy: the command that rebuilds the table, named by the message.
+    :return: the table's columns.
+    :raises CorruptFileError: naming the file, the missing columns and ``remedy``.
+    """
+    try:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CorruptFileError(f"{path} cannot be read ({e}); rebuild it with `{remedy}`") from None
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise CorruptFileError(
+            f"{path} has no {', '.join(repr(c) for c in missing)} column{'s' if len(missing) > 1 else ''} (damaged, "
+            f"or written by an older version); rebuild it with `{remedy}`"
+        )
+    return header
 
 
 def warn(message: str) -> None:
@@ -168,3 +208,57 @@ def warn(message: str) -> None:
     console = sys.__stderr__
     if console is not None and console is not sys.stdout and console is not sys.stderr:
         print(message, file=console, flush=True)
+
+
+class LockedError(RuntimeError):
+    """Another process holds the lock; the message names its PID and how to stop it."""
+
+
+@contextmanager
+def exclusive(lock: str | os.PathLike, what: str) -> Iterator[Path]:
+    """Hold an exclusive lock on the file ``lock`` for the block (``fcntl.flock``; released when the process dies,
+    however it dies). The file holds the holder's PID.
+
+    :param lock: the lock file (created, and kept: removing it would let two processes lock two files).
+    :param str what: what the lock guards, for the message.
+    :raises LockedError: another process holds it, naming its PID.
+    """
+    import fcntl
+
+    lock = Path(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise LockedError(
+                f"{what} is being written by another process (PID {holder}), which holds {lock}. Two writers would "
+                f"share one checkpoint: wait for it to end, or stop it (`kill {holder}`) and rerun"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield lock
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def die_with_parent() -> bool:
+    """Have the kernel end this process when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG, SIGTERM)``), so that
+    a job whose ``snakemake`` was killed does not run on and write beside the next one.
+
+    :return: whether it was set (``False`` where the OS has no such call).
+    """
+    import ctypes
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+            return False
+    except (OSError, AttributeError):
+        return False
+    return True

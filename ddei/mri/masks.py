@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ddei.io.files import check_file, read_manifest, write_manifest
+from ddei.io.files import check_file, read_manifest, require_columns, write_manifest
 from ddei.io.folders import atomic_folder
+from ddei.io.layout import INDEX_COLUMNS, REBUILD_EXTRACT, REBUILD_MASKS
 from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name  # noqa: F401  (part of this module's API)
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, AccelerationError: part of this API)
@@ -35,7 +36,7 @@ from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, Accelera
 
 MASK_KEY = "mask"
 #: The command that rebuilds the mask folders.
-REBUILD = "snakemake -R masks"
+REBUILD = REBUILD_MASKS
 
 
 def mask_path(root: str | os.PathLike, acceleration: int, patient: str, view: str) -> Path:
@@ -186,6 +187,7 @@ def write_mask_folder(
     import pandas as pd
     from tqdm.auto import tqdm
 
+    require_columns(index_csv, INDEX_COLUMNS, REBUILD_EXTRACT)
     index = pd.read_csv(index_csv, dtype={"patient": str})
     files = index.drop_duplicates(["patient", "view"])
     out = Path(mask_root) / mask_folder_name(acceleration)

@@ -32,7 +32,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
-from ddei.io.files import CorruptFileError, atomic_write, warn
+from ddei.io.files import CorruptFileError, atomic_write, exclusive, warn
+from ddei.io.layout import REBUILD_EXTRACT
 from ddei.mri.losses import generators
 from ddei.mri.precision import check_precision, warm_up
 from ddei.runs.setup import (
@@ -68,10 +69,13 @@ def _accepts(model: nn.Module, name: str) -> bool:
 
 
 def _random_states(rngs: list[torch.Generator]) -> dict:
+    """Every random state of a run, as tensors and plain values (what ``torch.load(weights_only=True)`` reads)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     states = {
         "rng": [g.get_state() for g in rngs],
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},  # fmt: skip
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -83,8 +87,10 @@ def _set_random_states(states: dict, rngs: list[torch.Generator]) -> None:
     for g, state in zip(rngs, states["rng"], strict=True):
         g.set_state(state)
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
+    n = states["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
 
@@ -351,7 +357,7 @@ def _nonfinite_cause(dataset, indices: list[int]) -> str:
     if bad:
         return (
             f"The input of {'; '.join(bad)} is NaN or infinite: the data is damaged, not the training. Rebuild "
-            "the extraction with `snakemake -R extract` (and check the source .mat files)."
+            f"the extraction with `{REBUILD_EXTRACT}` (and check the source .mat files)."
         )
     return (
         f"The batch's inputs are finite ({'; '.join(names)}), so the network's output or the loss diverged: lower "
@@ -376,7 +382,7 @@ def _write_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rn
         {
             "run_id": run_id,
             "settings": fingerprint,
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
             "complete": done.epoch == settings.epochs,
             "epoch": done.epoch,
             "model": model.state_dict(),
@@ -440,13 +446,20 @@ def run_training(
     """Train one method at one acceleration and seed; write the weights to ``model_out``.
 
     Resumes from ``files.checkpoint`` only if it holds an interrupted run of the same identity
-    (:func:`run_identity`); the checkpoint is removed once the weights are written.
+    (:func:`run_identity`); the checkpoint is removed once the weights are written. The run holds an exclusive lock
+    on ``<checkpoint>.lock`` from start to end: a second process on the same run refuses to start
+    (:class:`ddei.io.files.LockedError`, naming the first one's PID).
 
     :param RunConfig cfg: the method's resolved configuration (a trained method).
     :param RunFiles files: checkpoint, loss log and validation log of the run.
     :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
     :return: the run's identity.
     """
+    with exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}"):
+        return _run_training(cfg, acceleration, seed, extract_dir, mask_root, model_out, files, code, progress)
+
+
+def _run_training(cfg, acceleration, seed, extract_dir, mask_root, model_out, files: RunFiles, code, progress) -> str:
     tr = cfg.training
     device = setup(cfg)
     check_precision(tr.precision, device)

@@ -7,6 +7,10 @@ written (a flipped bit, a partial overwrite) is detected even when it still unpi
 stream or a tensor: training is the same with and without them.
 
 Weights that are not finite are refused at save (nothing is written) and at load.
+
+Files are read with ``torch.load(weights_only=True)``: tensors, containers and plain values only. A file planted in
+a results folder (or one adopted with ``allow_shared_results``) whose unpickling would run code is refused before
+anything of it runs, and before its checksum is looked at.
 """
 
 from __future__ import annotations
@@ -94,6 +98,31 @@ def save_state(path: str | os.PathLike, state: dict, weights: tuple[str, ...]) -
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
+def _load(path: Path, map_location, fix: str):
+    """``torch.load(weights_only=True)``, its errors named: a file whose unpickling would run code, a truncated one."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        lines = [line.strip() for line in str(e).splitlines() if "Unsupported global" in line]
+        raise UnsafeFileError(
+            f"{path} holds objects other than tensors and plain values; it was not read, since unpickling it could "
+            f"run code ({(lines or [str(e).splitlines()[0]])[0]}). Not written by this pipeline{fix}"
+        ) from None
+    except (RuntimeError, OSError, EOFError) as e:
+        if not path.is_file():
+            raise
+        raise CorruptFileError(
+            f"{path} is truncated or is not a torch file ({path.stat().st_size} bytes; {type(e).__name__}: "
+            f"{str(e).splitlines()[0]}){fix}"
+        ) from None
+
+
+class UnsafeFileError(CorruptFileError):
+    """A saved state that only a full unpickling could read (it could run code); it was not read."""
+
+
 def load_state(
     path: str | os.PathLike, weights: tuple[str, ...], remedy: str | None = None, map_location=None
 ) -> dict:
@@ -101,11 +130,12 @@ def load_state(
 
     :param tuple weights: the keys whose floating-point tensors must be finite.
     :param str remedy: the command that rebuilds the file, named by the messages (``None``: none).
-    :raises ddei.io.files.CorruptFileError: no checksum, or the content does not match it.
+    :raises ddei.io.files.CorruptFileError: truncated, no checksum, or the content does not match it.
+    :raises UnsafeFileError: it holds objects that only a full unpickling, which could run code, would read.
     :raises NonFiniteWeightsError: a weight is NaN or infinite.
     """
     fix = f"; rebuild it with `{remedy}`" if remedy else ""
-    state = torch.load(path, map_location=map_location, weights_only=False)
+    state = _load(Path(path), map_location, fix)
     if not isinstance(state, dict) or CHECKSUM not in state:
         raise CorruptFileError(
             f"{path} carries no checksum (not written by this version of the pipeline){fix}"

@@ -9,11 +9,14 @@ it would reuse are whole.
   the configuration says ``allow_shared_results: true``. A results folder inside the working directory (moved or
   copied with its ``.snakemake/``) stays its own.
 - **Damaged intermediates.** The extraction's slices and the mask files are ``directory()`` outputs, so Snakemake
-  does not see a file in them truncated or overwritten. :func:`damaged_extract` and :func:`damaged_masks` compare
-  each file's size with the record written with it (``index.csv``, ``manifest.csv``: a stat per file); the jobs
-  that read the files also check their content (:class:`ddei.data.dataset.CineSliceDataset`).
+  does not see a file in them truncated or overwritten. :func:`damaged_intermediates` checks the tables' required
+  columns (``index.csv``, ``split.csv``, each ``manifest.csv``: their headers) and compares each file's size with
+  the record written with it (a stat per file); the jobs that read the files also check their content
+  (:class:`ddei.data.dataset.CineSliceDataset`). The workflow runs it when it parses the Snakefile, where its error
+  stops ``snakemake`` and ``snakemake -n`` whatever they would plan: raised from an input function while the DAG is
+  built, Snakemake takes it for "no job makes this file" and adopts the damaged files.
 
-This module imports only the standard library and :mod:`ddei.io.files`.
+This module imports only the standard library and :mod:`ddei.io`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ddei.io.files import MANIFEST, atomic_write
+from dataclasses import dataclass
+
+from ddei.io.files import MANIFEST, CorruptFileError, atomic_write, require_columns
+from ddei.io.layout import (
+    EXTRACT_RULE,
+    INDEX_COLUMNS,
+    MANIFEST_COLUMNS,
+    MASKS_RULE,
+    REBUILD_EXTRACT,
+    REBUILD_MASKS,
+    SPLIT_COLUMNS,
+)
 
 #: The stamp of a results folder.
 STAMP = ".stamp.json"
@@ -100,34 +114,77 @@ def package_code() -> str:
     return h.hexdigest()[:16]
 
 
-def damaged_extract(extract_dir: str | os.PathLike, rebuild: str = "snakemake -R extract") -> str | None:
-    """The first slice file of an extraction whose size differs from ``index.csv``'s record (a message), or
-    ``None``. An extraction without an index (not made yet) or without records (older) is not checked here."""
+@dataclass(frozen=True)
+class Damage:
+    """A damaged intermediate: what is wrong (naming the file and the command that rebuilds it), its folder, and the
+    rules whose forced rerun (``-R``) rebuilds it.
+
+    :param str message: the error.
+    :param Path folder: the output folder that holds the damaged file (a ``--forcerun`` of a path under it rebuilds
+        it).
+    :param tuple rules: the rules whose ``-R`` rebuilds it.
+    """
+
+    message: str
+    folder: Path
+    rules: tuple[str, ...]
+
+
+def damaged_intermediates(extract_dir: str | os.PathLike, mask_folders) -> list[Damage]:
+    """Every damaged intermediate of a results folder, found from the tables' headers and the files' sizes.
+
+    :param extract_dir: the extraction's folder (``index.csv``, ``split.csv``, ``slices/``).
+    :param mask_folders: the mask folders the workflow would read.
+    :return: one :class:`Damage` per damaged folder (empty if all are whole, or not made yet).
+    """
+    extract_dir = Path(extract_dir)
+    out = []
+    message = damaged_extract(extract_dir)
+    if message:
+        out.append(Damage(message, extract_dir, (EXTRACT_RULE,)))
+    for folder in mask_folders:
+        message = damaged_masks(folder)
+        if message:
+            out.append(Damage(message, Path(folder), (MASKS_RULE, EXTRACT_RULE)))
+    return out
+
+
+def damaged_extract(extract_dir: str | os.PathLike, rebuild: str = REBUILD_EXTRACT) -> str | None:
+    """The first damage of an extraction (a message): a table without one of its columns, or a slice file whose
+    size differs from ``index.csv``'s record; ``None`` if whole or not made yet."""
     index = Path(extract_dir) / "index.csv"
+    if not index.is_file():
+        return None
     try:
+        require_columns(index, INDEX_COLUMNS, rebuild)
+        split = Path(extract_dir) / "split.csv"
+        if split.exists():
+            require_columns(split, SPLIT_COLUMNS, rebuild)
         with open(index, newline="") as f:
             rows = list(csv.DictReader(f))
-    except OSError:
-        return None
-    if not rows or "bytes" not in rows[0]:
-        return None
-    return _first_damage(
-        Path(extract_dir), ((row["file"], int(row["bytes"])) for row in rows), index, rebuild
-    )
+        records = [(row["file"], int(row["bytes"])) for row in rows]
+    except CorruptFileError as e:
+        return str(e)
+    except (OSError, ValueError) as e:
+        return f"{index} cannot be read ({e}); rebuild it with `{rebuild}`"
+    return _first_damage(Path(extract_dir), records, index, rebuild)
 
 
-def damaged_masks(mask_folder: str | os.PathLike, rebuild: str = "snakemake -R masks") -> str | None:
-    """The first file of a mask folder whose size differs from its ``manifest.csv`` (a message), or ``None`` (also
-    for a folder not made yet, or without a manifest)."""
+def damaged_masks(mask_folder: str | os.PathLike, rebuild: str = REBUILD_MASKS) -> str | None:
+    """The first damage of a mask folder (a message): a manifest without one of its columns, or a file whose size
+    differs from it; ``None`` if whole, or not made yet."""
     manifest = Path(mask_folder) / MANIFEST
-    try:
-        with open(manifest, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:  # no folder, or one of an older version (which the jobs that read it refuse)
+    if not manifest.is_file():  # no folder yet (or one of an older version, which the jobs that read it refuse)
         return None
-    return _first_damage(
-        Path(mask_folder), ((row["file"], int(row["bytes"])) for row in rows), manifest, rebuild
-    )
+    try:
+        require_columns(manifest, MANIFEST_COLUMNS, rebuild)
+        with open(manifest, newline="") as f:
+            records = [(row["file"], int(row["bytes"])) for row in csv.DictReader(f)]
+    except CorruptFileError as e:
+        return str(e)
+    except (OSError, ValueError) as e:
+        return f"{manifest} cannot be read ({e}); rebuild it with `{rebuild}`"
+    return _first_damage(Path(mask_folder), records, manifest, rebuild)
 
 
 def _first_damage(folder: Path, records, source: Path, rebuild: str) -> str | None:

@@ -72,8 +72,13 @@ def synthetic_input(wildcards):
     return [R("synthetic/CMRxRecon")] if config["data"]["source"] == "synthetic" else []
 
 
+def mask_folder(acceleration):
+    """The mask folder of an acceleration."""
+    return R(f"masks/{mask_folder_name(int(acceleration))}")
+
+
 def mask_dir(wildcards):
-    return R(f"masks/{mask_folder_name(int(wildcards.acc))}")
+    return mask_folder(wildcards.acc)
 
 
 def read_by_path(path):
@@ -129,9 +134,11 @@ def report_outputs():
 
 
 # Integrity (ddei.workflow.integrity): the results folder is this checkout's (results/.stamp.json, written when a
-# run starts), and the slices and masks a job would read are whole; a damaged one stops the planning with the
-# command that rebuilds it, unless that command is what runs.
-from ddei.workflow.integrity import ForeignResultsError, check_stamp, damaged_extract, damaged_masks
+# run starts), and the slices and masks a job would read are whole. Checked here, when the Snakefile is parsed, so
+# that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
+# the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
+# command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
+from ddei.workflow.integrity import ForeignResultsError, check_stamp, damaged_intermediates
 from ddei.workflow.integrity import make_stamp, package_code, write_stamp
 
 STAMP = make_stamp(config, package_code(), Path.cwd())
@@ -147,37 +154,22 @@ onstart:
     write_stamp(R(), STAMP)
 
 
-_DAMAGE = {}  # path -> message or None, found once per process
+def _command_rebuilds(damage):
+    """Whether this command rebuilds a damaged folder (--forceall, or -R/--forcerun of one of its rules or of a path
+    under it), or reads none (--unlock, --cleanup-metadata, --lint). Read from the command line, since Snakemake
+    parses the Snakefile before it sets its DAG settings."""
+    from snakemake.cli import get_argument_parser
 
-
-def _forced(rules, path):
-    """Whether --forceall, or --forcerun (-R) of one of `rules` or of a path under `path`, rebuilds `path`."""
-    settings = getattr(workflow, "dag_settings", None)
-    if settings is None:
-        return False
-    if settings.forceall:
+    args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    if args.forceall or args.unlock or args.cleanup_metadata or args.lint is not None:
         return True
-    folder = Path(path).resolve()
-    for target in settings.forcerun or ():
-        if str(target) in rules or Path(str(target)).resolve().is_relative_to(folder):
-            return True
-    return False
+    folder = damage.folder.resolve()
+    return any(
+        target in damage.rules or Path(target).resolve().is_relative_to(folder) for target in args.forcerun or ()
+    )
 
 
-def _whole(path, rules, folder, find):
-    if path not in _DAMAGE:
-        _DAMAGE[path] = find(path)
-    if _DAMAGE[path] and not _forced(rules, folder):
-        raise WorkflowError(_DAMAGE[path])
-    return path
-
-
-def extract_slices(wildcards):
-    """R("extract/slices"), checked against the sizes in index.csv."""
-    return _whole(R("extract/slices"), ("extract",), R("extract"), lambda p: damaged_extract(Path(p).parent))
-
-
-def checked_mask_dir(wildcards):
-    """mask_dir, checked against the sizes in its manifest.csv."""
-    folder = mask_dir(wildcards)
-    return _whole(folder, ("masks", "extract"), folder, damaged_masks)
+if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding the folder must not stop
+    for _damage in damaged_intermediates(R("extract"), [mask_folder(a) for a in ACCELERATIONS]):
+        if not _command_rebuilds(_damage):
+            raise WorkflowError(_damage.message)

@@ -5,8 +5,8 @@ rule evaluate:
     input:
         unpack(model_input),
         index=R("extract/index.csv"),
-        slices=extract_slices,
-        masks=checked_mask_dir,
+        slices=R("extract/slices"),
+        masks=mask_dir,
     output:
         metrics=R("metrics/{method}/acc{acc}/seed{seed}.csv"),
         recon=R("recon/{method}/acc{acc}/seed{seed}.npz"),

@@ -6,8 +6,8 @@
 rule train:
     input:
         index=R("extract/index.csv"),
-        slices=extract_slices,
-        masks=checked_mask_dir,
+        slices=R("extract/slices"),
+        masks=mask_dir,
     output:
         model=R("models/{method}/acc{acc}/seed{seed}/model.pt"),
         loss=R("models/{method}/acc{acc}/seed{seed}/loss.csv"),

@@ -7,6 +7,10 @@ from _preamble import setup
 
 setup(snakemake)
 
+from ddei.io.files import die_with_parent
+
+die_with_parent()  # a job whose snakemake is killed ends too, rather than write on beside the next one
+
 from ddei.mri.metrics import METRICS
 from ddei.runs.evaluation import run_evaluation
 from ddei.workflow.config import RunConfig

@@ -7,6 +7,10 @@ from _preamble import setup
 
 setup(snakemake)
 
+from ddei.io.files import die_with_parent
+
+die_with_parent()  # a job whose snakemake is killed ends too, rather than write on beside the next one
+
 from ddei.runs.training import RunFiles, run_training
 from ddei.workflow.config import RunConfig
 
