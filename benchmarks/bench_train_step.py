@@ -7,7 +7,8 @@ process, on one device:
 - ``fp32``: as shipped before issue 8 (float32, NCHW, no ``cudnn.benchmark``), the reference of every ratio;
 - ``fp32+cl``: float32, channels_last (and ``cudnn.benchmark`` on CUDA);
 - ``bf16+cl``: bfloat16 autocast of the convolutions, channels_last, ``cudnn.benchmark``;
-- ``compile+bf16+cl``: the same, with the network compiled (``training.compile``; its compile time is printed).
+- ``compile+bf16+cl``: the same, with the network compiled (``training.compile``; its compile time is printed);
+- ``compile+fp32+cl``: float32, channels_last, compiled.
 
 It prints the device's name, seconds per step (median), the ratio to ``fp32``, the peak GPU memory and the
 projected time of one paper run (96 training patients x 4 slices x 50 epochs). ``--paper`` uses the paper's size
@@ -46,6 +47,7 @@ SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
     "fp32+cl": ("fp32", True, False, True),
     "bf16+cl": ("bf16", True, False, True),
     "compile+bf16+cl": ("bf16", True, True, True),
+    "compile+fp32+cl": ("fp32", True, True, True),
 }
 METHOD_SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 5}
 
@@ -120,6 +122,7 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
         precision=precision,
         compile=compile,
         validate_every=False,
+        channels_last=True,
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

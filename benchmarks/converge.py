@@ -2,8 +2,8 @@
 
 1. ``run``: the workflow on ``config/converge.yaml`` (``--cpu``: merged with ``config/converge_cpu.yaml``), for
    the experiment's grid of runs only. On the GPU the grid is every method x acceleration x seed of the config;
-   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question: 16x, the paper's DDEI and T-SSDU
-   on 2 seeds, the oracle on 1, the fixed DDEI on 2 (prioritised below the others, so it fills an idle core).
+   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question: at 16x and 8x, the fixed DDEI and
+   T-SSDU (prioritised), the reference code's DDEI on 2 seeds and the oracle on 1. ``--only`` runs a part of it.
    A run that does not finish resumes from its checkpoint when the driver is started again (same code, config).
 2. ``report``: ``docs/results/convergence.md`` and its figure from what the runs wrote: every run's validation
    curve (``val.csv``), its plateau status, the test table, DDEI - T-SSDU with a 95 % confidence interval and the
@@ -12,7 +12,7 @@
 The plateau criterion was fixed before any run: the mean validation PSNR of the last quarter of a run improves on
 the quarter before by less than :data:`PLATEAU_DB`.
 
-    python benchmarks/converge.py run [--cpu] [--cores 2]
+    python benchmarks/converge.py run [--cpu] [--cores 2] [--only METHOD:ACC:SEED ...]
     python benchmarks/converge.py report [--cpu] [--out docs/results]
 """
 
@@ -32,10 +32,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
-#: The CPU grid: (method, acceleration, seeds), most needed first.
-CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1)), ("sup", 16, (0,)), ("ddei", 16, (0, 1))]
-#: Runs the CPU grid needs to answer the question (the rest is prioritised below them).
-CPU_REQUIRED = {"ddei-upstream", "t-ssdu", "sup"}
+#: The CPU grid: (method, acceleration, seeds), most needed first. 16x seeds 0 and 1 ran first (commit abd158e);
+#: 8x, and a third seed of the fixed DDEI and T-SSDU at 16x, came with issue 22 (``run --only``).
+CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1, 2)), ("sup", 16, (0,)), ("ddei", 16, (0, 1, 2)),
+            ("ddei-upstream", 8, (0, 1)), ("t-ssdu", 8, (0, 1)), ("sup", 8, (0,)), ("ddei", 8, (0, 1))]  # fmt: skip
 #: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).
 PLATEAU_DB = 0.1
 #: The comparisons of the results page: (method, reference).
@@ -69,21 +69,54 @@ def metrics_file(results: Path, method: str, acc: int, seed: int) -> Path:
     return results / "metrics" / method.replace("*", "-star") / f"acc{acc}" / f"seed{seed}.csv"
 
 
-def run(cpu: bool, cores: int) -> int:
-    """Train and evaluate the grid with Snakemake; return its exit status."""
+def _matches(pattern: str, run: tuple[str, int, int]) -> bool:
+    return all(p in ("*", str(v)) for p, v in zip(pattern.split(":"), run, strict=True))
+
+
+def selected(runs: list[tuple[str, int, int]], only: list[str] | None) -> list[tuple[str, int, int]]:
+    """The runs ``(method, acceleration, seed)`` that ``only``'s ``method:acc:seed`` patterns select (``*`` for
+    any), in the order of the patterns (the grid's order within one); every run if ``only`` is ``None``."""
+    if not only:
+        return list(runs)
+    out = []
+    for pattern in only:
+        out += [r for r in runs if _matches(pattern, r) and r not in out]
+    return out
+
+
+def run(cpu: bool, cores: int, only: list[str] | None = None) -> int:
+    """Train and evaluate the grid (the runs ``only`` selects, in its order) with Snakemake; return its exit status.
+
+    On the GPU, one Snakemake call for all. On the CPU, where a job uses one core: a first call makes the data,
+    masks and zero-filled metrics, then ``cores`` workers take the runs in order, one ``snakemake --cores 1`` call
+    each (the runs differ in length, so a worker that is done takes the next one).
+    """
     config = load_config(cpu)
     results = Path(config["results"])  # relative to the workflow's root, as the rules name their outputs
-    runs = grid(config, cpu)
+    runs = selected(grid(config, cpu), only)
     accs = sorted({a for _, a, _ in runs})
     targets = [metrics_file(results, m, a, s) for m, a, s in runs]
-    targets += [metrics_file(results, "zf", a, 0) for a in accs]
-    required = [t for t, (m, _, _) in zip(targets, runs) if not cpu or m in CPU_REQUIRED]
-    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", *CONFIGS[cpu]]
-    cmd += ["--prioritize", *map(str, required), "--", *map(str, targets)] if cpu else []
+    first = [metrics_file(results, "zf", a, 0) for a in accs]
+    base = [sys.executable, "-m", "snakemake", "--configfile", *CONFIGS[cpu], "--cores"]
     (REPO / results).mkdir(parents=True, exist_ok=True)
     started = time.time()
-    print(" ".join(cmd), flush=True)
-    status = subprocess.call(cmd, cwd=REPO)
+
+    def call(cmd: list) -> int:
+        print(" ".join(cmd), flush=True)
+        return subprocess.call(cmd, cwd=REPO)
+
+    if not cpu:
+        cmds = [base + [str(cores), "--", *map(str, targets + first)]]
+        status = call(cmds[0])
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cmds = [base + [str(cores), "--", *map(str, first)]]
+        status = call(cmds[0])
+        if status == 0:
+            cmds += [base + ["1", "--", str(t)] for t in targets]
+            with ThreadPoolExecutor(max_workers=cores) as pool:
+                status = max(pool.map(call, cmds[1:]), default=0)
     info = REPO / results / "converge_run.json"
     info = (
         info
@@ -92,7 +125,7 @@ def run(cpu: bool, cores: int) -> int:
     )
     info.write_text(
         json.dumps(
-            {"cmd": cmd, "status": status, "started": started, "wall_s": time.time() - started}, indent=1
+            {"cmds": cmds, "status": status, "started": started, "wall_s": time.time() - started}, indent=1
         )
     )
     return status
@@ -358,6 +391,8 @@ def main() -> None:
     parser.add_argument("action", choices=["run", "report", "all"])
     parser.add_argument("--cpu", action="store_true", help="the CPU variant (config/converge_cpu.yaml)")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--only", nargs="+", metavar="METHOD:ACC:SEED",
+                        help="run only these runs of the grid (`*` for any), e.g. '*:8:*' 'ddei:16:2'")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results")
     parser.add_argument("--root", type=Path, default=REPO,
                         help="the checkout whose workflow ran (its results, configs and commit are reported)")  # fmt: skip
@@ -365,7 +400,7 @@ def main() -> None:
     _set_root(args.root)
     status = 0
     if args.action in ("run", "all"):
-        status = run(args.cpu, args.cores)
+        status = run(args.cpu, args.cores, args.only)
     if args.action in ("report", "all"):
         print(f"wrote {report(args.cpu, args.out)}")
     sys.exit(status)

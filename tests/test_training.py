@@ -38,6 +38,7 @@ def settings(epochs=2, steps=3, validate_every=False) -> TrainingConfig:
         precision="fp32",
         compile=False,
         validate_every=validate_every,
+        channels_last=True,
     )
 
 

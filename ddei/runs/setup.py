@@ -27,8 +27,8 @@ from ddei.workflow.config import RunConfig
 from ddei.workflow.provenance import code_fingerprint, files_digest
 from ddei.workflow.registry import Method, lookup
 
-#: 2D convolutions in NHWC memory format, on every device: faster on the GPU's tensor cores and with oneDNN on
-#: the CPU (``benchmarks/bench_train_step.py``).
+#: 2D convolutions in NHWC memory format where the configuration does not say (``training.channels_last``):
+#: faster on the GPU's tensor cores, and on some CPUs, slower on others (``benchmarks/bench_cpu_speed.py``).
 CHANNELS_LAST = True
 
 
@@ -89,7 +89,8 @@ def build_network(cfg: RunConfig, precision: str, compile: bool, device) -> torc
         {"num_cascades": spec.cascades, "chans": spec.chans} if spec.name == "crnn" else {"chans": spec.chans}
     )
     net = build_model(spec.name, **kwargs).to(device)
-    return configure(net, precision, CHANNELS_LAST, compile, device)
+    channels_last = cfg.training.channels_last if cfg.training is not None else CHANNELS_LAST
+    return configure(net, precision, channels_last, compile, device)
 
 
 def method_of(cfg: RunConfig, net, frames, rng, device):
