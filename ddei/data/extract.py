@@ -291,13 +291,15 @@ def center_fit(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def standardise(x: np.ndarray, reference: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
     """The paper's (and deepinv's) normalisation: subtract the mean and divide by the standard deviation of the
-    real and imaginary values pooled, taken from ``reference`` (default ``x``).
+    real and imaginary values pooled, taken from ``reference`` (default ``x``). The standard deviation is torch's
+    ``Tensor.std()``, unbiased (``ddof=1``), as the reference's :class:`deepinv.datasets.CMRxReconSliceDataset`
+    computes it.
 
     :return: ``(normalised x as complex64, mean, std)``.
     """
     ref = x if reference is None else reference
     values = np.stack([ref.real, ref.imag]).astype(np.float64)
-    mean, std = float(values.mean()), float(values.std())
+    mean, std = float(values.mean()), float(values.std(ddof=1))
     return ((x - mean * (1 + 1j)) / (std + 1e-11)).astype(np.complex64), mean, std
 
 
