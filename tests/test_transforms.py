@@ -65,7 +65,7 @@ def upstream(monkeypatch, tmp_path):
 
     (tmp_path / "pkg").mkdir()
     monkeypatch.setattr(libcpab.cpab, "__file__", str(tmp_path / "pkg" / "cpab.py"))
-    return ddei_transform("upstream")
+    return ddei_transform("upstream").inner
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -450,3 +450,22 @@ def test_deepinv_operators_on_our_time_shift_fail_loudly():
     x = frame_coded()
     with pytest.raises(ValueError, match="B, C, T, H, W"):
         (DinvRotate(interpolation_mode=InterpolationMode.BILINEAR) | TimeShift(rng=gen(0)))(x)
+
+
+def test_upstream_draws_per_sample_and_as_before_at_batch_1(upstream):
+    """ddei-upstream wraps the reference's composition in PerSampleTransform: at batch 1 it draws and computes
+    exactly what the bare composition does (the same global and deepinv default streams); at batch 8 each sample
+    draws its own choice and parameters, as the fixed transform does, so the two differ only by the defect."""
+    from ddei.mri.transforms import PerSampleTransform, reference_composition
+
+    x = torch.randn(1, 2, T, 16, 16, generator=gen(1))
+    outputs = []
+    for transform in (reference_composition(), PerSampleTransform(reference_composition())):
+        torch.manual_seed(7)
+        outputs.append([transform(x) for _ in range(6)])
+    assert all(torch.equal(a, b) for a, b in zip(*outputs))
+    assert isinstance(ddei_transform("upstream"), PerSampleTransform)
+    batch = x.expand(8, -1, -1, -1, -1).contiguous()
+    torch.manual_seed(7)
+    y = PerSampleTransform(reference_composition())(batch)
+    assert len({tuple(v.flatten()[:64].tolist()) for v in y}) > 1, "every sample drew the same transform"

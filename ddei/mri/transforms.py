@@ -724,12 +724,14 @@ def ddei_transform(
     - ``mode="fixed"``: built from :class:`Diffeomorphism`, :class:`Rotate`, :class:`TimeShift` and
       :class:`ChoiceTransform`, all drawing from ``rng`` (same seed, same outputs), drawn per sample
       (:class:`PerSampleTransform`), as the reference's batch size of 1 does.
-    - ``mode="upstream"``: the reference code verbatim, with deepinv's classes, for comparison. Defective:
-      when the time shift is chosen (about half the calls), it shifts the flattened ``(C*T)`` axis by up to
-      ``C*T`` frames, so real frames land in the imaginary channel and vice versa; every generator is
-      ``torch.Generator()`` with deepinv's fixed default seed, CPAB samples from the global RNG, and
-      constructing it rewrites libcpab's basis file in ``site-packages``; one draw per batch. ``rng`` is ignored.
-      This is the transform the paper's models were trained with (see the README, "The paper's transform").
+    - ``mode="upstream"``: the reference code's composition verbatim (:func:`reference_composition`), drawn per
+      sample by :class:`PerSampleTransform` as ``fixed`` is: at batch 1 it draws exactly what the composition does,
+      and at any batch size it differs from ``fixed`` only by the reference's defects. Defective: when the time
+      shift is chosen (about half the calls), it shifts the flattened ``(C*T)`` axis by up to ``C*T`` frames, so
+      real frames land in the imaginary channel and vice versa; every generator is ``torch.Generator()`` with
+      deepinv's fixed default seed, CPAB samples from the global RNG, and constructing it rewrites libcpab's basis
+      file in ``site-packages``. ``rng`` is ignored. This is the reference code's transform (see the README, "The
+      reference code's transform", for what is and is not established about the paper's runs).
 
     :param str mode: ``"fixed"`` or ``"upstream"``.
     :param torch.Generator, None rng: random number generator, see :func:`make_rng`.
@@ -745,10 +747,20 @@ def ddei_transform(
             ChoiceTransform([ChoiceTransform([diffeo, rotate], rng=rng), tempad], rng=rng)
         )
     if mode == "upstream":
-        from deepinv.transform import Rotate as DinvRotate
-
-        rotate = DinvRotate(n_trans=1, interpolation_mode=InterpolationMode.BILINEAR)
-        tempad = ShiftTime(n_trans=1)
-        diffeo = CPABDiffeomorphism(n_trans=1, device=device)
-        return (diffeo | rotate) | tempad
+        return PerSampleTransform(reference_composition(device))
     raise ValueError(f"mode must be one of {TRANSFORM_MODES}, got {mode!r}")
+
+
+def reference_composition(device: str | torch.device = "cpu") -> Transform:
+    """The reference code's DDEI transform, verbatim: ``(diffeo | rotate) | tempad`` with deepinv's
+    :class:`~deepinv.transform.CPABDiffeomorphism`, :class:`~deepinv.transform.Rotate` (bilinear) and
+    :class:`~deepinv.transform.ShiftTime`, drawn once per call (for a whole batch), time-shift defect included.
+
+    :param str, torch.device device: device for the CPAB basis.
+    """
+    from deepinv.transform import Rotate as DinvRotate
+
+    rotate = DinvRotate(n_trans=1, interpolation_mode=InterpolationMode.BILINEAR)
+    tempad = ShiftTime(n_trans=1)
+    diffeo = CPABDiffeomorphism(n_trans=1, device=device)
+    return (diffeo | rotate) | tempad
