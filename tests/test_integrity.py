@@ -69,7 +69,7 @@ def test_checkpoint_corrupted_in_place_is_reported_and_training_starts_afresh(da
     with pytest.raises(KeyboardInterrupt):  # killed in the second epoch: a checkpoint after epoch 1
         _run("sup", _Killer(dataset, limit=4), tmp_path, epochs=2, name="x")
     path = tmp_path / "x.pt"
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     size = path.stat().st_size
     _flip_weight(path, next(iter(state["model"].values())))
     assert path.stat().st_size == size
@@ -102,7 +102,7 @@ def test_corrupted_model_is_refused_by_the_evaluation(extracted, tmp_path):
 
     _train(extracted, tmp_path, "a")
     model = tmp_path / "a" / "model.pt"
-    weights = torch.load(model, weights_only=False)["state_dict"].values()
+    weights = torch.load(model, weights_only=True)["state_dict"].values()
     _flip_weight(model, next(w for w in weights if w.is_floating_point() and w.numel() >= 8))
     with pytest.raises(CorruptFileError, match=f"{model}.*checksum.*snakemake --forcerun {model}"):
         run_evaluation(

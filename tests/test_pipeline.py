@@ -53,7 +53,7 @@ def _train(extracted, tmp_path, name, seed=0, cfg=CFG):
         progress=False,
     )
     assert not (out / "ckpt.pt").exists(), "a finished run leaves no checkpoint to resume"
-    return torch.load(out / "model.pt", weights_only=False)["state_dict"]
+    return torch.load(out / "model.pt", weights_only=True)["state_dict"]
 
 
 def test_validation_never_reads_a_test_patient(extracted, tmp_path, monkeypatch):

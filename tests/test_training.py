@@ -141,7 +141,7 @@ def test_killed_run_resumes_to_identical_weights(method, dataset, tmp_path, caps
 
     with pytest.raises(KeyboardInterrupt):  # killed during the second epoch
         _run(method, _Killer(dataset, limit=4), tmp_path, epochs=3, name="killed")
-    assert torch.load(tmp_path / "killed.pt", weights_only=False)["epoch"] == 1
+    assert torch.load(tmp_path / "killed.pt", weights_only=True)["epoch"] == 1
     counted = _Killer(dataset, limit=10**9)
     capsys.readouterr()
     resumed = _run(method, counted, tmp_path, epochs=3, name="killed").state_dict()
@@ -208,7 +208,7 @@ def test_finished_run_is_never_resumed(dataset, tmp_path, capsys):
     first = {
         k: v.clone() for k, v in _run("ddei", dataset, tmp_path, epochs=2, name="x").state_dict().items()
     }
-    assert torch.load(tmp_path / "x.pt", weights_only=False)["complete"]
+    assert torch.load(tmp_path / "x.pt", weights_only=True)["complete"]
     second = _run("ddei", dataset, tmp_path, epochs=2, name="x").state_dict()
     out = capsys.readouterr().out
     assert "that run finished" in out and "Resuming" not in out
@@ -226,7 +226,7 @@ def test_bad_checkpoint_is_ignored(dataset, tmp_path, capsys, damage):
     elif damage == "garbage":
         path.write_bytes(b"not a torch file")
     elif damage == "other torch":
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, weights_only=True)
         torch.save(state | {"torch": "1.0.0"}, path)
     else:
         torch.save({"weights": torch.zeros(1)}, path)

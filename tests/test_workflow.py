@@ -204,21 +204,25 @@ def test_imported_masks_are_used_and_a_replaced_one_reruns_masks_and_after(finis
 
 
 @pytest.mark.slow
-def test_forced_rerun_trains_from_scratch(finished_run):
-    """README: `snakemake --forcerun <model.pt>` retrains that model (from epoch 0) and reruns what uses it."""
-    clone, config = finished_run
+def test_forced_rerun_trains_from_scratch(finished_run, tmp_path):
+    """README: `snakemake --forcerun <model.pt>` retrains that model (from epoch 0), to the same weights."""
+    finished, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(finished, clone, symlinks=True)  # a copy: the others keep their up-to-date outputs
     results = clone / config["results"]
     model = "results/models/ddei/acc4/seed0/model.pt"
-    before = torch.load(clone / model, weights_only=False)
-    result = clone_snakemake(clone, config, "--forcerun", model)
+    before = torch.load(clone / model, weights_only=True)
+    result = clone_snakemake(clone, config, "--forcerun", model, "--", model)
     assert result.returncode == 0, result.stderr[-3000:]
     log = (results / "logs" / "train" / "ddei_acc4_seed0.log").read_text()
     assert "Resuming" not in log
     assert pd.read_csv(results / "models" / "ddei" / "acc4" / "seed0" / "loss.csv").epoch.tolist() == [1]
-    after = torch.load(clone / model, weights_only=False)
+    after = torch.load(clone / model, weights_only=True)
     assert after["run_id"] == before["run_id"]  # same code, data and config: the same model, trained again
     assert all(torch.equal(after["state_dict"][k], v) for k, v in before["state_dict"].items())
-    assert "Nothing to be done" in clone_snakemake(clone, config, "-n").stdout
+    assert "Nothing to be done" in clone_snakemake(clone, config, "-n", "--", model).stdout
+    downstream = planned_jobs(clone_snakemake(clone, config, "-n"))
+    assert downstream.get("evaluate") == 1 and "train" not in downstream  # what uses it reruns
 
 
 @pytest.mark.slow
@@ -238,20 +242,20 @@ def test_split_change_retrains_from_scratch(finished_run, tmp_path):
     changed = config | {"data": config["data"] | {"split_seed": seed}}
     jobs = planned_jobs(clone_snakemake(clone, changed, "-n"))
     assert {"extract", "masks", "train", "evaluate"} <= set(jobs) and "synthetic_data" not in jobs
-    old = torch.load(results / "models" / "ddei" / "acc4" / "seed0" / "model.pt", weights_only=False)
+    old = torch.load(results / "models" / "ddei" / "acc4" / "seed0" / "model.pt", weights_only=True)
     # an interrupted run of the old split, as a kill would leave it
     ckpt = results / "checkpoints" / "ddei_acc4_seed0.pt"
     ckpt.parent.mkdir(exist_ok=True)
     from ddei.runs.weights import save_state
 
     save_state(ckpt, {"run_id": old["run_id"], "settings": {}, "epoch": 0, "model": {}, "optimizer": {},
-                      "random": {}, "log": [], "val": [], "torch": torch.__version__, "complete": False}, ())  # fmt: skip
+                      "random": {}, "log": [], "val": [], "torch": str(torch.__version__), "complete": False}, ())  # fmt: skip
     model = "results/models/ddei/acc4/seed0/model.pt"
     result = clone_snakemake(clone, changed, model)
     assert result.returncode == 0, result.stderr[-3000:]
     log = (results / "logs" / "train" / "ddei_acc4_seed0.log").read_text()
     assert "Resuming" not in log and "another run" in log
-    new = torch.load(clone / model, weights_only=False)
+    new = torch.load(clone / model, weights_only=True)
     assert new["run_id"] != old["run_id"]
     assert pd.read_csv(results / "models" / "ddei" / "acc4" / "seed0" / "loss.csv").epoch.tolist() == [1]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ddei.io.files import check_file, read_manifest, require_columns, write_manifest
 from ddei.io.folders import atomic_folder
-from ddei.io.layout import INDEX_COLUMNS, REBUILD_EXTRACT, REBUILD_MASKS
+from ddei.io.layout import REBUILD_EXTRACT, REBUILD_MASKS
 from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name  # noqa: F401  (part of this module's API)
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, AccelerationError: part of this API)
@@ -35,6 +35,8 @@ from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, Accelera
 )
 
 MASK_KEY = "mask"
+#: The columns of an extraction's ``index.csv`` (:data:`ddei.io.layout.INDEX_COLUMNS`) that the masks are made from.
+INDEX_READ = ("patient", "view", "kx", "ky", "frames")
 #: The command that rebuilds the mask folders.
 REBUILD = REBUILD_MASKS
 
@@ -187,7 +189,7 @@ def write_mask_folder(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    require_columns(index_csv, INDEX_COLUMNS, REBUILD_EXTRACT)
+    require_columns(index_csv, INDEX_READ, REBUILD_EXTRACT)
     index = pd.read_csv(index_csv, dtype={"patient": str})
     files = index.drop_duplicates(["patient", "view"])
     out = Path(mask_root) / mask_folder_name(acceleration)
