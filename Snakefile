@@ -18,6 +18,10 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    write_stamp(R(), STAMP)  # the results folder is this checkout's (common.smk)
+
+
 rule all:
     input:
         all_outputs(),

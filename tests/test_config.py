@@ -233,3 +233,26 @@ def test_every_enum_of_the_schema_is_its_code_definition():
     assert defs["transform_mode"]["enum"] == list(TRANSFORM_MODES)
     assert defs["training"]["properties"]["precision"]["enum"] == list(PRECISIONS)
     assert props["evaluation"]["properties"]["precision"]["enum"] == list(PRECISIONS)
+
+
+@pytest.mark.parametrize(
+    "change, line",
+    [
+        ({"training": {"epochs": 3, "seeds": [0], "lrr": 0.1}},
+         "training.lrr: unknown key; allowed under training: batch_size, channels_last, compile"),
+        ({"training": {"epochs": 3, "seeds": [0], "precision": "fp16"}},
+         "training.precision: 'fp16' is not allowed; choose one of ['fp32', 'bf16']"),
+        ({"training": {"epochs": 0, "seeds": [0]}}, "training.epochs: 0 is less than the minimum of 1"),
+        ({"trainig": {}}, "trainig: unknown key; allowed under the configuration: allow_shared_results, data"),
+        ({"training": {"epochs": 3}}, "training: 'seeds' is a required property"),
+    ],
+)  # fmt: skip
+def test_schema_errors_are_one_line_with_the_key_and_what_is_allowed(change, line):
+    from ddei.workflow.config import schema_error
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = {**config, **change}
+    message = schema_error(config, yaml.safe_load(Path(SCHEMA).read_text()))
+    assert message.startswith(line) and "\n" not in message
+    assert schema_error(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                        yaml.safe_load(Path(SCHEMA).read_text())) is None  # fmt: skip

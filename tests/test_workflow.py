@@ -268,10 +268,18 @@ def test_split_change_retrains_from_scratch(finished_run, tmp_path):
     ],
 )
 def test_invalid_config_is_refused_readably(tmp_path, change, message):
-    """The messages reach the user through Snakemake (every case is in tests/test_config.py, in-process)."""
+    """The messages reach the user through Snakemake, in a few lines (no schema dump; every case is in
+    tests/test_config.py, in-process)."""
     result = snakemake(tmp_path, tiny_config(tmp_path / "results") | change, "-n")
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+    assert len((result.stdout + result.stderr).strip().splitlines()) <= 6
+
+
+@pytest.mark.slow
+def test_the_workflow_lints_clean():
+    result = subprocess.run(SNAKEMAKE + ["--directory", str(REPO), "--lint"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout[-2000:]
 
 
 def test_t_ssdu_star_uses_t_ssdus_training(tmp_path):

@@ -5,15 +5,19 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
+from ddei.workflow.config import ConfigError, check_config, method_config, methods_of, schema_error
 from ddei.workflow.registry import slug
 from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name
 from ddei.workflow.provenance import script_fingerprint, stat_digest
 
+_error = schema_error(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
+if _error:
+    raise WorkflowError(f"Invalid configuration: {_error}")
 validate(config, schema="../schemas/config.schema.yaml")  # fills in every default
 try:
     check_config(config)
@@ -82,7 +86,7 @@ def mask_dir(wildcards):
 
 
 def read_by_path(path):
-    """Digest of data a rule reads by path rather than as an input (imported masks, the real CMRxRecon data): a
+    """Digest of data that a job reads by path rather than as an input (imported masks, the real CMRxRecon data): a
     param, so that a file replaced under the same path reruns the rule (ddei.workflow.provenance.stat_digest)."""
     return stat_digest([path]) if path else None
 
@@ -134,7 +138,7 @@ def report_outputs():
 
 
 # Integrity (ddei.workflow.integrity): the results folder is this checkout's (results/.stamp.json, written when a
-# run starts), and the slices and masks a job would read are whole. Checked here, when the Snakefile is parsed, so
+# run starts: the Snakefile's onstart), and the slices and masks a job would read are whole. Checked here, when the Snakefile is parsed, so
 # that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
 # the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
 # command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
@@ -148,10 +152,6 @@ except ForeignResultsError as e:
     raise WorkflowError(str(e)) from None
 if _shared and workflow.is_main_process:
     print(_shared, file=sys.stderr)
-
-
-onstart:
-    write_stamp(R(), STAMP)
 
 
 def _command_rebuilds(damage):
