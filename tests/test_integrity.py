@@ -476,15 +476,18 @@ def test_acceleration_check_is_deepinvs_condition(ky):
                 check_acceleration(ky, acceleration)
 
 
-def test_real_data_too_large_for_image_size_is_refused_before_writing(raw_root, tmp_path):
+def test_real_data_too_large_for_image_size_is_refused_before_writing(raw_root, tmp_path, capsys):
     with pytest.raises(
         ImageSizeError, match=r"image_size \[8, 8\] is smaller than the data.*cine_.*image_crop"
     ):
         extract(raw_root, tmp_path / "out", img_size=(8, 8), progress=False)
     assert not (tmp_path / "out").exists()
+    capsys.readouterr()
     index = extract(raw_root, tmp_path / "out", lax_slices=1, sax_slices=0, img_size=(8, 8), progress=False,
                     crop=True)  # fmt: skip
     assert set(index.height) == {8}
+    said = capsys.readouterr().out  # the extract log
+    assert "image_crop: centre-cropping 5 of 5 files to image_size [8, 8] (kx, ky), from (30, 24)" in said
 
 
 def test_real_data_acceleration_is_refused_before_writing(extracted, tmp_path):

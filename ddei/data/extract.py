@@ -192,6 +192,8 @@ def extract(
     files = scan(root, views)
     if not crop:
         check_image_size(files, img_size)
+    else:
+        report_crop(files, img_size)
     split = patient_split([f.patient for f in files], train_fraction, seed, val_fraction)
     jobs = [(f, s) for f in files for s in select_slices(f.shape[2], keep[f.view])]
 
@@ -252,6 +254,24 @@ def check_image_size(files: list[CineFile], img_size: tuple[int, int]) -> None:
             f"e.g. {largest.path} with (kx, ky) = {largest.shape[:2]}. Set image_size to at least [{kx}, {ky}], or "
             "set image_crop: true to centre-crop the images"
         )
+
+
+def report_crop(files: list[CineFile], img_size: tuple[int, int]) -> list[CineFile]:
+    """Say (in the extract log) which files ``image_crop`` crops to ``img_size``, and from which shapes.
+
+    :return: the cropped files.
+    """
+    cropped = [f for f in files if f.shape[0] > img_size[0] or f.shape[1] > img_size[1]]
+    if cropped:
+        shapes = sorted({f.shape[:2] for f in cropped})
+        print(
+            f"image_crop: centre-cropping {len(cropped)} of {len(files)} files to image_size {list(img_size)} "
+            f"(kx, ky), from {', '.join(str(tuple(s)) for s in shapes)}; e.g. {cropped[0].path}",
+            flush=True,
+        )
+    else:
+        print(f"image_crop: no file is larger than image_size {list(img_size)}; nothing is cropped", flush=True)
+    return cropped
 
 
 def check_slice(extract_dir: str | os.PathLike, row, content: bool = True) -> Path:
