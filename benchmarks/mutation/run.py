@@ -1,0 +1,62 @@
+"""Mutation testing of the science and statistics code (issue 24): apply each mutant of ``mutants.json`` (a literal
+replacement in one file) to a copy of this checkout, run the tests it names, and say whether a test failed
+(killed) or none did (survived). The checkout itself is never changed.
+
+    python benchmarks/mutation/run.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def copy_checkout(dest: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    for name in files:
+        if name.startswith("results/") or not (REPO / name).is_file():
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", help="mutant names (substrings)")
+    args = parser.parse_args()
+    mutants = json.loads((Path(__file__).parent / "mutants.json").read_text())
+    if args.only:
+        mutants = [m for m in mutants if any(o in m["name"] for o in args.only)]
+    survived = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        root = copy_checkout(Path(tmp))
+        for m in mutants:
+            path = root / m["file"]
+            source = path.read_text()
+            if m["old"] not in source:
+                print(f"NOT APPLIED  {m['name']}: its text is no longer in {m['file']}", flush=True)
+                continue
+            path.write_text(source.replace(m["old"], m["new"], 1))
+            try:
+                cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *m["tests"]]
+                result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+            finally:
+                path.write_text(source)
+            failed = [line.split("::")[-1].split(" ")[0] for line in result.stdout.splitlines() if line.startswith("FAILED")]
+            survived += result.returncode == 0
+            print(f"{'survived' if result.returncode == 0 else 'killed  '}  {m['name']}  {' '.join(failed)}", flush=True)
+    print(f"{len(mutants) - survived} of {len(mutants)} killed")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
