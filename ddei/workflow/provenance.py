@@ -202,20 +202,55 @@ def code_files(modules: Iterable[str]) -> list[Path]:
     return [module_path(name) for name in closure(modules)]
 
 
-def script_fingerprint(script: str | os.PathLike) -> str:
-    """A rule's fingerprint: its script and local helpers (syntax trees without docstrings), the
-    :func:`code_fingerprint` of the ``ddei`` modules it imports, and the :func:`package_versions` of every
-    third-party module all that code imports (16 hex digits)."""
+def fingerprint_parts(script: str | os.PathLike) -> dict:
+    """What a rule's fingerprint is made of, part by part: its script and local helpers (syntax trees without
+    docstrings), each ``ddei`` module that the script imports, directly or not, and the versions of the third-party
+    distributions all that code imports.
+
+    :return: ``{"script": {name: digest}, "ddei": {module: digest}, "packages": {distribution: version}}``.
+    """
     script = Path(script)
     own = [script, *local_modules(script)]
     modules = script_modules(script)
+    return {
+        "script": {path.name: code_digest(path) for path in own},
+        "ddei": {name: code_digest(module_path(name)) for name in closure(modules)},
+        "packages": package_versions(third_party(own + code_files(modules))),
+    }
+
+
+def fingerprint(parts: dict) -> str:
+    """The fingerprint (16 hex digits) of :func:`fingerprint_parts`."""
     h = hashlib.sha256()
-    for path in own:
-        h.update(f"{path.name}:{code_digest(path)}\n".encode())
-    h.update(f"ddei:{code_fingerprint(modules)}\n".encode())
-    for dist, version in package_versions(third_party(own + code_files(modules))).items():
+    for path, digest in parts["script"].items():
+        h.update(f"{path}:{digest}\n".encode())
+    ddei = hashlib.sha256("".join(f"{n}:{d}\n" for n, d in parts["ddei"].items()).encode()).hexdigest()[:16]
+    h.update(f"ddei:{ddei}\n".encode())
+    for dist, version in parts["packages"].items():
         h.update(f"{dist}=={version}\n".encode())
     return h.hexdigest()[:16]
+
+
+def script_fingerprint(script: str | os.PathLike) -> str:
+    """A rule's fingerprint (16 hex digits): the hash of its :func:`fingerprint_parts`."""
+    return fingerprint(fingerprint_parts(script))
+
+
+def changed_parts(old: dict, new: dict) -> list[str]:
+    """What differs between two :func:`fingerprint_parts`, one line each: the script or a helper beside it
+    (``_preamble.py``), a ``ddei`` module, a package version."""
+    lines = []
+    for kind, what in (("script", "the script or its helper"), ("ddei", "ddei module")):
+        for name in sorted(set(old.get(kind, {})) | set(new.get(kind, {}))):
+            a, b = old.get(kind, {}).get(name), new.get(kind, {}).get(name)
+            if a != b:
+                state = "added" if a is None else "removed" if b is None else "edited"
+                lines.append(f"{what} {name}: {state}")
+    for dist in sorted(set(old.get("packages", {})) | set(new.get("packages", {}))):
+        a, b = old.get("packages", {}).get(dist), new.get("packages", {}).get(dist)
+        if a != b:
+            lines.append(f"package {dist}: {a or 'not used'} -> {b or 'not used'}")
+    return lines
 
 
 def versions_of(modules: Iterable[str]) -> str:
