@@ -248,7 +248,7 @@ def test_every_enum_of_the_schema_is_its_code_definition():
     ],
 )  # fmt: skip
 def test_schema_errors_are_one_line_with_the_key_and_what_is_allowed(change, line):
-    from ddei.workflow.config import schema_error
+    from ddei.workflow.schema import schema_error
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config = {**config, **change}

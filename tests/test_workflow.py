@@ -279,7 +279,9 @@ def test_invalid_config_is_refused_readably(tmp_path, change, message):
 @pytest.mark.slow
 def test_the_workflow_lints_clean():
     result = subprocess.run(SNAKEMAKE + ["--directory", str(REPO), "--lint"], capture_output=True, text=True)
-    assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout[-2000:]
+    assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout[
+        -2000:
+    ]
 
 
 def test_t_ssdu_star_uses_t_ssdus_training(tmp_path):
@@ -352,3 +354,49 @@ def test_external_model_is_evaluated_as_its_own_row(finished_run, tmp_path):
     assert "| released |" in (work / "results" / "tables" / "results.md").read_text()
     tests = pd.read_csv(work / "results" / "tables" / "wilcoxon.csv")
     assert "released" in set(tests["method"])
+
+
+@pytest.mark.slow
+def test_the_report_knows_its_age(finished_run, tmp_path):
+    """The report states the stamp of the results it shows and this checkout's, and after a configuration change it
+    warns, in the report and on the console, that the workflow still has jobs to run."""
+    finished, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(finished, clone, symlinks=True)
+    report = clone / "report.html"
+    fresh = clone_snakemake(clone, config, "--report", str(report))
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert "up to date" in report.read_text() and "WARNING" not in fresh.stderr
+    changed = config | {"training": config["training"] | {"epochs": 2}}
+    stale = clone_snakemake(clone, changed, "--report", str(report))
+    assert stale.returncode == 0, stale.stderr[-3000:]
+    assert "WARNING: These results are not up to date" in stale.stderr
+    html = report.read_text()
+    assert "not up to date" in html and "job(s) to run" in html
+
+
+@pytest.mark.slow
+def test_a_rerun_says_which_part_changed(finished_run, tmp_path):
+    """After an edit of a ddei module, of _preamble.py and of the run configuration, `python -m
+    ddei.workflow.reasons <output>` names the code that changed before anything runs, and the job's log begins with
+    every change: the module, the helper, the setting with its old and new values."""
+    finished, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(finished, clone, symlinks=True)
+    model = "results/models/ddei/acc4/seed0/model.pt"
+    for name in ("ddei/mri/losses.py", "workflow/scripts/_preamble.py"):
+        (clone / name).write_text((clone / name).read_text() + "\n_EDITED = 1\n")
+    explain = subprocess.run([sys.executable, "-m", "ddei.workflow.reasons", model], cwd=clone, capture_output=True,
+                             text=True, env=dict(os.environ, PYTHONPATH=str(clone)))  # fmt: skip
+    assert explain.returncode == 0, explain.stderr
+    said = explain.stdout
+    assert "made by rule train" in said and "ddei module ddei.mri.losses: edited" in said
+    assert "_preamble.py: edited" in said and '"epochs": 1' in said
+    changed = config | {"training": config["training"] | {"epochs": 2}}
+    result = clone_snakemake(clone, changed, "--", model)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (clone / "results" / "logs" / "train" / "ddei_acc4_seed0.log").read_text()
+    assert log.startswith("Why rule train runs:")
+    for line in ("code: ddei module ddei.mri.losses: edited", "code: the script or its helper _preamble.py: edited",
+                 "cfg: training.epochs: 1 -> 2"):  # fmt: skip
+        assert line in log, log[:2000]

@@ -26,9 +26,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 from ddei.io.files import MANIFEST, CorruptFileError, atomic_write, require_columns
 from ddei.io.layout import (
@@ -58,8 +57,47 @@ def config_fingerprint(config: Mapping) -> str:
 
 
 def make_stamp(config: Mapping, code: str, workdir: str | os.PathLike) -> dict:
-    """The stamp of a run: its checkout (working directory), configuration and code fingerprints."""
-    return {"checkout": str(Path(workdir).resolve()), "config": config_fingerprint(config), "code": code}
+    """The stamp of a run: its checkout (working directory), its git commit, configuration and code fingerprints."""
+    return {"checkout": str(Path(workdir).resolve()), "commit": git_commit(workdir), "config": config_fingerprint(config),
+            "code": code}  # fmt: skip
+
+
+def git_commit(folder: str | os.PathLike) -> str:
+    """The short commit of the git checkout holding ``folder``, with ``+changes`` if its tracked files differ from it
+    (``unknown`` outside git)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+changes" if dirty else "")) if commit else "unknown"
+
+
+def report_status(results: str | os.PathLike, stamp: dict, pending: int | None) -> dict:
+    """What the report says of the results it shows: the stamp of the run that made them, this checkout's, and the
+    jobs still to run for the current configuration.
+
+    :param dict stamp: this checkout's stamp (:func:`make_stamp`).
+    :param int pending: jobs a dry run plans (``None``: unknown).
+    :return: ``{"made_by": stamp or None, "current": stamp, "pending": n, "warning": text or ""}``.
+    """
+    made = read_stamp(results)
+    warning = ""
+    if pending:
+        warning = (
+            f"These results are not up to date: the workflow still has {pending} job(s) to run for the current "
+            "configuration and code (`snakemake -n` lists them); the report shows the results as they are."
+        )
+    elif made is not None and (made.get("config"), made.get("code")) != (stamp["config"], stamp["code"]):
+        warning = "These results were made with another configuration or code than this checkout's."
+    return {"made_by": made, "current": stamp, "pending": pending, "warning": warning}
 
 
 def read_stamp(results: str | os.PathLike) -> dict | None:
@@ -174,7 +212,9 @@ def damaged_masks(mask_folder: str | os.PathLike, rebuild: str = REBUILD_MASKS) 
     """The first damage of a mask folder (a message): a manifest without one of its columns, or a file whose size
     differs from it; ``None`` if whole, or not made yet."""
     manifest = Path(mask_folder) / MANIFEST
-    if not manifest.is_file():  # no folder yet (or one of an older version, which the jobs that read it refuse)
+    if (
+        not manifest.is_file()
+    ):  # no folder yet (or one of an older version, which the jobs that read it refuse)
         return None
     try:
         require_columns(manifest, MANIFEST_COLUMNS, rebuild)

@@ -10,10 +10,12 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-from ddei.workflow.config import ConfigError, check_config, method_config, methods_of, schema_error
+from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
+from ddei.workflow.schema import schema_error
 from ddei.workflow.registry import slug
 from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name
-from ddei.workflow.provenance import script_fingerprint, stat_digest
+from ddei.workflow.provenance import stat_digest
+from ddei.workflow.reasons import remember
 
 _error = schema_error(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 if _error:
@@ -51,8 +53,9 @@ wildcard_constraints:
 
 def code(script):
     """Fingerprint of the ddei code a rule's script runs (ddei.workflow.provenance): a param of the rule, so that an
-    edit of that code reruns the rule (and what depends on it), and nothing else."""
-    return script_fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
+    edit of that code reruns the rule (and what depends on it), and nothing else. Its parts are kept, so that the
+    job's log says which part changed (ddei.workflow.reasons)."""
+    return remember(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def run_config(wildcards):
@@ -143,7 +146,7 @@ def report_outputs():
 # the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
 # command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
 from ddei.workflow.integrity import ForeignResultsError, check_stamp, damaged_intermediates
-from ddei.workflow.integrity import make_stamp, package_code, write_stamp
+from ddei.workflow.integrity import make_stamp, package_code, report_status, write_stamp
 
 STAMP = make_stamp(config, package_code(), Path.cwd())
 try:
@@ -173,3 +176,39 @@ if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding
     for _damage in damaged_intermediates(R("extract"), [mask_folder(a) for a in ACCELERATIONS]):
         if not _command_rebuilds(_damage):
             raise WorkflowError(_damage.message)
+
+
+def _command_line():
+    from snakemake.cli import get_argument_parser
+
+    return get_argument_parser().parse_known_args(sys.argv[1:])[0]
+
+
+def _pending_jobs():
+    """Jobs a dry run of this command, without --report, plans (None if it fails)."""
+    import subprocess
+
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--report":
+            skip = True
+        elif not arg.startswith("--report"):
+            argv.append(arg)
+    out = subprocess.run([sys.executable, "-m", "snakemake", *argv, "-n"], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    if out.returncode != 0:
+        return None
+    if "Nothing to be done" in text:
+        return 0
+    totals = re.findall(r"^total\s+(\d+)$", text, re.M)
+    return int(totals[-1]) if totals else None
+
+
+# The report states the stamp of the results it shows and this checkout's, and warns when the workflow still has jobs
+# to run for the current configuration (in the report and on the console).
+if workflow.is_main_process and "--report" in " ".join(sys.argv[1:]) and _command_line().report:
+    config["report_status"] = report_status(R(), STAMP, _pending_jobs())
+    if config["report_status"]["warning"]:
+        print(f"WARNING: {config['report_status']['warning']}", file=sys.stderr)
