@@ -96,7 +96,12 @@ def network_pass(size, chans: int, setting: str, repeats: int, flops: int) -> di
         step()
         times.append(time.perf_counter() - t0)
     seconds = sorted(times)[len(times) // 2]
-    return {"pass_s": seconds, "gflops": flops / 1e9, "gflop_per_s": flops / seconds / 1e9, "first_pass_s": first}
+    return {
+        "pass_s": seconds,
+        "gflops": flops / 1e9,
+        "gflop_per_s": flops / seconds / 1e9,
+        "first_pass_s": first,
+    }
 
 
 def main() -> None:
@@ -110,7 +115,9 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     print(f"CPU: {cpu_name()}; torch {torch.__version__}; 1 thread; batch 1, 12 frames\n")
-    print("| size | setting | GFLOP per pass | pass (s) | GFLOP/s | first pass (s) | DDEI step (s) | first step (s) |")
+    print(
+        "| size | setting | GFLOP per pass | pass (s) | GFLOP/s | first pass (s) | DDEI step (s) | first step (s) |"
+    )
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     for name in args.sizes:
         size, chans = SIZES[name]
@@ -126,7 +133,9 @@ def main() -> None:
                   f"{row['gflop_per_s']:.1f} | {row['first_pass_s']:.1f} | {row.get('step_s', float('nan')):.4f} | "
                   f"{row.get('first_step_s', float('nan')):.1f} |", flush=True)  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"cpu": cpu_name(), "torch": torch.__version__, "rows": rows}, indent=1))
+        args.json.write_text(
+            json.dumps({"cpu": cpu_name(), "torch": torch.__version__, "rows": rows}, indent=1)
+        )
 
 
 if __name__ == "__main__":

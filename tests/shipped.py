@@ -39,7 +39,11 @@ def merged(*files: str | Path) -> dict:
     def merge(a: dict, b: dict) -> dict:
         out = dict(a)
         for key, value in b.items():
-            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            out[key] = (
+                merge(out[key], value)
+                if isinstance(value, dict) and isinstance(out.get(key), dict)
+                else value
+            )
         return out
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -62,15 +66,26 @@ def shrink(config: dict, results: Path | str) -> dict:
     data = config.setdefault("data", {})
     data |= {"source": "synthetic", "root": None, "lax_slices": -1, "sax_slices": 1, "split_seed": 0}
     data |= {"train_fraction": 0.8, "val_fraction": 0.1}  # 2 training, 1 validation, 1 test patient
-    data["synthetic"] = {"patients": 4, "lax_shape": [30, 24], "sax_shape": [32, 28], "sax_slices": 2, "seed": 0}
+    data["synthetic"] = {
+        "patients": 4,
+        "lax_shape": [30, 24],
+        "sax_shape": [32, 28],
+        "sax_slices": 2,
+        "seed": 0,
+    }
     config["masks"] = config.get("masks", {}) | {"accelerations": [4], "import_dir": None}
     config["image_size"] = [32, 32]
     config["image_crop"] = False
     config["model"] = config.get("model", {}) | {"chans": 4}
     training = config.setdefault("training", {})
-    training |= {"epochs": 1, "steps_per_epoch": 2, "seeds": [0], "device": "cpu", "threads": 1, "compile": False}
+    training |= {
+        "epochs": 1,
+        "steps_per_epoch": 2,
+        "seeds": [0],
+        "device": "cpu",
+        "threads": 1,
+        "compile": False,
+    }
     training["validate_every"] = 100 if training.get("validate_every", 100) else False
     config["evaluation"] = config.get("evaluation", {}) | {"save_recon": 2}
     return config
-
-

@@ -38,7 +38,11 @@ def test_shipped_config_runs_end_to_end(shared_run, name):
     logs = "".join(f"\n--- {p.name}: {p.read_text()[-2000:]}" for p in failed)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:] + logs[-4000:]
     metrics = pd.read_csv(results / "metrics" / "all.csv")
-    assert set(metrics.method) == {*config["methods"], *config.get("evaluation", {}).get("external", {}), "zf"}
+    assert set(metrics.method) == {
+        *config["methods"],
+        *config.get("evaluation", {}).get("external", {}),
+        "zf",
+    }
     assert metrics[["psnr", "ssim", "nmse"]].notna().all().all()
     for table in ("results.md", "results.tex", "wilcoxon.csv"):
         assert (results / "tables" / table).stat().st_size > 0

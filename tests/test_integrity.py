@@ -185,7 +185,10 @@ def _drop_ky(path: Path, work: Path = Path("/")) -> str:
 
 
 DAMAGES = {  # what is damaged after a finished run (in the clone `w`), the damage, what rebuilds it
-    "slice": (lambda w: _truncate(next((w / "results/extract/slices").glob("*.npy")), w), "snakemake -R extract"),
+    "slice": (
+        lambda w: _truncate(next((w / "results/extract/slices").glob("*.npy")), w),
+        "snakemake -R extract",
+    ),
     "mask": (lambda w: _truncate(next((w / "results/masks").rglob("*.mat")), w), "snakemake -R masks"),
     "index without ky": (lambda w: _drop_ky(w / "results/extract", w), "snakemake -R extract"),
 }
@@ -545,7 +548,9 @@ def full_disk(tmp_path):
 
     folder = tmp_path / "tmpfs"
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
     yield folder if mounted.returncode == 0 else None
     if mounted.returncode == 0:
         subprocess.run(["umount", str(folder)], check=True)

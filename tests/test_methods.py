@@ -55,7 +55,10 @@ def test_ddei_is_consistency_plus_ei_over_diffeomorphisms_rotations_and_time_shi
     assert isinstance(group, PerSampleTransform)  # one transform per sample
     assert [type(t) for t in leaves(group)] == [Diffeomorphism, Rotate, TimeShift]
     # the reference's nested `|`: diffeomorphism 1/4, rotation 1/4, time shift 1/2
-    assert group.inner.weights.tolist() == [0.5, 0.5] and group.inner.transforms[0].weights.tolist() == [0.5, 0.5]
+    assert group.inner.weights.tolist() == [0.5, 0.5] and group.inner.transforms[0].weights.tolist() == [
+        0.5,
+        0.5,
+    ]
 
 
 def test_ei_rotate_is_consistency_plus_ei_over_rotations():
@@ -92,7 +95,11 @@ def test_a_ddei_step_is_not_a_step_of_consistency_alone(extracted):
     from ddei.data.dataset import CineSliceDataset
 
     sample = CineSliceDataset(extracted, "train", extracted.parent / "masks", 4, img_size=IMG[2:])[0]
-    batch = {"x": sample["x"][None], "y": sample["y"][None], "params": {"mask": sample["params"]["mask"][None]}}
+    batch = {
+        "x": sample["x"][None],
+        "y": sample["y"][None],
+        "params": {"mask": sample["params"]["mask"][None]},
+    }
     ddei_model, ddei_losses = built("ddei")
     after_ddei = _one_step(ddei_model, ddei_losses, batch)
     mc_model, _ = built("ddei")
@@ -263,6 +270,8 @@ def test_a_package_imported_only_through_other_modules_is_in_the_fingerprint(mon
     before = provenance.script_fingerprint(script)
     real = provenance.package_versions
     monkeypatch.setattr(
-        provenance, "package_versions", lambda names: real(names) | ({"libcpab": "99"} if "libcpab" in names else {})
+        provenance,
+        "package_versions",
+        lambda names: real(names) | ({"libcpab": "99"} if "libcpab" in names else {}),
     )
     assert provenance.script_fingerprint(script) != before

@@ -22,7 +22,13 @@ from ddei.runs.training import RunFiles, run_training
 from ddei.workflow.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 
 TRAINING = TrainingConfig(
-    epochs=1, steps_per_epoch=2, lr=1e-3, batch_size=1, precision="fp32", compile=False, validate_every=False,
+    epochs=1,
+    steps_per_epoch=2,
+    lr=1e-3,
+    batch_size=1,
+    precision="fp32",
+    compile=False,
+    validate_every=False,
     channels_last=True,
 )
 CFG = RunConfig(

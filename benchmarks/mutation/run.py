@@ -51,9 +51,16 @@ def main() -> int:
                 result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
             finally:
                 path.write_text(source)
-            failed = [line.split("::")[-1].split(" ")[0] for line in result.stdout.splitlines() if line.startswith("FAILED")]
+            failed = [
+                line.split("::")[-1].split(" ")[0]
+                for line in result.stdout.splitlines()
+                if line.startswith("FAILED")
+            ]
             survived += result.returncode == 0
-            print(f"{'survived' if result.returncode == 0 else 'killed  '}  {m['name']}  {' '.join(failed)}", flush=True)
+            print(
+                f"{'survived' if result.returncode == 0 else 'killed  '}  {m['name']}  {' '.join(failed)}",
+                flush=True,
+            )
     print(f"{len(mutants) - survived} of {len(mutants)} killed")
     return 1 if survived else 0
 

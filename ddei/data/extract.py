@@ -270,7 +270,9 @@ def report_crop(files: list[CineFile], img_size: tuple[int, int]) -> list[CineFi
             flush=True,
         )
     else:
-        print(f"image_crop: no file is larger than image_size {list(img_size)}; nothing is cropped", flush=True)
+        print(
+            f"image_crop: no file is larger than image_size {list(img_size)}; nothing is cropped", flush=True
+        )
     return cropped
 
 

@@ -24,8 +24,7 @@ import numpy as np
 
 from ddei.io.files import check_file, read_manifest, require_columns, write_manifest
 from ddei.io.folders import atomic_folder
-from ddei.io.layout import REBUILD_EXTRACT, REBUILD_MASKS
-from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name  # noqa: F401  (part of this module's API)
+from ddei.io.layout import MASK_FOLDER_PREFIX, REBUILD_EXTRACT, REBUILD_MASKS, mask_folder_name  # noqa: F401  (part of this module's API)
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, AccelerationError: part of this API)
     AccelerationError,

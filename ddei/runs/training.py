@@ -74,8 +74,13 @@ def _random_states(rngs: list[torch.Generator]) -> dict:
     states = {
         "rng": [g.get_state() for g in rngs],
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},  # fmt: skip
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },  # fmt: skip
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -88,7 +93,9 @@ def _set_random_states(states: dict, rngs: list[torch.Generator]) -> None:
         g.set_state(state)
     torch.set_rng_state(states["torch"])
     n = states["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in states and torch.cuda.is_available():
@@ -456,10 +463,14 @@ def run_training(
     :return: the run's identity.
     """
     with exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}"):
-        return _run_training(cfg, acceleration, seed, extract_dir, mask_root, model_out, files, code, progress)
+        return _run_training(
+            cfg, acceleration, seed, extract_dir, mask_root, model_out, files, code, progress
+        )
 
 
-def _run_training(cfg, acceleration, seed, extract_dir, mask_root, model_out, files: RunFiles, code, progress) -> str:
+def _run_training(
+    cfg, acceleration, seed, extract_dir, mask_root, model_out, files: RunFiles, code, progress
+) -> str:
     tr = cfg.training
     device = setup(cfg)
     check_precision(tr.precision, device)
