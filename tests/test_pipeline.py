@@ -111,22 +111,28 @@ def test_run_config_round_trips_through_the_workflow_dict():
 
 
 def test_identity_covers_configuration_data_and_code(extracted, tmp_path):
+    from ddei.data.dataset import CineSliceDataset
+
     masks = extracted.parent / "masks"
-    data = data_digest(extracted, masks, 4)
+
+    def data_digest_of(extract_dir, acceleration):
+        return data_digest(CineSliceDataset(extract_dir, "train", masks, acceleration))
+
+    data = data_digest_of(extracted, 4)
     base = run_identity(CFG, 4, 0, data, "code")
     assert base.startswith("ddei-x4-seed0-")
     other_cfg = dataclasses.replace(CFG, training=dataclasses.replace(TRAINING, lr=2e-3))
     assert run_identity(other_cfg, 4, 0, data, "code") != base
     assert run_identity(CFG, 4, 0, data, "other code") != base
-    assert data_digest(extracted, masks, 8) != data  # the masks of another acceleration
+    assert data_digest_of(extracted, 8) != data  # the masks of another acceleration
 
     copy = tmp_path / "extract"
     shutil.copytree(extracted, copy)
-    assert data_digest(copy, masks, 4) == data  # content, not paths
+    assert data_digest_of(copy, 4) == data  # content, not paths
     split = pd.read_csv(copy / "split.csv", dtype=str)
     split["split"] = split["split"].map({"train": "test", "test": "train"})
     split.to_csv(copy / "split.csv", index=False)
-    assert run_identity(CFG, 4, 0, data_digest(copy, masks, 4), "code") != base  # another patient split
+    assert run_identity(CFG, 4, 0, data_digest_of(copy, 4), "code") != base  # another patient split
 
 
 def _evaluate(cfg, extracted, model, out, save_recon=0):

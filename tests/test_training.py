@@ -180,7 +180,9 @@ def test_validation_log_and_resume_continues_it_exactly(dataset, extracted, tmp_
     ).state_dict()
     assert all(torch.equal(plain[k], reference[k]) for k in plain), "validation changed the trained weights"
     ref = pd.read_csv(tmp_path / "reference.val.csv")
-    assert list(ref.columns) == ["step", "epoch", "psnr", "ssim", "seconds", "zf_psnr", "zf_ssim"]
+    assert list(ref.columns) == ["step", "epoch", "psnr", "ssim", "seconds", "zf_psnr", "zf_ssim", "holdout_nmse",
+                                 "zf_holdout_nmse"]  # fmt: skip
+    assert ref.holdout_nmse.isna().all()  # it has ground truth
     assert ref.zf_psnr.nunique() == 1 and ref.zf_psnr.iloc[0] < ref.psnr.max()  # the zero-filled level, once
     assert ref.step.tolist() == [0, 2, 4, 6, 8, 9] and ref.epoch.iloc[-1] == 3
     assert ref.psnr.iloc[-1] != ref.psnr.iloc[0] and (ref.seconds.diff().iloc[1:] >= 0).all()

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from ddei.data.extract import center_fit, check_slice, complex_to_channels, load_index, standardise
 from ddei.io.files import read_manifest
-from ddei.io.layout import REBUILD_MASKS
+from ddei.io.layout import REBUILD_EXTRACT, REBUILD_MASKS, accfactor_name
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 from ddei.mri.masks import check_mask, mask_folder_name, read_mask
 
@@ -73,8 +73,13 @@ class CineSliceDataset(Dataset):
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
         self.extract_dir = Path(extract_dir)
         self.index: pd.DataFrame = load_index(extract_dir, split)
+        #: the extraction holds acquired scans (:mod:`ddei.data.acquired`): this factor's measurements, as they are
+        self.acquired = bool((self.index["acceleration"] > 0).any())
+        if self.acquired:
+            self.index = self.index[self.index["acceleration"] == int(acceleration)].reset_index(drop=True)
         if len(self.index) == 0:
-            raise ValueError(f"No {split} slices in {self.extract_dir / 'index.csv'}")
+            what = f"{split} slices" + (f" measured at {acceleration}x" if self.acquired else "")
+            raise ValueError(f"No {what} in {self.extract_dir / 'index.csv'}")
         sizes = set(zip(self.index["height"], self.index["width"]))
         if img_size is not None and sizes != {tuple(img_size)}:
             raise ValueError(
@@ -88,8 +93,12 @@ class CineSliceDataset(Dataset):
         self.noise_seed = int(noise_seed)
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._records = None
+        #: the name of the mask folder under ``mask_root``: the release's ``AccFactorXX`` for acquired scans
+        self.mask_folder = (accfactor_name if self.acquired else mask_folder_name)(self.acceleration)
+        #: the command that rebuilds the masks: the extraction's, for acquired scans
+        self.remedy = REBUILD_EXTRACT if self.acquired else REBUILD_MASKS
         if self.mask_root is not None:
-            self._records = read_manifest(self.mask_root / mask_folder_name(self.acceleration), REBUILD_MASKS)
+            self._records = read_manifest(self.mask_root / self.mask_folder, self.remedy)
         self._verified: set[int] = set()
         self.check(content=False)
 
@@ -102,7 +111,9 @@ class CineSliceDataset(Dataset):
             check_slice(self.extract_dir, row, content)
         if self.mask_root is not None:
             for patient, view in self.index[["patient", "view"]].drop_duplicates().itertuples(index=False):
-                check_mask(self.mask_root, self.acceleration, patient, view, self._records, content)
+                check_mask(
+                    self.mask_root / self.mask_folder, patient, view, self._records, content, self.remedy
+                )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -119,7 +130,7 @@ class CineSliceDataset(Dataset):
             if self.mask_root is None:
                 mask = np.ones((*shape, frames), dtype=np.uint8)
             else:
-                path = check_mask(self.mask_root, self.acceleration, *key, self._records)
+                path = check_mask(self.mask_root / self.mask_folder, *key, self._records, True, self.remedy)
                 mask = read_mask(path, shape=shape, frames=frames)
             padded = center_fit(np.moveaxis(mask, -1, 0), (int(row["height"]), int(row["width"])))
             self._masks[key] = np.ascontiguousarray(padded, dtype=np.float32)
@@ -132,7 +143,9 @@ class CineSliceDataset(Dataset):
             self._verified.add(i)
         stored = np.load(self.extract_dir / row["file"], mmap_mode="r")  # (2 [x, k], 2, T, H, W) float32
         mask = self.kt_mask(row)
-        if self.normalisation == "reference":
+        if (
+            self.normalisation == "reference" or self.acquired
+        ):  # acquired: as extracted (no ground truth to use)
             x, k = np.array(stored[0]), stored[1]
         else:
             x, k = self._renormalise(stored[0], row, mask)
@@ -141,7 +154,8 @@ class CineSliceDataset(Dataset):
             k = k + rng.standard_normal(k.shape, dtype=np.float32) * np.float32(self.noise_sigma)
         y = k * mask
         mask_t = torch.from_numpy(mask).expand(2, *mask.shape)
-        return {"x": torch.from_numpy(x), "y": torch.from_numpy(y), "params": {"mask": mask_t}}
+        sample = {"x": torch.from_numpy(x), "y": torch.from_numpy(y), "params": {"mask": mask_t}}
+        return sample | {"truth": torch.tensor(bool(row["truth"]))}
 
     def _renormalise(self, x: np.ndarray, row, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = x[0] + 1j * x[1]

@@ -11,9 +11,10 @@ as one ``float32`` ``.npy`` array ``(2, 2, t, H, W)``: ``[image, kspace] x [real
 Outputs (all written to a temporary folder first, then moved in place, so an error leaves nothing behind):
 
 - ``<out>/slices/<patient>_<view>_s<slice>.npy``
-- ``<out>/index.csv``: one row per slice: patient, view, slice, split, file, kx, ky, frames, height, width, the
-  ``mean``/``std`` the slice was normalised with, and the ``bytes`` and ``sha256`` of its file, which its readers
-  check (:func:`check_slice`)
+- ``<out>/index.csv``: one row per slice (:data:`ddei.io.layout.INDEX_COLUMNS`): patient, view, slice, split, file,
+  kx, ky, frames, height, width, the ``mean``/``std`` the slice was normalised with, the ``bytes`` and ``sha256`` of
+  its file, which its readers check (:func:`check_slice`), ``acceleration`` 0 (its masks are simulated, for any
+  factor) and ``truth`` 1 (:mod:`ddei.data.acquired` writes the same table for undersampled scans)
 - ``<out>/split.csv``: the patient-level split (:data:`SPLITS`): patient, split
 
 The real data and the synthetic data of :mod:`ddei.data.synthetic` go through exactly the same code.
@@ -229,6 +230,8 @@ def extract(
                     "mean": mean,
                     "std": std,
                     **file_record(tmp / "slices" / name),
+                    "acceleration": 0,  # fully sampled: every acceleration's masks apply
+                    "truth": 1,
                 }
             )
         index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))

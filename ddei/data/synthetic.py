@@ -14,9 +14,17 @@ by the same code as the real data, e.g. :class:`deepinv.datasets.CMRxReconSliceD
 Each patient is drawn from its own seed, derived from ``(seed, patient index)``, so patient ``P007`` is the same
 whatever the number of patients generated.
 
+With ``accelerations``, it also writes the release's undersampled folders, with the challenge's kind of mask
+(uniform, :func:`acs_lines` central lines, the same for every frame)::
+
+    root/SingleCoil/Cine/TrainingSet/AccFactor08/P001/cine_lax.mat        kspace_single_sub08 (kx, ky, 3, t)
+    root/SingleCoil/Cine/TrainingSet/AccFactor08/P001/cine_lax_mask.mat   mask08 (kx, ky)
+    root/SingleCoil/Cine/ValidationSet/AccFactor08/P001/...               other patients, no FullSample
+
 Command line::
 
     python -m ddei.data.synthetic ROOT --patients 4 --lax 448 204 --sax 512 246 --sax-slices 3 --seed 0
+    python -m ddei.data.synthetic ROOT --patients 4 --accelerations 4 8 10 [--set ValidationSet]
 """
 
 from __future__ import annotations
@@ -30,15 +38,25 @@ import numpy as np
 from tqdm import tqdm
 
 from ddei.data.phantom import cardiac_cine, sample_patient
+from ddei.io.layout import (
+    FULL_KEY,
+    SETS,
+    accfactor_dir,
+    cine_file,
+    cine_mask_file,
+    fullsample_dir,
+    release_mask_key,
+    subsampled_key,
+)
 from ddei.io.matlab import write_mat73
 from ddei.mri.fft import image_to_kspace
 
-__all__ = ["DATA_DIR", "KEY", "LAX_VIEWS", "generate_cmrxrecon", "main"]
+__all__ = ["DATA_DIR", "KEY", "LAX_VIEWS", "generate_cmrxrecon", "main", "uniform_mask", "write_undersampled"]
 
 #: Folder of the fully sampled single-coil cine training data, relative to the dataset root.
-DATA_DIR = "SingleCoil/Cine/TrainingSet/FullSample"
+DATA_DIR = fullsample_dir("TrainingSet")
 #: Name of the k-space variable in each file.
-KEY = "kspace_single_full"
+KEY = FULL_KEY
 #: Long-axis views, in the order of the slices of ``cine_lax.mat``.
 LAX_VIEWS = ("lax2ch", "lax3ch", "lax4ch")
 #: Typical peak image magnitude of the real data.
@@ -56,9 +74,15 @@ def generate_cmrxrecon(
     progress: bool = True,
     shape_jitter: int = 0,
     noise: float = 0.01,
+    accelerations: Sequence[int] = (),
+    cmr_set: str = "TrainingSet",
 ) -> list[Path]:
     r"""
     Write a synthetic single-coil cine dataset in the CMRxRecon 2023 folder structure and file format.
+
+    With ``accelerations``, also the release's undersampled folders (:func:`write_undersampled`): for the
+    ``TrainingSet`` beside its ``FullSample`` twin, for the ``ValidationSet`` alone (its patients are others than the
+    training set's, drawn from another seed, and it has no fully sampled data, as in the release).
 
     :param str, os.PathLike root: dataset root; files go to ``root / DATA_DIR / "Pxxx"``.
     :param int n_patients: number of patients, named ``P001`` to ``P{n_patients:03d}``.
@@ -71,7 +95,10 @@ def generate_cmrxrecon(
     :param int shape_jitter: if positive, ``ky`` of each patient's files varies by up to this many lines (in
         steps of 2: the real ``ky`` sizes are even), as the real data's shapes vary between patients.
     :param float noise: standard deviation of the complex image noise, relative to the peak magnitude.
-    :return: (list[pathlib.Path]) the files written, ``cine_lax.mat`` then ``cine_sax.mat`` for each patient.
+    :param accelerations: factors of the undersampled folders to write (``AccFactorXX``); none by default.
+    :param str cmr_set: ``TrainingSet`` or ``ValidationSet`` (undersampled folders only).
+    :return: (list[pathlib.Path]) the k-space files written, for each patient ``cine_lax.mat`` then ``cine_sax.mat``
+        of ``FullSample``, then of each ``AccFactorXX``.
     """
     if n_patients < 0:
         raise ValueError(f"n_patients must be non-negative, got {n_patients}")
@@ -79,10 +106,14 @@ def generate_cmrxrecon(
         raise ValueError(f"n_sax_slices must be at least 1, got {n_sax_slices}")
     if shape_jitter < 0 or shape_jitter % 2:
         raise ValueError(f"shape_jitter must be a non-negative even number of lines, got {shape_jitter}")
-    folder = Path(root) / DATA_DIR
+    if cmr_set not in SETS:
+        raise ValueError(f"cmr_set must be one of {SETS}, got {cmr_set!r}")
+    if cmr_set != "TrainingSet" and not accelerations:
+        raise ValueError("the ValidationSet has undersampled data only: give accelerations")
+    set_seed = seed if cmr_set == "TrainingSet" else seed + VALIDATION_SEED_OFFSET
     written = []
     for index in tqdm(range(n_patients), desc="synthetic CMRxRecon", unit="patient", disable=not progress):
-        anatomy, shapes = np.random.SeedSequence(seed, spawn_key=(index,)).spawn(2)
+        anatomy, shapes = np.random.SeedSequence(set_seed, spawn_key=(index,)).spawn(2)
         rng, shape_rng = np.random.default_rng(anatomy), np.random.default_rng(shapes)
         patient = sample_patient(rng)
         peak = _PEAK * rng.uniform(0.5, 2.0)
@@ -93,10 +124,58 @@ def generate_cmrxrecon(
             cardiac_cine(sax_size, frames, "sax", rng, patient=patient, slice_position=z, noise=noise)
             for z in positions
         ]
-        patient_dir = folder / f"P{index + 1:03d}"
-        patient_dir.mkdir(parents=True, exist_ok=True)
-        for name, cines in (("cine_lax.mat", lax), ("cine_sax.mat", sax)):
-            written.append(write_mat73(patient_dir / name, {KEY: _to_kspace(cines, peak)}))
+        name = f"P{index + 1:03d}"
+        kspace = {"lax": _to_kspace(lax, peak), "sax": _to_kspace(sax, peak)}
+        if cmr_set == "TrainingSet":
+            patient_dir = Path(root) / DATA_DIR / name
+            patient_dir.mkdir(parents=True, exist_ok=True)
+            written += [write_mat73(patient_dir / cine_file(v), {KEY: kspace[v]}) for v in ("lax", "sax")]
+        written += write_undersampled(root, cmr_set, name, kspace, accelerations)
+    return written
+
+
+#: The ValidationSet's patients are drawn from the dataset seed plus this offset: other patients than the training
+#: set's ``Pxxx`` of the same number, as in the release.
+VALIDATION_SEED_OFFSET = 1_000_003
+
+
+def acs_lines(ky: int) -> int:
+    """Central lines the challenge's masks always sample: 24, scaled down to ``ky * 24 / 246`` (at least 2) for the
+    small images of tests and tiny configurations (under 128 lines), so that the share of the centre is kept."""
+    return 24 if ky >= 128 else max(2, round(ky * 24 / 246))
+
+
+def uniform_mask(shape: tuple[int, int], acceleration: int) -> np.ndarray:
+    """The challenge's kind of mask, MATLAB order ``(kx, ky)`` ``uint8``: every ``acceleration``-th phase-encode line
+    from the first (MATLAB's ``mask(:, 1:R:end) = 1``) and the :func:`acs_lines` central lines, the same for every
+    frame and slice."""
+    kx, ky = shape
+    lines = np.zeros(ky, dtype=bool)
+    lines[::acceleration] = True
+    acs = acs_lines(ky)
+    lines[ky // 2 - acs // 2 : ky // 2 - acs // 2 + acs] = True
+    return np.ascontiguousarray(np.broadcast_to(lines, (kx, ky)), dtype=np.uint8)
+
+
+def write_undersampled(
+    root: str | os.PathLike, cmr_set: str, patient: str, kspace: dict, accelerations: Sequence[int]
+) -> list[Path]:
+    """Write one patient's undersampled files as the release lays them out: for each factor ``R``,
+    ``AccFactorRR/Pxxx/cine_<view>.mat`` (key ``kspace_single_subRR``: the k-space with the unsampled lines zeroed)
+    and ``cine_<view>_mask.mat`` (key ``maskRR``, ``(kx, ky)``, :func:`uniform_mask`).
+
+    :param dict kspace: ``{view: k-space (kx, ky, slice, t)}``.
+    :return: the k-space files written.
+    """
+    written = []
+    for acceleration in accelerations:
+        folder = Path(root) / accfactor_dir(cmr_set, acceleration) / patient
+        folder.mkdir(parents=True, exist_ok=True)
+        for view, full in kspace.items():
+            mask = uniform_mask(full.shape[:2], int(acceleration))
+            measured = (full * mask[:, :, None, None]).astype(full.dtype)
+            written.append(write_mat73(folder / cine_file(view), {subsampled_key(acceleration): measured}))
+            write_mat73(folder / cine_mask_file(view), {release_mask_key(acceleration): mask})
     return written
 
 
@@ -133,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--noise", type=float, default=0.01, help="noise level, relative to the peak magnitude"
     )
+    parser.add_argument("--accelerations", type=int, nargs="*", default=[],
+                        help="also write the undersampled AccFactorXX folders of these factors")  # fmt: skip
+    parser.add_argument("--set", default="TrainingSet", choices=SETS, dest="cmr_set",
+                        help="ValidationSet: undersampled folders only, other patients")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     files = generate_cmrxrecon(
@@ -146,8 +229,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         progress=not args.quiet,
         shape_jitter=args.shape_jitter,
         noise=args.noise,
+        accelerations=args.accelerations,
+        cmr_set=args.cmr_set,
     )
-    print(f"wrote {len(files)} files under {Path(args.root) / DATA_DIR}")
+    print(f"wrote {len(files)} k-space files under {Path(args.root)}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Where the paper's files live: the one definition of the folder names that the code and the workflow share.
+"""Where the paper's files live: the one definition of the folder, file and key names that the code and the
+workflow share, of the CMRxRecon 2023 release and of this pipeline's own files.
 
 This module imports nothing (the workflow reads it when it parses the Snakefile).
 """
@@ -24,10 +25,61 @@ REBUILD_EXTRACT = f"snakemake -R {EXTRACT_RULE}"
 MASKS_RULE = "masks"
 REBUILD_MASKS = f"snakemake -R {MASKS_RULE}"
 
-#: The columns of an extraction's ``index.csv`` (one row per slice; see :mod:`ddei.data.extract`).
+#: The columns of an extraction's ``index.csv`` (one row per slice; see :mod:`ddei.data.extract`). ``acceleration``
+#: is the factor of an acquired scan's measurement (:mod:`ddei.data.acquired`; 0: fully sampled, masks simulated),
+#: ``truth`` whether the slice has a fully sampled image (1 for every fully sampled slice).
 INDEX_COLUMNS = ("patient", "view", "slice", "split", "file", "kx", "ky", "frames", "height", "width", "mean", "std",
-                 "bytes", "sha256")  # fmt: skip
+                 "bytes", "sha256", "acceleration", "truth")  # fmt: skip
 #: The columns of an extraction's ``split.csv`` (one row per patient).
 SPLIT_COLUMNS = ("patient", "split")
 #: The columns of a folder's ``manifest.csv`` (one row per file; see :func:`ddei.io.files.write_manifest`).
 MANIFEST_COLUMNS = ("file", "bytes", "sha256")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The CMRxRecon 2023 release (single-coil cine)
+# --------------------------------------------------------------------------------------------------------------
+
+#: The single-coil cine tree under a CMRxRecon root.
+CINE = "SingleCoil/Cine"
+#: Its sets: the training set (fully sampled and undersampled) and the validation set (undersampled only).
+SETS = ("TrainingSet", "ValidationSet")
+#: The views, each a file ``cine_<view>.mat`` per patient.
+VIEWS = ("lax", "sax")
+#: The key of the fully sampled k-space in ``FullSample/Pxxx/cine_<view>.mat``, MATLAB order (kx, ky, slice, t).
+FULL_KEY = "kspace_single_full"
+
+
+def fullsample_dir(cmr_set: str = "TrainingSet") -> str:
+    """The fully sampled folder of a set, relative to the CMRxRecon root."""
+    return f"{CINE}/{cmr_set}/FullSample"
+
+
+def accfactor_name(acceleration: int) -> str:
+    """The release's folder of an acceleration factor, e.g. ``AccFactor08``."""
+    return f"AccFactor{int(acceleration):02d}"
+
+
+def accfactor_dir(cmr_set: str, acceleration: int) -> str:
+    """The undersampled folder of a set and factor, relative to the CMRxRecon root."""
+    return f"{CINE}/{cmr_set}/{accfactor_name(acceleration)}"
+
+
+def subsampled_key(acceleration: int) -> str:
+    """The key of the undersampled k-space in ``AccFactorXX/Pxxx/cine_<view>.mat``, e.g. ``kspace_single_sub08``."""
+    return f"kspace_single_sub{int(acceleration):02d}"
+
+
+def release_mask_key(acceleration: int) -> str:
+    """The key of the release's mask in ``AccFactorXX/Pxxx/cine_<view>_mask.mat``, e.g. ``mask08``: (kx, ky)."""
+    return f"mask{int(acceleration):02d}"
+
+
+def cine_file(view: str) -> str:
+    """``cine_<view>.mat``."""
+    return f"cine_{view}.mat"
+
+
+def cine_mask_file(view: str) -> str:
+    """``cine_<view>_mask.mat``."""
+    return f"cine_{view}_mask.mat"

@@ -33,7 +33,7 @@ from scipy.io.matlab import MatReadError
 
 from ddei.io.files import atomic_write
 
-__all__ = ["MatFileError", "write_mat73", "read_mat", "read_mat_slice", "mat_shape"]
+__all__ = ["MatFileError", "write_mat73", "read_mat", "read_mat_slice", "mat_shape", "mat_variables"]
 
 #: Size of the user block in front of the HDF5 data, which holds the MATLAB header (as MATLAB writes it).
 USERBLOCK_SIZE = 512
@@ -197,6 +197,18 @@ def mat_shape(path: str | os.PathLike, key: str) -> tuple[int, ...]:
     if key not in variables:
         raise _missing_key(path, key, variables)
     return tuple(int(n) for n in variables[key])
+
+
+def mat_variables(path: str | os.PathLike) -> list[str]:
+    """The names of the variables of a ``.mat`` file, sorted, without reading any.
+
+    :raises MatFileError: as :func:`read_mat`.
+    """
+    path = _existing_file(path)
+    if h5py.is_hdf5(path):
+        with _open_h5(path) as f:
+            return sorted(name for name in f if not name.startswith("#"))
+    return sorted(name for name, _, _ in _v5_whos(path))
 
 
 def _existing_file(path: str | os.PathLike) -> Path:

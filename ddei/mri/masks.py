@@ -130,23 +130,25 @@ def read_mask(
     return mask.astype(np.uint8)
 
 
-def check_mask(root: str | os.PathLike, acceleration: int, patient: str, view: str, records: dict | None = None,
-               content: bool = True) -> Path:  # fmt: skip
-    """Check a mask file of :func:`write_mask_folder` against its folder's manifest.
+def check_mask(folder: str | os.PathLike, patient: str, view: str, records: dict | None = None,
+               content: bool = True, remedy: str = REBUILD) -> Path:  # fmt: skip
+    """Check a mask file of a mask folder (:func:`write_mask_folder`, or an acquired scan's) against its manifest.
 
+    :param folder: the mask folder (``TimeVaryingGaussianMaskXX`` or ``AccFactorXX``).
     :param dict records: the folder's :func:`ddei.io.files.read_manifest` (read if ``None``).
     :param bool content: also hash the content.
+    :param str remedy: the command that rebuilds the folder.
     :return: the file's path.
-    :raises ddei.io.files.CorruptFileError: naming the file and :data:`REBUILD`.
+    :raises ddei.io.files.CorruptFileError: naming the file and ``remedy``.
     """
-    folder = Path(root) / mask_folder_name(acceleration)
+    folder = Path(folder)
     if records is None:
-        records = read_manifest(folder, REBUILD)
-    path = mask_path(root, acceleration, patient, view)
+        records = read_manifest(folder, remedy)
+    path = folder / patient / f"cine_{view}_mask.mat"
     relative = path.relative_to(folder).as_posix()
     if relative not in records:
-        raise MatFileError(f"{path} is not in {folder / 'manifest.csv'}; rebuild the masks with `{REBUILD}`")
-    check_file(path, records[relative], REBUILD, content)
+        raise MatFileError(f"{path} is not in {folder / 'manifest.csv'}; rebuild the masks with `{remedy}`")
+    check_file(path, records[relative], remedy, content)
     return path
 
 

@@ -606,20 +606,27 @@ def validation_curves(val_files, out_png, dpi=200):
         order = order_methods(df["method"])
         accs = sorted(df["acceleration"].unique())
         df["label"] = df["method"].map(label)
+        # without ground truth (acquired scans without a twin) the score is the held-out lines' error, in dB
+        truth = df["psnr"].notna().any()
+        if not truth:
+            df["holdout_db"] = 10 * np.log10(df["holdout_nmse"])
+            df["zf_holdout_db"] = 10 * np.log10(df["zf_holdout_nmse"])
+        y, zf_column = ("psnr", "zf_psnr") if truth else ("holdout_db", "zf_holdout_db")
+        ylabel = "validation PSNR (dB)" if truth else "held-out-line NMSE (dB)"
         fig = Figure(figsize=(max(3.6 * len(accs) + 0.8, 6.0), 3.6))
         FigureCanvasAgg(fig)
         axes = np.atleast_1d(fig.subplots(1, len(accs), sharey=True))
         for ax, acc in zip(axes, accs):
             sns.lineplot(
-                data=df[df["acceleration"] == acc], x="step", y="psnr", hue="label",
+                data=df[df["acceleration"] == acc], x="step", y=y, hue="label",
                 hue_order=[label(m) for m in order], palette=palette(order), errorbar="sd", ax=ax,
             )  # fmt: skip
-            zf = df.loc[df["acceleration"] == acc, "zf_psnr"].dropna() if "zf_psnr" in df else ()
+            zf = df.loc[df["acceleration"] == acc, zf_column].dropna() if zf_column in df else ()
             if len(zf):  # the same slices and masks in every run of this acceleration
                 ax.axhline(float(zf.mean()), color=colour("zf"), ls="--", lw=1.2, label=label("zf"))
-            ax.set_title(f"×{acc}")
+            ax.set_title(f"×{acc}" + ("" if truth else ": no ground truth, lower is better"))
             ax.set_xlabel("training step")
-            ax.set_ylabel("validation PSNR (dB)")
+            ax.set_ylabel(ylabel)
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             legend = ax.get_legend()
             if legend is not None:
@@ -628,3 +635,31 @@ def validation_curves(val_files, out_png, dpi=200):
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
         fig.tight_layout(rect=(0, 0.12, 1, 1))
         _save(fig, out_png, dpi)
+
+
+def reconstruction_montage(gifs, out, truth: bool, limit: int = 12) -> Path:
+    """The first frame of each reconstructed scan (its GIF from rule reconstruct), one row per scan, labelled with
+    its patient, view and factor; "no ground truth" in the title where the scans have none.
+
+    :param gifs: the scans' GIFs (``.../AccFactorXX/Pxxx/cine_<view>.gif``).
+    :param out: the PNG to write.
+    :param bool truth: the scans have fully sampled twins (the TrainingSet).
+    :param int limit: at most this many scans are shown (the first ones).
+    """
+    import imageio.v3 as iio
+
+    gifs = [Path(g) for g in gifs][:limit]
+    rows = len(gifs)
+    fig = Figure(figsize=(7.0, 1.6 * rows + 0.6))
+    FigureCanvasAgg(fig)
+    for i, path in enumerate(gifs):
+        ax = fig.add_subplot(rows, 1, i + 1)
+        frame = iio.imread(path, index=0)
+        ax.imshow(frame if frame.ndim == 2 else frame[..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{path.parent.name} {path.stem}, {path.parent.parent.name}", fontsize=7, loc="left")
+        _bare(ax)
+    what = "reconstructions" + ("" if truth else " (no ground truth: no metric)")
+    fig.suptitle(f"Undersampled scans, first frame: {what}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, out, dpi=120)
+    return Path(out)

@@ -72,7 +72,8 @@ def evaluate(
     :param int seed: training seed of the model.
     :param device: torch device.
     :param recon_path: if given, an ``.npz`` with the magnitudes of the first ``save_recon`` slices (keys
-        ``<patient>_<view>_s<slice>``), and their ground truth under ``gt/...``, for figures.
+        ``<patient>_<view>_s<slice>``), and their ground truth under ``gt/...`` where there is one, for figures.
+        Slices without ground truth (acquired scans without a fully sampled twin) get no metric row.
     :param int save_recon: how many slices to save (``-1``: all).
     :param bool progress: show a progress bar.
     :return: one row per slice with the columns :data:`COLUMNS`.
@@ -94,15 +95,18 @@ def evaluate(
         physics.update(mask=sample["params"]["mask"][None].to(device))
         x_hat = physics.A_adjoint(y) if model is None else model(y, physics)
         rec = dataset.record(i)
-        row = {"method": method, "acceleration": acceleration, "seed": seed}
-        row |= {k: rec[k] for k in ("patient", "view", "slice")}
-        row |= {name: float(fn(x_hat, x).mean()) for name, fn in metrics.items()}
-        row["versions"] = versions
-        rows.append(row)
+        truth = bool(sample.get("truth", True))  # an acquired scan without a fully sampled twin: no metric
+        if truth:
+            row = {"method": method, "acceleration": acceleration, "seed": seed}
+            row |= {k: rec[k] for k in ("patient", "view", "slice")}
+            row |= {name: float(fn(x_hat, x).mean()) for name, fn in metrics.items()}
+            row["versions"] = versions
+            rows.append(row)
         if recon_path is not None and (save_recon < 0 or i < save_recon):
             key = f"{rec['patient']}_{rec['view']}_s{rec['slice']}"
             recon[key] = magnitude(x_hat)[0]
-            recon[f"gt/{key}"] = magnitude(x)[0]
+            if truth:
+                recon[f"gt/{key}"] = magnitude(x)[0]
     if recon_path is not None:
         atomic_write(recon_path, lambda tmp: _savez(tmp, recon))
     return pd.DataFrame(rows, columns=COLUMNS)

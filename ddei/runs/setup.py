@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from torch import nn
 
 import ddei  # noqa: F401
 from ddei.data.dataset import CineSliceDataset
-from ddei.io.layout import mask_folder_name
 from ddei.mri import losses
 from ddei.mri.models import build_model
 from ddei.mri.precision import configure
@@ -37,16 +35,12 @@ def training_code() -> str:
     return code_fingerprint(["ddei.runs.training"])
 
 
-def data_digest(extract_dir: str | os.PathLike, mask_root: str | os.PathLike, acceleration: int) -> str:
+def data_digest(dataset: CineSliceDataset) -> str:
     """Content hash of the data a run learns from: the slice index (with each slice's statistics), the patient
     split and the mask files of its acceleration."""
-    extract_dir = Path(extract_dir)
+    extract_dir = Path(dataset.extract_dir)
     return files_digest(
-        [
-            extract_dir / "index.csv",
-            extract_dir / "split.csv",
-            Path(mask_root) / mask_folder_name(acceleration),
-        ]
+        [extract_dir / "index.csv", extract_dir / "split.csv", dataset.mask_root / dataset.mask_folder]
     )
 
 

@@ -478,9 +478,7 @@ def _run_training(
     dataset = cine_dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
     frames = frames_of(dataset)
     validation = validation_of(cfg, extract_dir, mask_root, acceleration, seed, frames, device)
-    rid = run_identity(
-        cfg, acceleration, seed, data_digest(extract_dir, mask_root, acceleration), code or training_code()
-    )
+    rid = run_identity(cfg, acceleration, seed, data_digest(dataset), code or training_code())
     torch.manual_seed(seed)  # the network's initial weights
     net = build_network(cfg, tr.precision, tr.compile, device)
     physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)

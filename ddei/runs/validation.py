@@ -3,6 +3,12 @@
 The metrics are the evaluation's (:mod:`ddei.mri.metrics`), measured on a fixed set of validation slices (the ``val``
 patients of ``split.csv``, never a test patient), in eval mode, without gradients and in float32 whatever the
 training precision. Measuring draws no random number, so validation never changes the trained weights.
+
+Without ground truth (acquired scans without a fully sampled twin: the release's ``ValidationSet``), validation
+uses what exists, the measurement: one measured line in :data:`HOLDOUT_EVERY` of each validation slice (outside the
+central line) is held out, the model reconstructs from the others, and ``holdout_nmse`` is the normalised squared
+error of its k-space on the held-out lines, against what was measured there (lower is better). PSNR and SSIM are
+then empty.
 """
 
 from __future__ import annotations
@@ -18,7 +24,19 @@ from ddei.mri.precision import full_precision
 #: Columns of ``val.csv``: training step, epoch (fractional where the step is inside an epoch), the mean metrics,
 #: the training seconds spent so far (validation excluded), and the zero-filled baseline's mean metrics on the same
 #: slices (the same on every row: the level a method must beat).
-VAL_COLUMNS = ("step", "epoch", "psnr", "ssim", "seconds", "zf_psnr", "zf_ssim")
+VAL_COLUMNS = (
+    "step",
+    "epoch",
+    "psnr",
+    "ssim",
+    "seconds",
+    "zf_psnr",
+    "zf_ssim",
+    "holdout_nmse",
+    "zf_holdout_nmse",
+)
+#: Without ground truth, one measured line in this many is held out of the model's input and scored.
+HOLDOUT_EVERY = 5
 
 
 class _ZeroFilled(nn.Module):
@@ -40,9 +58,13 @@ class Validation:
         self.device = torch.device(device)
         self.physics = physics
         self.samples = [dataset[i] for i in range(len(dataset))]
+        #: every validation slice has a ground truth (else: the held-out-line score)
+        self.truth = all(bool(sample.get("truth", True)) for sample in self.samples)
+        if not self.truth:
+            self.samples = [holdout(sample) for sample in self.samples]
         self.metrics = metric_functions(("psnr", "ssim"))
         self.seconds = 0.0  #: total time spent validating
-        #: the zero-filled baseline (``physics.A_adjoint(y)``) on the same slices, ``{"zf_psnr": …, "zf_ssim": …}``
+        #: the zero-filled baseline (``physics.A_adjoint(y)``) on the same slices, ``{"zf_psnr": …, …}``
         self.zero_filled = {f"zf_{k}": v for k, v in self(_ZeroFilled()).items()}
 
     def __len__(self) -> int:
@@ -53,20 +75,49 @@ class Validation:
         """Measure ``model`` (restored to its train/eval mode afterwards).
 
         :param torch.nn.Module model: the method's model, called as ``model(y, physics)``.
-        :return: ``{"psnr": mean, "ssim": mean}`` over the validation slices.
+        :return: ``{"psnr": mean, "ssim": mean, "holdout_nmse": mean}`` over the validation slices (NaN where they
+            do not apply: no ground truth, or no held-out lines).
         """
         t0 = time.perf_counter()
         was_training = model.training
         model.eval()
-        sums = dict.fromkeys(self.metrics, 0.0)
+        names = ("holdout_nmse",) if not self.truth else tuple(self.metrics)
+        sums = dict.fromkeys(names, 0.0)
         with full_precision(model):
             for sample in self.samples:
                 x = sample["x"][None].to(self.device)
                 y = sample["y"][None].to(self.device)
                 self.physics.update(mask=sample["params"]["mask"][None].to(self.device))
                 x_hat = model(y, self.physics)
-                for name, fn in self.metrics.items():
-                    sums[name] += float(fn(x_hat, x).mean())
+                if self.truth:
+                    for name, fn in self.metrics.items():
+                        sums[name] += float(fn(x_hat, x).mean())
+                else:  # the network's k-space on the held-out lines, against what was measured there
+                    measured = sample["measured"][None].to(self.device)
+                    self.physics.update(mask=sample["holdout"][None].to(self.device))
+                    error = self.physics.A(x_hat) - measured
+                    sums["holdout_nmse"] += float(error.pow(2).sum() / measured.pow(2).sum())
         model.train(was_training)
         self.seconds += time.perf_counter() - t0
-        return {name: total / len(self.samples) for name, total in sums.items()}
+        out = {"psnr": float("nan"), "ssim": float("nan"), "holdout_nmse": float("nan")}
+        return out | {name: total / len(self.samples) for name, total in sums.items()}
+
+
+def holdout(sample: dict) -> dict:
+    """A validation sample with one measured phase-encode line in :data:`HOLDOUT_EVERY` held out (never the central
+    one): its input ``y`` and mask keep the others, ``holdout`` marks the held-out lines, ``measured`` keeps what was
+    measured there."""
+    mask = sample["params"]["mask"]  # (2, T, H, W)
+    lines = mask[0].amax(dim=(0, 1)) > 0  # (W,) the measured phase-encode lines
+    centre = mask.shape[-1] // 2
+    candidates = [i for i in torch.nonzero(lines).flatten().tolist() if i != centre]
+    held = torch.zeros_like(lines)
+    held[candidates[HOLDOUT_EVERY // 2 :: HOLDOUT_EVERY]] = True
+    out_mask = mask * held.to(mask.dtype)
+    in_mask = mask - out_mask
+    return sample | {
+        "y": sample["y"] * in_mask,
+        "params": {"mask": in_mask},
+        "holdout": out_mask,
+        "measured": sample["y"] * out_mask,
+    }

@@ -80,6 +80,8 @@ class RunConfig:
     :param str external: file of an external model's weights (``evaluation.external``), else ``None``.
     :param str trained_as: the training run whose model it evaluates (``t-ssdu*``: ``t-ssdu``'s; see
         :attr:`ddei.workflow.registry.Method.trained_as`); ``method`` itself for most methods, ``None`` if not trained.
+    :param str measurements: ``simulated`` (FullSample, the pipeline's masks) or ``acquired`` (the release's
+        undersampled scans, k-space padded to ``image_size``: :mod:`ddei.data.acquired`).
     """
 
     method: str
@@ -94,6 +96,7 @@ class RunConfig:
     settings: Mapping = field(default_factory=dict)
     external: str | None = None
     trained_as: str | None = None
+    measurements: str = "simulated"
 
     def weights_config(self) -> dict:
         """What determines the trained weights: the training run's method and every setting the training reads
@@ -169,6 +172,7 @@ def method_config(config: Mapping, name: str) -> dict:
         "settings": {},
         "external": None,
         "trained_as": None,
+        "measurements": config["data"]["measurements"],
     }
     if method.kind == "external":
         out["external"] = str(config["evaluation"]["external"][name])
@@ -233,6 +237,74 @@ def check_config(config: Mapping) -> None:
         )
     _check_validation_split(config)
     _check_data_shapes(config)
+    _check_acquired(config, methods)
+    _check_reconstruct(config, methods)
+
+
+def _check_reconstruct(config: Mapping, methods: Mapping[str, Method]) -> None:
+    """The ``reconstruct`` section: a model this configuration has, scans that exist or will."""
+    rec = config["reconstruct"]
+    if rec["input"] is None:
+        return
+    if rec["input"] == "synthetic" and config["data"]["measurements"] != "acquired":
+        raise ConfigError(
+            "reconstruct.input: 'synthetic' needs data.measurements: acquired (only then does the synthetic data "
+            "have the release's undersampled folders); or point it at a CMRxRecon folder"
+        )
+    method = rec["method"] or config["evaluation"]["reference"]
+    external = config["evaluation"]["external"]
+    if method not in config["methods"] and method not in external:
+        raise ConfigError(
+            f"reconstruct.method: {method!r} is neither a trained method of this configuration {config['methods']} "
+            f"nor an external model {list(external)}"
+        )
+    if method in config["methods"]:
+        missing = sorted(
+            set(rec["accelerations"] or config["masks"]["accelerations"])
+            - set(config["masks"]["accelerations"])
+        )
+        if missing:
+            raise ConfigError(
+                f"reconstruct.accelerations: {missing} have no trained model (masks.accelerations: "
+                f"{config['masks']['accelerations']}); reconstruct them with an external model, or train at them"
+            )
+        seed = rec["seed"]
+        if seed is not None and seed not in config["training"]["seeds"]:
+            raise ConfigError(
+                f"reconstruct.seed: {seed} is not among training.seeds {config['training']['seeds']}"
+            )
+
+
+def _check_acquired(config: Mapping, methods: Mapping[str, Method]) -> None:
+    """Learning from acquired undersampled scans: no method that needs ground truth, normalisation by the
+    measurement, no simulated masks or noise."""
+    data = config["data"]
+    if data["measurements"] != "acquired":
+        if data["set"] != "TrainingSet":
+            raise ConfigError(
+                "data.set: the ValidationSet has undersampled scans only; set data.measurements: acquired"
+            )
+        return
+    supervised = [m for m in config["methods"] if methods[m].needs_ground_truth]
+    if supervised:
+        raise ConfigError(
+            f"methods: {supervised} need fully sampled ground truth to train, which data.measurements: acquired does "
+            "not use (the FullSample twins serve validation and evaluation only); remove them"
+        )
+    if config["normalisation"] != "measurement":
+        raise ConfigError(
+            f"normalisation: {config['normalisation']!r} uses the fully sampled image; with data.measurements: acquired "
+            "set normalisation: measurement (the zero-filled image's statistics, as the extraction applies them)"
+        )
+    if config["masks"]["import_dir"] is not None:
+        raise ConfigError("masks.import_dir: acquired scans come with their own masks; set it to null")
+    if config["noise_sigma"] > 0:
+        raise ConfigError("noise_sigma: acquired scans carry their own noise; set noise_sigma: 0")
+    if data["set"] == "ValidationSet" and config["reconstruct"]["input"] is None:
+        raise ConfigError(
+            "reconstruct.input: the ValidationSet has no ground truth, so nothing is evaluated; set reconstruct.input "
+            "(the data's folder, or 'synthetic') to reconstruct its scans"
+        )
 
 
 def _check_validation_split(config: Mapping) -> None:

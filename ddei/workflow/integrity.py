@@ -168,11 +168,14 @@ class Damage:
     rules: tuple[str, ...]
 
 
-def damaged_intermediates(extract_dir: str | os.PathLike, mask_folders) -> list[Damage]:
+def damaged_intermediates(
+    extract_dir: str | os.PathLike, mask_folders, acquired: bool = False
+) -> list[Damage]:
     """Every damaged intermediate of a results folder, found from the tables' headers and the files' sizes.
 
     :param extract_dir: the extraction's folder (``index.csv``, ``split.csv``, ``slices/``).
     :param mask_folders: the mask folders the workflow would read.
+    :param bool acquired: the masks are acquired scans' own, which the extraction writes (else the masks rule).
     :return: one :class:`Damage` per damaged folder (empty if all are whole, or not made yet).
     """
     extract_dir = Path(extract_dir)
@@ -180,10 +183,13 @@ def damaged_intermediates(extract_dir: str | os.PathLike, mask_folders) -> list[
     message = damaged_extract(extract_dir)
     if message:
         out.append(Damage(message, extract_dir, (EXTRACT_RULE,)))
+    rules, rebuild = (
+        ((EXTRACT_RULE,), REBUILD_EXTRACT) if acquired else ((MASKS_RULE, EXTRACT_RULE), REBUILD_MASKS)
+    )
     for folder in mask_folders:
-        message = damaged_masks(folder)
+        message = damaged_masks(folder, rebuild)
         if message:
-            out.append(Damage(message, Path(folder), (MASKS_RULE, EXTRACT_RULE)))
+            out.append(Damage(message, Path(folder), rules))
     return out
 
 

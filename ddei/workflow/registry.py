@@ -80,6 +80,11 @@ class Method:
     def unsupervised(self) -> bool:
         return self.kind == "unsupervised"
 
+    @property
+    def needs_ground_truth(self) -> bool:
+        """It trains on fully sampled images (the supervised oracle)."""
+        return self.kind == "supervised"
+
 
 def slug(name: str) -> str:
     """File-name form of a method name (``t-ssdu*`` -> ``t-ssdu-star``)."""

@@ -13,7 +13,7 @@ sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own 
 from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
 from ddei.workflow.schema import schema_error
 from ddei.workflow.registry import slug
-from ddei.io.layout import MASK_FOLDER_PREFIX, mask_folder_name
+from ddei.io.layout import MASK_FOLDER_PREFIX, VIEWS, accfactor_dir, accfactor_name, mask_folder_name
 from ddei.workflow.provenance import stat_digest
 from ddei.workflow.reasons import remember
 
@@ -39,6 +39,7 @@ EXTERNAL = list(config["evaluation"]["external"])
 EVALUATED = TRAINED + EXTERNAL  # plus zf, always
 METHOD_OF_SLUG = {slug(m): m for m in EVALUATED + TRAINING_RUNS + ["zf"]}
 ACCELERATIONS = [int(a) for a in config["masks"]["accelerations"]]
+ACQUIRED = config["data"]["measurements"] == "acquired"  # the release's undersampled scans (ddei.data.acquired)
 SEEDS = [int(s) for s in config["training"]["seeds"]]
 REPORT_SEED = SEEDS[0]  # the seed whose reconstructions are shown (zero-filled and external models: evaluated once)
 GPU = config["resources"]["train"]["gpu"]
@@ -46,6 +47,9 @@ GPU = config["resources"]["train"]["gpu"]
 
 wildcard_constraints:
     method="|".join(re.escape(s) for s in METHOD_OF_SLUG),
+    cmrset="TrainingSet|ValidationSet",
+    patient=r"P\d+",
+    view="lax|sax",
     acc=r"\d+",
     seed=r"\d+",
     acc2=r"\d\d",
@@ -80,18 +84,20 @@ def synthetic_input(wildcards):
 
 
 def mask_folder(acceleration):
-    """The mask folder of an acceleration."""
-    return R(f"masks/{mask_folder_name(int(acceleration))}")
+    """The mask folder of an acceleration: generated or imported k-t masks, or the acquired scans' own masks."""
+    return R(f"masks/{(accfactor_name if ACQUIRED else mask_folder_name)(int(acceleration))}")
 
 
 def mask_dir(wildcards):
     return mask_folder(wildcards.acc)
 
 
-def read_by_path(path):
-    """Digest of data that a job reads by path rather than as an input (imported masks, the real CMRxRecon data): a
-    param, so that a file replaced under the same path reruns the rule (ddei.workflow.provenance.stat_digest)."""
-    return stat_digest([path]) if path else None
+def read_by_path(*paths):
+    """Digest of data that a job reads by path rather than as an input (imported masks, the real CMRxRecon data, a
+    scan to reconstruct and its mask): a param, so that a file replaced under the same path reruns the rule
+    (ddei.workflow.provenance.stat_digest)."""
+    paths = [p for p in paths if p]
+    return stat_digest(paths) if paths else None
 
 
 def model_input(wildcards):
@@ -123,8 +129,77 @@ def loss_runs():
     return [(m, a, s) for m in TRAINING_RUNS for a in ACCELERATIONS for s in SEEDS]
 
 
+# Reconstruction of undersampled scans (config `reconstruct`, workflow/rules/reconstruct.smk)
+RECON = config["reconstruct"]
+RECON_METHOD = RECON["method"] or config["evaluation"]["reference"]
+RECON_SEED = RECON["seed"] if RECON["seed"] is not None else REPORT_SEED
+RECON_ACCS = [int(a) for a in (RECON["accelerations"] or ACCELERATIONS)]
+SYNTHETIC_SCANS = RECON["input"] == "synthetic"  # this workflow's synthetic data, whose scans the config names
+RECON_MODEL = slug(RECON_METHOD) if RECON_METHOD in EXTERNAL else f"{slug(RECON_METHOD)}_seed{RECON_SEED}"
+
+
+def reconstruct_root():
+    return R("synthetic/CMRxRecon") if SYNTHETIC_SCANS else RECON["input"]
+
+
+def reconstruct_scans():
+    """(set, acceleration, patient, view) of every scan to reconstruct."""
+    if RECON["input"] is None:
+        return []
+    if SYNTHETIC_SCANS:
+        n = config["data"]["synthetic"]["patients"]
+        return [(RECON["set"], a, f"P{i:03d}", v) for a in RECON_ACCS for i in range(1, n + 1) for v in VIEWS]
+    scans = []
+    for a in RECON_ACCS:
+        folder = Path(RECON["input"]) / accfactor_dir(RECON["set"], a)
+        found = [p for p in sorted(folder.glob("P*/cine_*.mat")) if p.stem.removeprefix("cine_") in VIEWS]
+        if not found:
+            raise WorkflowError(
+                f"reconstruct: no undersampled scan (Pxxx/cine_lax.mat, cine_sax.mat) under {folder}; point "
+                "reconstruct.input at a CMRxRecon folder (the one holding SingleCoil/), or set reconstruct.set and "
+                "reconstruct.accelerations to folders it has"
+            )
+        scans += [(RECON["set"], a, p.parent.name, p.stem.removeprefix("cine_")) for p in found]
+    return scans
+
+
+def reconstruct_outputs():
+    base = R(f"reconstruct/{RECON_MODEL}")
+    return [
+        f"{base}/{cmr_set}/{accfactor_name(a)}/{patient}/cine_{view}.{ext}"
+        for cmr_set, a, patient, view in reconstruct_scans()
+        for ext in ("mat", "gif")
+    ]
+
+
+def get_scan(wildcards):
+    """The undersampled scan a reconstruct job reads."""
+    return str(Path(reconstruct_root()) / accfactor_dir(wildcards.cmrset, int(wildcards.acc2)) / wildcards.patient
+               / f"cine_{wildcards.view}.mat")  # fmt: skip
+
+
+def get_reconstruct_input(wildcards):
+    """The model a reconstruct job applies (this workflow's, at the scan's factor, or an external file), and the
+    synthetic data when the scans are this workflow's."""
+    if RECON_METHOD in EXTERNAL:
+        out = {"model": config["evaluation"]["external"][RECON_METHOD]}
+    else:
+        run = slug(CATALOGUE[RECON_METHOD].trained_as)
+        out = {"model": R(f"models/{run}/acc{int(wildcards.acc2)}/seed{RECON_SEED}/model.pt")}
+    return out | ({"data": R("synthetic/CMRxRecon")} if SYNTHETIC_SCANS else {})
+
+
+# The test patients have fully sampled images to measure against, except the release's ValidationSet's.
+GROUND_TRUTH = not (ACQUIRED and config["data"]["set"] == "ValidationSet")
+
+
 def all_outputs():
-    return [R("metrics/all.csv")] + report_outputs()
+    recon = reconstruct_outputs() + ([R("figures/reconstructions.png")] if RECON["input"] else [])
+    if not GROUND_TRUTH:  # nothing to measure: the models, their training and validation, their reconstructions
+        models = [R(f"models/{m}/acc{a}/seed{s}/model.pt") for m, a, s in loss_runs()]
+        curves = [R(f"figures/{name}.png") for name in ("training_curves", "training_curves_raw", "validation_curves")]
+        return models + curves + recon
+    return [R("metrics/all.csv")] + report_outputs() + recon
 
 
 def report_outputs():
@@ -141,8 +216,8 @@ def report_outputs():
 
 
 # Integrity (ddei.workflow.integrity): the results folder is this checkout's (results/.stamp.json, written when a
-# run starts: the Snakefile's onstart), and the slices and masks a job would read are whole. Checked here, when the Snakefile is parsed, so
-# that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
+# run starts: the Snakefile's onstart), and the slices and masks a job would read are whole. Checked here, when the
+# Snakefile is parsed, so that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
 # the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
 # command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
 from ddei.workflow.integrity import ForeignResultsError, check_stamp, damaged_intermediates
@@ -173,7 +248,7 @@ def _command_rebuilds(damage):
 
 
 if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding the folder must not stop
-    for _damage in damaged_intermediates(R("extract"), [mask_folder(a) for a in ACCELERATIONS]):
+    for _damage in damaged_intermediates(R("extract"), [mask_folder(a) for a in ACCELERATIONS], ACQUIRED):
         if not _command_rebuilds(_damage):
             raise WorkflowError(_damage.message)
 

@@ -1,4 +1,5 @@
-# Data: synthetic CMRxRecon-format data (default), extraction to per-slice arrays, k-t masks.
+# Data: synthetic CMRxRecon-format data (default), extraction to per-slice arrays, k-t masks. With
+# data.measurements: acquired, the extraction reads the release's undersampled scans and writes their own masks.
 
 
 rule synthetic_data:
@@ -7,6 +8,7 @@ rule synthetic_data:
     params:
         synthetic=config["data"].get("synthetic"),
         frames=config["masks"]["frames"],
+        acquired=ACCELERATIONS if ACQUIRED else [],  # also the release's AccFactorXX folders, of both sets
         code=code("synthetic_data.py"),
     log:
         R("logs/synthetic_data.log"),
@@ -28,6 +30,7 @@ rule extract:
         index=R("extract/index.csv"),
         split=R("extract/split.csv"),
         slices=directory(R("extract/slices")),
+        masks=[directory(mask_folder(a)) for a in ACCELERATIONS] if ACQUIRED else [],
     params:
         root=data_root(),
         root_digest=read_by_path(config["data"]["root"]) if config["data"]["source"] == "cmrxrecon" else None,
@@ -38,6 +41,9 @@ rule extract:
         seed=config["data"]["split_seed"],
         img_size=config["image_size"],
         crop=config["image_crop"],
+        acquired={"set": config["data"]["set"], "accelerations": ACCELERATIONS, "frames": config["masks"]["frames"]}
+        if ACQUIRED
+        else None,
         code=code("extract.py"),
     log:
         R("logs/extract.log"),

@@ -8,18 +8,23 @@ from _preamble import setup
 
 setup(snakemake)
 
-from ddei.data.extract import extract
-
 p = snakemake.params
-index = extract(
-    p.root,
-    Path(snakemake.output.index).parent,
-    lax_slices=p.lax_slices,
-    sax_slices=p.sax_slices,
-    train_fraction=p.train_fraction,
-    val_fraction=p.val_fraction,
-    seed=p.seed,
-    img_size=tuple(p.img_size),
-    crop=p.crop,
-)
+common = dict(lax_slices=p.lax_slices, sax_slices=p.sax_slices, train_fraction=p.train_fraction,
+              val_fraction=p.val_fraction, seed=p.seed, img_size=tuple(p.img_size))  # fmt: skip
+if p.acquired is None:
+    from ddei.data.extract import extract
+
+    index = extract(p.root, Path(snakemake.output.index).parent, crop=p.crop, **common)
+else:
+    from ddei.data.acquired import extract_acquired
+
+    index = extract_acquired(
+        p.root,
+        Path(snakemake.output.index).parent,
+        Path(snakemake.output.masks[0]).parent,
+        cmr_set=p.acquired["set"],
+        accelerations=p.acquired["accelerations"],
+        frames=p.acquired["frames"],
+        **common,
+    )
 print(index.groupby(["split", "view"]).size().to_string())

@@ -1,0 +1,61 @@
+"""The undersampled path through the workflow (issue 20), at tiny size: learning from the release's AccFactorXX scans
+alone (config/undersampled.yaml), then reconstructing every scan of a folder in the CMRxRecon layout (rule
+reconstruct). CI runs these after `make test` (marker `extended`); tests/test_acquired.py checks the parts in-process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from shipped import merged, shrink
+from test_workflow import clone_repo, clone_snakemake, planned_jobs
+
+from ddei.data.synthetic import generate_cmrxrecon
+from ddei.io.layout import accfactor_dir
+from ddei.io.matlab import read_mat, write_mat73
+
+pytestmark = pytest.mark.extended
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The undersampled overlay, shrunk, trained on the synthetic TrainingSet's AccFactor04 scans, reconstructing a
+    separate folder in the release's layout (its ValidationSet)."""
+    clone = clone_repo(tmp_path_factory.mktemp("clone"))
+    release = clone / "release"
+    generate_cmrxrecon(release, 4, lax_shape=(30, 24), sax_shape=(32, 28), n_sax_slices=1, seed=9, progress=False,
+                       accelerations=(4,), cmr_set="ValidationSet")  # fmt: skip
+    config = shrink(merged("config/undersampled.yaml"), "results")
+    config["reconstruct"] |= {"input": str(release), "set": "ValidationSet"}
+    result = clone_snakemake(clone, config)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return clone, config, release
+
+
+def test_it_learns_from_the_measurements_and_reconstructs_every_scan(run):
+    clone, config, release = run
+    results = clone / "results"
+    metrics = pd.read_csv(results / "metrics" / "all.csv")
+    assert set(metrics.method) == {*config["methods"], "zf"} and "sup" not in set(metrics.method)
+    scans = sorted(p.relative_to(release / "SingleCoil/Cine") for p in (release / accfactor_dir("ValidationSet", 4))
+                   .glob("P*/cine_???.mat"))  # fmt: skip
+    out = results / "reconstruct" / "ddei_seed0"
+    assert scans and all((out / s).is_file() and (out / s).with_suffix(".gif").is_file() for s in scans)
+    for scan in scans:
+        x = read_mat(out / scan, "reconstruction")
+        assert x.shape == read_mat(release / "SingleCoil/Cine" / scan, "kspace_single_sub04").shape
+    assert (results / "figures" / "reconstructions.png").stat().st_size > 0
+    assert "Nothing to be done" in clone_snakemake(clone, config, "-n").stdout
+
+
+def test_a_replaced_scan_reruns_its_reconstruction_only(run):
+    """(In place: the last test of the run.)"""
+    clone, config, release = run
+    scan = release / accfactor_dir("ValidationSet", 4) / "P002" / "cine_sax.mat"
+    write_mat73(scan, {"kspace_single_sub04": read_mat(scan, "kspace_single_sub04") * np.complex64(2)})
+    result = clone_snakemake(clone, config, "-n")
+    assert planned_jobs(result) == {"reconstruct": 1, "reconstruct_figure": 1, "all": 1}, result.stdout[
+        -3000:
+    ]
+    assert "P002/cine_sax.mat" in result.stdout

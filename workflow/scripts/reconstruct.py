@@ -1,0 +1,25 @@
+"""Reconstruct one undersampled scan with a trained model (rule reconstruct)."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)
+from _preamble import setup
+
+setup(snakemake)
+
+from ddei.io.files import die_with_parent
+
+die_with_parent()  # a job whose snakemake is killed ends too
+
+from ddei.io.layout import subsampled_key
+from ddei.io.matlab import mat_shape
+from ddei.runs.reconstruction import load_reconstructor, reconstruct_scan
+from ddei.runs.setup import pick_device
+
+w, p = snakemake.wildcards, snakemake.params
+device = pick_device(p.device)
+frames = mat_shape(p.scan, subsampled_key(int(w.acc2)))[-1]
+model, cfg = load_reconstructor(snakemake.input.model, frames, device, external=p.external)
+cost = reconstruct_scan(model, cfg, p.scan, int(w.acc2), snakemake.output.mat, snakemake.output.gif, device)
+print(f"{p.scan}: {cost['slices']} slices of {cost['shape'][:2]} (kx, ky), {cost['shape'][3]} frames, "
+      f"{cost['seconds_per_slice']:.2f} s per slice on {device}")  # fmt: skip
