@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--no-step", action="store_true", help="the network's pass only, no DDEI step")
+    parser.add_argument("--step-settings", nargs="*", default=None, choices=list(SETTINGS),
+                        help="the settings of the DDEI step (default: all of --settings; none: no step)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -125,7 +126,7 @@ def main() -> None:
         for setting in args.settings:
             row = {"size": name, "hw": list(size), "chans": chans, "setting": setting}
             row |= network_pass(size, chans, setting, args.repeats, flops)
-            if not args.no_step:
+            if setting in (args.settings if args.step_settings is None else args.step_settings):
                 step = step_time("ddei", setting, size, chans, 1, torch.device("cpu"), args.repeats)
                 row |= {"step_s": step["seconds"], "first_step_s": step["first_step"]}
             rows.append(row)

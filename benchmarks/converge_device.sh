@@ -13,14 +13,19 @@
 # software-env` (no mtime) keeps the brought-back models, and a checkpoint is resumed only by a run of the same
 # identity (configuration, data content hash, code).
 # Locally, scaled down on the CPU: DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/converge_device.sh
+# The CPU smoke that CI runs (tests/test_device_scripts.py): SMOKE=1 OUT=/tmp/out bash benchmarks/converge_device.sh
+#   every stage at tiny size with the GPU config's settings (bf16, per-sample transforms on batches; torch.compile in
+#   the train jobs, with the aot_eager backend), writing what a GPU session brings back.
 # Not yet run on a GPU: no session with a device has had it since it was written.
 set -uo pipefail
 OUT=${OUT:-/tmp/ddei-converge}
+if [ -n "${SMOKE:-}" ]; then DEVICE=cpu; SMALL=1; export DDEI_COMPILE_BACKEND=aot_eager; fi
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-520}
 source "$(dirname "$0")/device_env.sh"
 size="--size 128 128 --chans 32 --batch 8"
 [ -n "${SMALL:-}" ] && size="--size 32 32 --chans 8 --batch 2"
+[ -n "${SMOKE:-}" ] && size="--size 16 16 --chans 4 --batch 2"
 
 echo "== smoke ($(left) s left)"
 timeout 120 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods sup ddei t-ssdu \
@@ -30,8 +35,10 @@ if [ $rc -ne 0 ] || grep -q "failed:" "$OUT/smoke.log"; then echo "SMOKE FAILED 
 
 echo "== step times ($(left) s left)"
 settings="bf16+cl compile+bf16+cl"; [ "$DEVICE" = cpu ] && settings="fp32+cl bf16+cl"
-timeout 150 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods sup ddei t-ssdu \
-    --settings $settings --repeats 5 --json "$OUT/steps.json" > "$OUT/steps.log" 2>&1
+methods="sup ddei t-ssdu"; repeats=5
+[ -n "${SMOKE:-}" ] && { settings="bf16+cl"; methods="ddei"; repeats=1; }  # the workflow below compiles
+timeout 150 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods $methods \
+    --settings $settings --repeats $repeats --json "$OUT/steps.json" > "$OUT/steps.log" 2>&1
 cat "$OUT/steps.log"
 
 echo "== experiment ($(left) s left)"
@@ -39,6 +46,15 @@ if [ -n "${RESUME:-}" ]; then tar xzf "$RESUME"; fi
 extra=(--rerun-triggers params input code software-env)
 cfgs=(config/converge.yaml); [ "$DEVICE" = cpu ] && cfgs+=(config/converge_cpu.yaml)
 [ -n "${SMALL:-}" ] && { printf 'training: {epochs: 1, steps_per_epoch: 4, validate_every: 2}\n' > /tmp/small.yaml; cfgs+=(/tmp/small.yaml); }
+if [ -n "${SMOKE:-}" ]; then  # tiny, the GPU config's precision, batch and compile, DDEI and T-SSDU at one factor
+    printf '%s\n' 'results: results/converge-smoke' 'image_size: [32, 32]' 'model: {chans: 4}' \
+        'data: {synthetic: {patients: 4, lax_shape: [30, 24], sax_shape: [32, 28], sax_slices: 1, seed: 0},' \
+        '       train_fraction: 0.8, val_fraction: 0.1}' 'masks: {accelerations: [8]}' 'methods: [ddei, t-ssdu]' \
+        'evaluation: {reference: ddei}' \
+        'training: {epochs: 1, steps_per_epoch: 2, batch_size: 2, seeds: [0], device: cpu, precision: bf16,' \
+        '           compile: true, validate_every: 1}' 'resources: {train: {gpu: 0}}' > "$OUT/smoke.yaml"
+    cfgs=(config/converge.yaml "$OUT/smoke.yaml")
+fi
 timeout $(( $(left) - 40 )) $PY -m snakemake --cores all --configfile "${cfgs[@]}" "${extra[@]}" \
     > "$OUT/snakemake.log" 2>&1
 echo "snakemake: rc $? (124: stopped at the time limit; the next session resumes)"

@@ -4,7 +4,7 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
 left() { echo $((TOTAL - ($(date +%s) - start))); }
-PY=python3
+PY=${PY:-python3}
 if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         || { echo "wheel install failed"; exit 3; }

@@ -8,8 +8,12 @@
 #   5. packs the results (metrics, loss curves, reconstructions, logs) into $OUT.
 # Usage on the device (repository root, .whl carried):  bash benchmarks/device_session.sh
 # Locally, as a scaled-down dry run on the CPU:         DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/device_session.sh
+# The CPU smoke that CI runs (tests/test_device_scripts.py): SMOKE=1 OUT=/tmp/out bash benchmarks/device_session.sh
+#   every stage at tiny size on the CPU, bf16 on, and torch.compile in the workflow's train jobs (the aot_eager
+#   backend: inductor's code generation takes minutes on 2 cores), writing what a GPU session brings back.
 set -uo pipefail
 OUT=${OUT:-/tmp/ddei-device}
+if [ -n "${SMOKE:-}" ]; then DEVICE=cpu; SMALL=1; export DDEI_COMPILE_BACKEND=aot_eager; fi
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-555}            # seconds this script may take in all
 source "$(dirname "$0")/device_env.sh"
@@ -20,23 +24,31 @@ source "$(dirname "$0")/device_env.sh"
 } > "$OUT/smoke.log" 2>&1
 
 echo "== smoke ($(left) s left)"
-timeout 150 $PY benchmarks/bench_train_step.py --device "$DEVICE" --size 32 32 --chans 8 \
-    --methods sup ddei ei-r t-ssdu 't-ssdu*' phase2phase --settings fp32 bf16+cl --repeats 1 \
-    --pipeline --pipeline-precision bf16 >> "$OUT/smoke.log" 2>&1
+if [ -n "${SMOKE:-}" ]; then
+    smoke=(--size 16 16 --chans 4 --methods ddei --settings bf16+cl --repeats 1)  # the workflow below compiles
+else
+    smoke=(--size 32 32 --chans 8 --methods sup ddei ei-r t-ssdu 't-ssdu*' phase2phase --settings fp32 bf16+cl
+           --repeats 1 --pipeline --pipeline-precision bf16)
+fi
+timeout 150 $PY benchmarks/bench_train_step.py --device "$DEVICE" "${smoke[@]}" >> "$OUT/smoke.log" 2>&1
 rc=$?
 tail -n 20 "$OUT/smoke.log"
 if [ $rc -ne 0 ] || grep -q "failed:" "$OUT/smoke.log"; then echo "SMOKE FAILED (rc $rc)"; exit 4; fi
 
 echo "== paper-scale step times ($(left) s left)"
+methods="sup ddei ei-r t-ssdu"
 if [ -n "${SMALL:-}" ]; then size="--size 64 64 --chans 8"; settings="fp32 bf16+cl"; else size="--paper"; settings="fp32 bf16+cl compile+bf16+cl"; fi
-timeout 190 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods sup ddei ei-r t-ssdu \
-    --settings $settings --repeats 3 --json "$OUT/bench_paper.json" > "$OUT/bench_paper.log" 2>&1
+repeats=3
+if [ -n "${SMOKE:-}" ]; then size="--size 16 16 --chans 4"; settings="fp32 bf16+cl"; methods="sup"; repeats=1; fi
+timeout 190 $PY benchmarks/bench_train_step.py --device "$DEVICE" $size --methods $methods \
+    --settings $settings --repeats $repeats --json "$OUT/bench_paper.json" > "$OUT/bench_paper.log" 2>&1
 cat "$OUT/bench_paper.log"
 
 echo "== experiment ($(left) s left)"
 budget=$(( $(left) - 45 ))
 extra=()
 if [ -n "${SMALL:-}" ]; then extra=(--min-epochs 1 --max-epochs 1 --cores 2 --scale-down); fi
+if [ -n "${SMOKE:-}" ]; then extra=(--cores 2 --smoke); fi
 $PY benchmarks/gpu_experiment.py --config config/gpu.yaml --budget "$budget" --out "$OUT" --device "$DEVICE" ${extra[@]+"${extra[@]}"} \
     2>&1 | tee "$OUT/experiment.log"
 

@@ -105,8 +105,15 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=16)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--scale-down", action="store_true",
-                        help="a CPU check of this driver: 5 patients, 48x48, 8 channels, seeds 0-1, results/gpu-small")  # fmt: skip
+    parser.add_argument(
+        "--scale-down",
+        action="store_true",
+        help="a CPU check of this driver: 5 patients, 48x48, 8 channels, seeds 0-1, results/gpu-small",
+    )
+    parser.add_argument("--smoke", action="store_true",
+                        help="the CPU smoke of the GPU path (CI): 4 patients at 32x32, 4 channels, DDEI and its "
+                             "reference-transform variant, the first acceleration and seed, 2 steps, bf16 and compile "
+                             "on, no calibration")  # fmt: skip
     args = parser.parse_args()
     import torch
 
@@ -118,15 +125,30 @@ def main() -> None:
         used["results"] = used["results"] + "-small"
         used["data"]["synthetic"] |= {"patients": 5, "lax_shape": [44, 40], "sax_shape": [48, 40]}
         used["image_size"], used["model"]["chans"], used["training"]["seeds"] = [48, 48], 8, [0, 1]
+    if args.smoke:
+        used["results"] = used["results"] + "-smoke"
+        used["data"]["synthetic"] |= {"patients": 4, "lax_shape": [30, 24], "sax_shape": [32, 28]}
+        used["data"]["train_fraction"], used["data"]["val_fraction"] = 0.8, 0.1
+        used["image_size"], used["model"]["chans"] = [32, 32], 4
+        used["methods"] = [m for m in used["methods"] if m in ("ddei", "ddei-upstream")]
+        used["masks"]["accelerations"] = used["masks"]["accelerations"][:1]
+        used["training"] |= {"seeds": used["training"]["seeds"][:1], "steps_per_epoch": 2, "batch_size": 2,
+                             "precision": "bf16", "compile": True, "validate_every": 1}  # fmt: skip
+        used["evaluation"] = used.get("evaluation", {}) | {"reference": "ddei"}
     if args.device == "cpu":
         used["training"]["device"], used["resources"]["train"]["gpu"] = "cpu", 0
     config = resolved(used)
     device = pick_device(args.device)
     card = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
     t0 = time.perf_counter()
-    seconds = calibrate(config, device)
-    calibration_s = time.perf_counter() - t0
-    epochs, info = size_epochs(config, seconds, args.budget - calibration_s, args.min_epochs, args.max_epochs)
+    if args.smoke:  # no calibration: one epoch of two steps
+        seconds, calibration_s, epochs, info = {}, 0.0, 1, {"smoke": True}
+    else:
+        seconds = calibrate(config, device)
+        calibration_s = time.perf_counter() - t0
+        epochs, info = size_epochs(
+            config, seconds, args.budget - calibration_s, args.min_epochs, args.max_epochs
+        )
     print(f"sizing: {info} -> epochs {epochs}", flush=True)
     used["training"]["epochs"] = epochs
     used_file = args.out / "gpu_used.yaml"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ddei  # noqa: F401
 
 # isort: split
-import functools
 
 import pytest
 import torch
@@ -100,8 +99,11 @@ def test_other_backbones_get_autocast_and_return_float32(data):
 
 def test_compiled_crnn_traces_as_one_graph_and_matches(data, monkeypatch):
     """fullgraph=True: a graph break would be an error, never a silent eager fallback. The inductor backend
-    compiles for minutes on a CPU, so the test traces with aot_eager (same graph capture and autograd)."""
-    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    compiles for minutes on a CPU, so the test traces with aot_eager (same graph capture and autograd), the backend
+    of the GPU scripts' CPU smoke (DDEI_COMPILE_BACKEND)."""
+    import ddei.mri.precision as precision
+
+    monkeypatch.setattr(precision, "COMPILE_BACKEND", "aot_eager")
     torch._dynamo.reset()
     y, physics = data
     reference = _crnn().configure(precision="bf16")(y, physics)

@@ -15,10 +15,22 @@ oneDNN on the CPU) prefer. ``compile`` compiles the networks' learned part with 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 import torch
 from torch import nn
+
+#: The backend of :func:`torch.compile`: inductor, unless the environment variable ``DDEI_COMPILE_BACKEND`` names
+#: another. The CPU smoke of the GPU scripts (``SMOKE=1``) sets ``aot_eager``: it traces exactly what inductor would
+#: compile (``fullgraph``: a graph break is an error) without inductor's code generation, minutes on 2 cores.
+COMPILE_BACKEND = os.environ.get("DDEI_COMPILE_BACKEND", "inductor")
+
+
+def compiled(fn, **kwargs):
+    """``torch.compile(fn, fullgraph=True, dynamic=False)`` with :data:`COMPILE_BACKEND`."""
+    return torch.compile(fn, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND, **kwargs)
+
 
 #: The precisions a network can run in, and their autocast dtype (``None``: float32, no autocast). The one
 #: definition (the config schema's enums are checked against it by ``tests/test_config.py``).
@@ -101,7 +113,7 @@ def configure(
     backbone = Autocast(model.backbone_net, precision)
     if channels_last:
         backbone = backbone.to(memory_format=torch.channels_last)
-    model.backbone_net = torch.compile(backbone, fullgraph=True, dynamic=False) if compile else backbone
+    model.backbone_net = compiled(backbone) if compile else backbone
     return model
 
 

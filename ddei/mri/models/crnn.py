@@ -195,14 +195,12 @@ class CRNN(Reconstructor, MRIMixin):
         :param bool compile: compile each cascade's convolutions with :func:`torch.compile` (``fullgraph=True``).
         :return: the model itself.
         """
-        from ddei.mri.precision import autocast_dtype
+        from ddei.mri.precision import autocast_dtype, compiled
 
         self.autocast_dtype = autocast_dtype(precision)
         self.channels_last = bool(channels_last)
         self.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        self._cascade_fn = (
-            torch.compile(self._cascade, fullgraph=True, dynamic=False) if compile else self._cascade
-        )
+        self._cascade_fn = compiled(self._cascade) if compile else self._cascade
         return self
 
     def data_consistency(self, x: Tensor, y: Tensor, mask: Tensor, lam: Tensor) -> Tensor:
