@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from ddei.workflow import provenance
-from ddei.workflow.provenance import closure, code_digest, files_digest, script_fingerprint, script_modules
+from ddei.workflow.provenance import (
+    closure,
+    code_digest,
+    files_digest,
+    fingerprint_parts,
+    script_fingerprint,
+    script_modules,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -103,3 +110,11 @@ def test_files_digest_is_content_not_location(tmp_path):
     assert a != files_digest([tmp_path / "b" / "index.csv", tmp_path / "b" / "sub"])
     with pytest.raises(FileNotFoundError):
         files_digest([tmp_path / "missing.csv"])
+
+
+@pytest.mark.parametrize("script", ["extract.py", "synthetic_data.py"])
+def test_the_data_rules_import_neither_torch_nor_deepinv(script):
+    """Extraction runs no deep learning: an upgrade of torch or deepinv must not rerun it (and with it everything).
+    The acquired data once wrote its masks through ddei.mri.masks, which generates them with deepinv."""
+    packages = fingerprint_parts(SCRIPTS / script)["packages"]
+    assert not {"torch", "deepinv", "libcpab"} & set(packages), packages

@@ -55,9 +55,9 @@ from ddei.io.layout import (
     release_mask_key,
     subsampled_key,
 )
+from ddei.io.maskfiles import write_mask
 from ddei.io.matlab import MatFileError, mat_shape, mat_variables, read_mat, read_mat_slice
 from ddei.mri.fft import image_to_kspace, kspace_to_image
-from ddei.mri.masks import write_mask
 
 _SUB_KEY = re.compile(r"kspace(_single)?_sub(\d+)$")
 

@@ -28,9 +28,9 @@ from torch.utils.data import Dataset
 
 from ddei.data.extract import center_fit, check_slice, complex_to_channels, load_index, standardise
 from ddei.io.files import read_manifest
-from ddei.io.layout import REBUILD_EXTRACT, REBUILD_MASKS, accfactor_name
+from ddei.io.layout import REBUILD_EXTRACT, REBUILD_MASKS, accfactor_name, mask_folder_name
+from ddei.io.maskfiles import check_mask, read_mask
 from ddei.mri.fft import image_to_kspace, kspace_to_image
-from ddei.mri.masks import check_mask, mask_folder_name, read_mask
 
 NORMALISATIONS = ("reference", "measurement", "none")
 

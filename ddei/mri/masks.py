@@ -9,7 +9,8 @@ Sampling is :class:`deepinv.physics.generator.GaussianMaskGenerator` driven by a
 :class:`torch.Generator` seeded per file (deepinv's generators otherwise all start from the same default seed).
 
 A mask folder written by :func:`write_mask_folder` holds a ``manifest.csv`` (:func:`ddei.io.files.write_manifest`):
-the size and content hash of each file, which :func:`check_mask` verifies before a mask is used.
+the size and content hash of each file, which :func:`~ddei.io.maskfiles.check_mask` verifies before a mask is used.
+The file format (path, write, read, check) is :mod:`ddei.io.maskfiles`.
 
 How many lines a mask samples is :mod:`ddei.mri.sampling` (dependency-free, for the workflow's configuration checks).
 """
@@ -22,10 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ddei.io.files import check_file, read_manifest, require_columns, write_manifest
+from ddei.io.files import require_columns, write_manifest
 from ddei.io.folders import atomic_folder
 from ddei.io.layout import MASK_FOLDER_PREFIX, REBUILD_EXTRACT, REBUILD_MASKS, mask_folder_name  # noqa: F401  (part of this module's API)
-from ddei.io.matlab import MatFileError, read_mat, write_mat73
+from ddei.io.maskfiles import (  # noqa: F401  (the mask files: part of this module's API)
+    MASK_KEY,
+    MatFileError,
+    acceleration_of,
+    check_mask,
+    mask_path,
+    read_mask,
+    write_mask,
+)
 from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, AccelerationError: part of this API)
     AccelerationError,
     center_lines,
@@ -33,22 +42,10 @@ from ddei.mri.sampling import (  # noqa: F401 (default_center_fraction, Accelera
     default_center_fraction,
 )
 
-MASK_KEY = "mask"
 #: The columns of an extraction's ``index.csv`` (:data:`ddei.io.layout.INDEX_COLUMNS`) that the masks are made from.
 INDEX_READ = ("patient", "view", "kx", "ky", "frames")
 #: The command that rebuilds the mask folders.
 REBUILD = REBUILD_MASKS
-
-
-def mask_path(root: str | os.PathLike, acceleration: int, patient: str, view: str) -> Path:
-    """Path of one mask file in the paper's layout.
-
-    :param root: folder holding the ``TimeVaryingGaussianMaskXX`` folders.
-    :param int acceleration: acceleration factor.
-    :param str patient: patient id, e.g. ``P001``.
-    :param str view: ``lax`` or ``sax``.
-    """
-    return Path(root) / mask_folder_name(acceleration) / patient / f"cine_{view}_mask.mat"
 
 
 def file_seed(seed: int, acceleration: int, patient: str, view: str) -> int:
@@ -87,78 +84,6 @@ def gaussian_kt_mask(
     gen = GaussianMaskGenerator((1, frames, kx, ky), acceleration=acceleration, center_fraction=cf, rng=rng)
     mask = gen.step(batch_size=1)["mask"][0, 0]  # (T, kx, ky)
     return np.ascontiguousarray(mask.permute(1, 2, 0).numpy().astype(np.uint8))
-
-
-def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
-    """Write a mask in the paper's format (MATLAB v7.3, key ``mask``, ``uint8`` ``(kx, ky, T)``).
-
-    :param path: destination ``.mat`` file (folders are created).
-    :param numpy.ndarray mask: binary mask in MATLAB order.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_mat73(path, {MASK_KEY: np.asarray(mask, dtype=np.uint8)})
-
-
-def read_mask(
-    path: str | os.PathLike, shape: tuple[int, int] | None = None, frames: int | None = None
-) -> np.ndarray:
-    """Read and validate a mask file (ours or the paper's published ones).
-
-    A 2D ``(kx, ky)`` mask is repeated over ``frames``. Raises :class:`~ddei.io.matlab.MatFileError` if the file is
-    missing or unreadable, has no ``mask`` key, is not binary, or does not match ``shape`` / ``frames``.
-
-    :param path: mask ``.mat`` file.
-    :param tuple shape: expected ``(kx, ky)`` of the data it masks.
-    :param int frames: expected number of frames.
-    :return: ``uint8`` array ``(kx, ky, T)``.
-    """
-    mask = read_mat(path, MASK_KEY)
-    if mask.ndim == 2 and frames is not None:
-        mask = np.repeat(mask[..., None], frames, axis=-1)
-    if mask.ndim != 3:
-        raise MatFileError(f"{path}: mask must be (kx, ky, frames) or (kx, ky), got shape {mask.shape}")
-    values = np.unique(mask)
-    if not np.isin(values, (0, 1)).all():
-        raise MatFileError(f"{path}: mask must be binary, found values {values[:5]}")
-    if shape is not None and tuple(mask.shape[:2]) != tuple(shape):
-        raise MatFileError(
-            f"{path}: mask shape {mask.shape[:2]} does not match the data's (kx, ky) = {tuple(shape)}"
-        )
-    if frames is not None and mask.shape[2] != frames:
-        raise MatFileError(f"{path}: mask has {mask.shape[2]} frames, the data has {frames}")
-    return mask.astype(np.uint8)
-
-
-def check_mask(folder: str | os.PathLike, patient: str, view: str, records: dict | None = None,
-               content: bool = True, remedy: str = REBUILD) -> Path:  # fmt: skip
-    """Check a mask file of a mask folder (:func:`write_mask_folder`, or an acquired scan's) against its manifest.
-
-    :param folder: the mask folder (``TimeVaryingGaussianMaskXX`` or ``AccFactorXX``).
-    :param dict records: the folder's :func:`ddei.io.files.read_manifest` (read if ``None``).
-    :param bool content: also hash the content.
-    :param str remedy: the command that rebuilds the folder.
-    :return: the file's path.
-    :raises ddei.io.files.CorruptFileError: naming the file and ``remedy``.
-    """
-    folder = Path(folder)
-    if records is None:
-        records = read_manifest(folder, remedy)
-    path = folder / patient / f"cine_{view}_mask.mat"
-    relative = path.relative_to(folder).as_posix()
-    if relative not in records:
-        raise MatFileError(f"{path} is not in {folder / 'manifest.csv'}; rebuild the masks with `{remedy}`")
-    check_file(path, records[relative], remedy, content)
-    return path
-
-
-def acceleration_of(mask: np.ndarray) -> float:
-    """Effective acceleration of a ``(kx, ky, T)`` mask: lines available / lines sampled, averaged over frames.
-
-    :param numpy.ndarray mask: binary mask.
-    """
-    lines = mask.any(axis=0)  # (ky, T)
-    return float(lines.shape[0] / lines.sum(axis=0).mean())
 
 
 def write_mask_folder(
