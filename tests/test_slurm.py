@@ -256,6 +256,7 @@ def test_first_rules_run_through_slurm(slurm_run):
 
 
 @pytest.mark.slurm
+@pytest.mark.extended  # a training job through SLURM: kept out of `make test` for its 5 minutes on CI
 def test_gpu_training_job_asks_slurm_for_a_gpu(slurm_run):
     """resources.train.gpu = 1 (as in config/paper.yaml) makes the train job an `sbatch --gpus=1` job.
 

@@ -204,6 +204,7 @@ def test_imported_masks_are_used_and_a_replaced_one_reruns_masks_and_after(finis
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_forced_rerun_trains_from_scratch(finished_run, tmp_path):
     """README: `snakemake --forcerun <model.pt>` retrains that model (from epoch 0), to the same weights."""
     finished, config = finished_run
@@ -226,6 +227,7 @@ def test_forced_rerun_trains_from_scratch(finished_run, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_split_change_retrains_from_scratch(finished_run, tmp_path):
     """A new patient split reruns extract -> masks -> train, and training starts afresh on the new data (an
     interrupted checkpoint of the old split is ignored)."""
@@ -376,6 +378,7 @@ def test_the_report_knows_its_age(finished_run, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_a_rerun_says_which_part_changed(finished_run, tmp_path):
     """After an edit of a ddei module, of _preamble.py and of the run configuration, `python -m
     ddei.workflow.reasons <output>` names the code that changed before anything runs, and the job's log begins with
