@@ -7,7 +7,7 @@ Synthetic dataset in the format of the CMRxRecon 2023 single-coil cine data.
     root/SingleCoil/Cine/TrainingSet/FullSample/P001/cine_sax.mat   (kx, ky, slices, t): short axis, base to apex
 
 each a genuine MATLAB v7.3 file holding the single complex ``single`` variable ``kspace_single_full``: the
-centred orthonormal k-space (:func:`ddei.data.phantom.image_to_kspace`) of :func:`ddei.data.phantom.cardiac_cine`
+centred orthonormal k-space (:func:`ddei.mri.fft.image_to_kspace`) of :func:`ddei.data.phantom.cardiac_cine`
 phantoms, scaled so the peak image magnitude is about :math:`10^{-3}`, as in the real data. So it can be read
 by the same code as the real data, e.g. :class:`deepinv.datasets.CMRxReconSliceDataset`.
 

@@ -247,7 +247,7 @@ def train(
     :param torch.utils.data.Dataset dataset: dict samples ``{"x", "y", "params": {"mask"}}``.
     :param physics: :class:`deepinv.physics.DynamicMRI`; its mask is updated from each batch.
     :param torch.Generator rng: the generator the method's random components draw from; it and the losses' own
-        mask generators (see :func:`ddei.workflow.registry.generators`) are saved and restored.
+        mask generators (see :func:`ddei.mri.losses.generators`) are saved and restored.
     :param TrainingConfig settings: optimisation settings (``validate_every``: steps between validations).
     :param int seed: seed of the data order (and of the global RNGs of a fresh run).
     :param RunFiles files: checkpoint, loss log and validation log.
