@@ -37,7 +37,7 @@ from bench_train_step import SETTINGS, step_time  # noqa: E402
 from ddei.mri.masks import gaussian_kt_mask  # noqa: E402
 from ddei.mri.models import build_model  # noqa: E402
 from ddei.mri.precision import configure  # noqa: E402
-from ddei.runs.setup import make_physics  # noqa: E402
+from ddei.runs.preparation import make_physics  # noqa: E402
 
 #: name: ((H, W), channels)
 SIZES = {"default": ((32, 32), 8), "converge": ((32, 64), 8), "reference": ((128, 128), 32)}

@@ -14,7 +14,7 @@ It prints the device's name, seconds per step (median), the ratio to ``fp32``, t
 projected time of one paper run (96 training patients x 4 slices x 50 epochs). ``--paper`` uses the paper's size
 (512x256, 64 channels); the default is the small default config (64x64, 16 channels).
 
-With ``--pipeline`` it also trains and evaluates through :mod:`ddei.runs.setup` on tiny synthetic data on the
+With ``--pipeline`` it also trains and evaluates through :mod:`ddei.runs.preparation` on tiny synthetic data on the
 chosen device, with the given precision and compilation (an end-to-end check).
 
     python benchmarks/bench_train_step.py [--paper] [--device auto] [--methods sup ddei ...] [--settings ...]
@@ -37,7 +37,7 @@ import torch
 from ddei.mri.masks import gaussian_kt_mask
 from ddei.mri.models import build_model
 from ddei.mri.precision import configure
-from ddei.runs.setup import build_method, make_physics, pick_device
+from ddei.runs.preparation import build_method, make_physics, pick_device
 from ddei.runs.training import RunFiles, train_step
 from ddei.workflow.registry import METHODS
 

@@ -117,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from ddei.runs.setup import pick_device
+    from ddei.runs.preparation import pick_device
 
     args.out.mkdir(parents=True, exist_ok=True)
     used = yaml.safe_load(args.config.read_text())

@@ -257,7 +257,7 @@ def test_validation_without_ground_truth_scores_held_out_lines(release, tmp_path
     """The ValidationSet has no twin: validation holds one measured line in five out of the input and scores the
     model's k-space there. The zero-filled reconstruction scores exactly 1 (nothing on the held-out lines); a model
     that knew every measured line scores 0; PSNR and SSIM are empty."""
-    from ddei.runs.setup import make_physics
+    from ddei.runs.preparation import make_physics
     from ddei.runs.validation import Validation
 
     extract_acquired(release, tmp_path / "extract", tmp_path / "masks", "ValidationSet", (8,), train_fraction=0.75,

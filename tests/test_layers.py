@@ -64,7 +64,7 @@ def test_no_import_runs_up_a_layer(module):
 
 def test_training_and_evaluation_share_setup_and_not_each_other():
     training, evaluation = closure(["ddei.runs.training"]), closure(["ddei.runs.evaluation"])
-    assert "ddei.runs.setup" in training and "ddei.runs.setup" in evaluation
+    assert "ddei.runs.preparation" in training and "ddei.runs.preparation" in evaluation
     assert "ddei.runs.evaluation" not in training and "ddei.runs.training" not in evaluation
 
 

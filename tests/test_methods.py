@@ -20,7 +20,7 @@ from test_training import IMG, SETTINGS
 
 from ddei.mri.models import build_model
 from ddei.mri.transforms import ChoiceTransform, Diffeomorphism, PerSampleTransform, Rotate, TimeShift
-from ddei.runs.setup import build_method, make_physics
+from ddei.runs.preparation import build_method, make_physics
 from ddei.runs.training import train_step
 from ddei.workflow.registry import METHODS
 

@@ -17,7 +17,7 @@ import torch
 from ddei.data.dataset import CineSliceDataset
 from ddei.mri.metrics import metric_functions
 from ddei.runs.evaluation import run_evaluation
-from ddei.runs.setup import data_digest, run_identity
+from ddei.runs.preparation import data_digest, run_identity
 from ddei.runs.training import RunFiles, run_training
 from ddei.workflow.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 

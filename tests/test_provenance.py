@@ -36,7 +36,7 @@ def test_each_rule_depends_on_the_code_it_runs():
         "ddei.data.dataset",
     } <= train
     assert "ddei.runs.evaluation" not in train  # an edit of the evaluation retrains nothing
-    assert {"ddei.runs.evaluation", "ddei.runs.setup", "ddei.workflow.registry"} <= evaluate
+    assert {"ddei.runs.evaluation", "ddei.runs.preparation", "ddei.workflow.registry"} <= evaluate
     assert "ddei.workflow.registry" not in modules_of("extract.py") | modules_of("masks.py") | modules_of(
         "synthetic_data.py"
     )
@@ -44,7 +44,7 @@ def test_each_rule_depends_on_the_code_it_runs():
     assert "ddei.report.figures" not in modules_of("table.py") | modules_of("wilcoxon.py")
     assert "ddei.report.figures" in modules_of("cine_figure.py")
     report = modules_of("table.py") | modules_of("metrics_figure.py")
-    assert not {"ddei.runs.training", "ddei.runs.setup", "ddei.mri.models"} & report
+    assert not {"ddei.runs.training", "ddei.runs.preparation", "ddei.mri.models"} & report
 
 
 def test_ddei_uses_absolute_imports_only():

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.mri.models import build_model
-from ddei.runs.setup import build_method, make_physics
+from ddei.runs.preparation import build_method, make_physics
 from ddei.runs.training import NonFiniteLossError, RunFiles, train
 from ddei.runs.validation import Validation
 from ddei.workflow.config import TrainingConfig

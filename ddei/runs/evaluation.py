@@ -23,7 +23,7 @@ import ddei  # noqa: F401
 from ddei.io.files import atomic_write
 from ddei.mri.metrics import METRICS, metric_functions
 from ddei.mri.precision import check_precision, configure
-from ddei.runs.setup import (
+from ddei.runs.preparation import (
     CHANNELS_LAST,
     build_network,
     cine_dataset,

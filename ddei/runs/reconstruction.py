@@ -37,7 +37,7 @@ from ddei.io.layout import release_mask_key, subsampled_key
 from ddei.io.matlab import MatFileError, mat_shape, write_mat73
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 from ddei.runs.evaluation import load_model
-from ddei.runs.setup import make_physics
+from ddei.runs.preparation import make_physics
 from ddei.runs.weights import load_state
 from ddei.workflow.config import RunConfig
 

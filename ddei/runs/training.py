@@ -36,7 +36,7 @@ from ddei.io.files import CorruptFileError, atomic_write, exclusive, warn
 from ddei.io.layout import REBUILD_EXTRACT
 from ddei.mri.losses import generators
 from ddei.mri.precision import check_precision, warm_up
-from ddei.runs.setup import (
+from ddei.runs.preparation import (
     build_network,
     cine_dataset,
     data_digest,
@@ -253,7 +253,7 @@ def train(
     :param RunFiles files: checkpoint, loss log and validation log.
     :param device: torch device.
     :param str run_id: the run's identity (method, acceleration, seed, configuration, data and code,
-        see :func:`ddei.runs.setup.run_identity`); only an interrupted checkpoint of the same identity is resumed.
+        see :func:`ddei.runs.preparation.run_identity`); only an interrupted checkpoint of the same identity is resumed.
     :param Validation validation: measured before the first step, every ``settings.validate_every`` steps and
         after the last one (``None`` or ``validate_every`` off: no validation).
     :param bool progress: show a progress bar.

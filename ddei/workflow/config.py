@@ -6,7 +6,7 @@ against it and fills in every missing optional key. What the schema cannot expre
 
 :func:`method_config` extracts the settings that one method's jobs depend on, as a JSON-able dict: the workflow
 passes it to the method's rules as ``params``, so that changing a setting reruns exactly the jobs that read it.
-:meth:`RunConfig.from_dict` turns that dict into the typed :class:`RunConfig` that :mod:`ddei.runs.setup` takes.
+:meth:`RunConfig.from_dict` turns that dict into the typed :class:`RunConfig` that :mod:`ddei.runs.preparation` takes.
 
 This module imports neither torch nor deepinv.
 """

@@ -69,7 +69,7 @@ def closure(modules: Iterable[str]) -> list[str]:
     """The ``ddei`` modules that importing ``modules`` executes (themselves, their parent packages, their
     imports, recursively), sorted.
 
-    :param modules: module names, e.g. ``["ddei.runs.setup"]``.
+    :param modules: module names, e.g. ``["ddei.runs.preparation"]``.
     """
     todo, seen = list(modules), set()
     while todo:
@@ -113,7 +113,7 @@ def _code_digest(
 def code_fingerprint(modules: Iterable[str]) -> str:
     """Fingerprint of the code of ``modules`` and every ``ddei`` module they import (16 hex digits).
 
-    :param modules: module names, e.g. ``["ddei.runs.setup"]``.
+    :param modules: module names, e.g. ``["ddei.runs.preparation"]``.
     """
     h = hashlib.sha256()
     for name in closure(modules):

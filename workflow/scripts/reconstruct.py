@@ -13,8 +13,8 @@ die_with_parent()  # a job whose snakemake is killed ends too
 
 from ddei.io.layout import subsampled_key
 from ddei.io.matlab import mat_shape
+from ddei.runs.preparation import pick_device
 from ddei.runs.reconstruction import load_reconstructor, reconstruct_scan
-from ddei.runs.setup import pick_device
 
 w, p = snakemake.wildcards, snakemake.params
 device = pick_device(p.device)
