@@ -20,10 +20,10 @@ include: "workflow/rules/reconstruct.smk"
 
 
 onstart:
-    write_stamp(R(), STAMP)  # the results folder is this checkout's (common.smk)
+    write_stamp(results_path(), STAMP)  # the results folder is this checkout's (common.smk)
 
 
 rule all:
     input:
-        all_outputs(),
+        get_all_outputs(),
     default_target: True

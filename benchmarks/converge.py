@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ddei.io.layout import CHECKPOINT, METRICS, MODEL, RUN_NAME, VAL, result
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
 #: The CPU grid: (method, acceleration, seeds), most needed first. 16x seeds 0 and 1 ran first (commit abd158e);
@@ -66,7 +68,7 @@ def grid(config: dict, cpu: bool) -> list[tuple[str, int, int]]:
 
 
 def metrics_file(results: Path, method: str, acc: int, seed: int) -> Path:
-    return results / "metrics" / method.replace("*", "-star") / f"acc{acc}" / f"seed{seed}.csv"
+    return results / result(METRICS, method, acc, seed)
 
 
 def _matches(pattern: str, run: tuple[str, int, int]) -> bool:
@@ -250,11 +252,11 @@ def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     results = REPO / config["results"]
     curves, metrics, rows = [], [], []
     for m, a, s in grid(config, cpu):
-        folder = results / "models" / m.replace("*", "-star") / f"acc{a}" / f"seed{s}"
-        val_csv, bench = folder / "val.csv", results / "benchmarks" / "train" / f"{m}_acc{a}_seed{s}.tsv"
-        checkpoint = results / "checkpoints" / f"{m.replace('*', '-star')}_acc{a}_seed{s}.pt"
+        val_csv = results / result(VAL, m, a, s)
+        bench = results / "benchmarks" / "train" / f"{result(RUN_NAME, m, a, s)}.tsv"
+        checkpoint = results / result(CHECKPOINT, m, a, s)
         row = {"method": m, "acceleration": a, "seed": s, "status": "not run"}
-        if (folder / "model.pt").is_file():
+        if (results / result(MODEL, m, a, s)).is_file():
             row["status"] = "trained"
         elif checkpoint.is_file():
             row["status"] = "unfinished (checkpoint kept)"

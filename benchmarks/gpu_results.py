@@ -21,9 +21,9 @@ import pandas as pd
 import yaml
 from scipy.stats import wilcoxon
 
+from ddei.io.layout import LOSS, METRICS, slug
 from ddei.report import figures, tables
 from ddei.report.style import register
-from ddei.workflow.registry import slug
 
 
 def per_pair(df: pd.DataFrame, a: str, b: str, acc: int) -> pd.Series:
@@ -88,7 +88,7 @@ def main() -> None:
     register(config.get("variants", {}))
     accs = [int(a) for a in config["masks"]["accelerations"]]
     metrics = pd.concat(
-        [pd.read_csv(f, dtype={"patient": str}) for f in sorted(glob.glob(str(args.results / "metrics/*/acc*/seed*.csv")))],
+        [pd.read_csv(f, dtype={"patient": str}) for f in sorted(glob.glob(str(args.results / METRICS.format(method="*", acc="*", seed="*"))))],
         ignore_index=True,
     )  # fmt: skip
     methods = config["methods"]
@@ -98,7 +98,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     figures.metrics_plot(metrics, out / "gpu_metrics_vs_acceleration.png", methods=methods, dpi=110)
     runs = []
-    for path in sorted(glob.glob(str(args.results / "models/*/acc*/seed*/loss.csv"))):
+    for path in sorted(glob.glob(str(args.results / LOSS.format(method="*", acc="*", seed="*")))):
         p = Path(path)
         method = next(m for m in methods if slug(m) == p.parts[-4])
         runs.append(

@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ddei.io.layout import MODEL, result
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from converge import commit, machine, paired_difference  # noqa: E402
@@ -57,7 +59,7 @@ def overlay(name: str) -> Path:
 
 
 def model(name: str, method: str, seed: int) -> str:
-    return f"{RESULTS}/{name}/models/{method}/acc{ACCELERATION}/seed{seed}/model.pt"
+    return f"{RESULTS}/{name}/{result(MODEL, method, ACCELERATION, seed)}"
 
 
 def run(cores: int) -> int:

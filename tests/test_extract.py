@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ddei.data.extract import FULLSAMPLE, KSPACE_KEY, extract, load_index, patient_split
-from ddei.io import MatFileError, read_mat, write_mat73
+from ddei.io.matlab import MatFileError, read_mat, write_mat73
 
 
 def test_round_trip_against_independent_fft(raw_root, extracted):

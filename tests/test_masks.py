@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ddei.io import MatFileError, write_mat73
+from ddei.io.matlab import MatFileError, write_mat73
 from ddei.mri.masks import (
     acceleration_of,
     gaussian_kt_mask,

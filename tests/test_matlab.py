@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ddei.io import MatFileError, mat_shape, read_mat, read_mat_slice, write_mat73
+from ddei.io.matlab import MatFileError, mat_shape, read_mat, read_mat_slice, write_mat73
 
 KEY = "kspace_single_full"
 

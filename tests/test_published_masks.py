@@ -25,7 +25,7 @@ import scipy.io
 
 from ddei.data.extract import extract
 from ddei.data.synthetic import DATA_DIR, generate_cmrxrecon
-from ddei.io import MatFileError
+from ddei.io.matlab import MatFileError
 from ddei.mri.masks import mask_folder_name, mask_path, read_mask, write_mask_folder
 
 ARCHIVE = Path(

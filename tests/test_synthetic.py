@@ -21,7 +21,7 @@ from ddei.data.phantom import (
     sample_patient,
 )
 from ddei.data.synthetic import DATA_DIR, KEY, generate_cmrxrecon, main
-from ddei.io import mat_shape, read_mat, read_mat_slice
+from ddei.io.matlab import mat_shape, read_mat, read_mat_slice
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 
 TINY = dict(lax_shape=(40, 32), sax_shape=(48, 36), progress=False)

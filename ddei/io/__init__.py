@@ -1,15 +1,7 @@
-"""File formats of the data: MATLAB ``.mat`` files (v7.3/HDF5 and older), in MATLAB axis order.
+"""File formats and file layout: MATLAB ``.mat`` files (:mod:`ddei.io.matlab`, v7.3/HDF5 and older, in MATLAB axis
+order), the mask files (:mod:`ddei.io.maskfiles`), atomic folders and manifests (:mod:`ddei.io.folders`,
+:mod:`ddei.io.files`), and where every file lives (:mod:`ddei.io.layout`).
 
-The names below are imported from :mod:`ddei.io.matlab` on first use, so that importing a light module of this
-package (:mod:`ddei.io.files`, at the workflow's parse time) does not import h5py and scipy.
+This package's ``__init__`` imports nothing, so that a light module (:mod:`ddei.io.layout`, :mod:`ddei.io.files`,
+read when the workflow parses the Snakefile, and by the report's code) does not import h5py or scipy.
 """
-
-__all__ = ["MatFileError", "write_mat73", "read_mat", "read_mat_slice", "mat_shape"]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        from ddei.io import matlab
-
-        return getattr(matlab, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -83,3 +83,38 @@ def cine_file(view: str) -> str:
 def cine_mask_file(view: str) -> str:
     """``cine_<view>_mask.mat``."""
     return f"cine_{view}_mask.mat"
+
+
+# --- this pipeline's results tree (relative to the config's ``results`` folder) ---------------------------------
+# Patterns in Snakemake's wildcard syntax: the rules use them as they are, code fills them with :func:`result`.
+# ``{method}`` is a method's file-name form (:func:`slug`).
+
+#: A training run's folder: its weights, loss log and validation log.
+MODEL_DIR = "models/{method}/acc{acc}/seed{seed}"
+MODEL = f"{MODEL_DIR}/model.pt"
+LOSS = f"{MODEL_DIR}/loss.csv"
+VAL = f"{MODEL_DIR}/val.csv"
+#: An interrupted training run's state (resumed by the next run of the same identity).
+CHECKPOINT = "checkpoints/{method}_acc{acc}_seed{seed}.pt"
+#: One evaluation's per-slice metrics, and the reconstructions it keeps for the figures.
+METRICS = "metrics/{method}/acc{acc}/seed{seed}.csv"
+RECON = "recon/{method}/acc{acc}/seed{seed}.npz"
+#: Every evaluation's metrics in one table (the report's input).
+ALL_METRICS = "metrics/all.csv"
+#: The name of a run's log and benchmark files, under ``logs/<rule>/`` and ``benchmarks/<rule>/``.
+RUN_NAME = "{method}_acc{acc}_seed{seed}"
+
+
+def slug(name: str) -> str:
+    """File-name form of a method name (``t-ssdu*`` -> ``t-ssdu-star``)."""
+    return name.replace("*", "-star")
+
+
+def result(pattern: str, method: str, acc: int | str, seed: int | str) -> str:
+    """A results pattern filled for one run, e.g. ``result(MODEL, "t-ssdu*", 8, 0)`` ->
+    ``models/t-ssdu-star/acc8/seed0/model.pt``.
+
+    :param str pattern: one of this module's results patterns.
+    :param str method: the method's name (its :func:`slug` is used).
+    """
+    return pattern.format(method=slug(method), acc=int(acc), seed=int(seed))

@@ -9,7 +9,7 @@ Older (v4, v5, v7) files, which masks may come in, are read with :func:`scipy.io
 
 >>> import tempfile
 >>> import numpy as np
->>> from ddei.io import mat_shape, read_mat, write_mat73
+>>> from ddei.io.matlab import mat_shape, read_mat, write_mat73
 >>> kspace = np.ones((4, 3, 2), dtype=np.complex64)
 >>> path = write_mat73(Path(tempfile.mkdtemp()) / "x.mat", {"kspace_single_full": kspace})
 >>> read_mat(path, "kspace_single_full", expected_ndim=3).shape

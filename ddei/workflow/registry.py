@@ -22,13 +22,15 @@ A *variant* (:func:`variant`) is a registered method under another name with oth
 reference code's transform (``transform_mode: upstream``) as its own table row. An *external* model
 (:func:`external`) is a trained network loaded from a file and evaluated like any method.
 
-This module imports neither torch nor deepinv, nor the builders (:func:`ddei.runs.setup.build_method` does).
+This module imports neither torch nor deepinv, nor the builders (:func:`ddei.runs.preparation.build_method` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+
+from ddei.io.layout import slug  # noqa: F401  (part of this module's API: the file-name form of a method)
 
 #: Kinds of method, in the order of the results table's groups.
 KINDS = ("baseline", "unsupervised", "external", "supervised")
@@ -84,11 +86,6 @@ class Method:
     def needs_ground_truth(self) -> bool:
         """It trains on fully sampled images (the supervised oracle)."""
         return self.kind == "supervised"
-
-
-def slug(name: str) -> str:
-    """File-name form of a method name (``t-ssdu*`` -> ``t-ssdu-star``)."""
-    return name.replace("*", "-star")
 
 
 #: The registry, in the order of the results table (weakest baselines first, DDEI last, then the oracle).

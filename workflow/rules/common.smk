@@ -12,8 +12,8 @@ sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own 
 
 from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
 from ddei.workflow.schema import schema_error
-from ddei.workflow.registry import slug
 from ddei.io.layout import MASK_FOLDER_PREFIX, VIEWS, accfactor_dir, accfactor_name, mask_folder_name
+from ddei.io.layout import ALL_METRICS, CHECKPOINT, LOSS, METRICS, MODEL, RECON, RUN_NAME, VAL, result, slug
 from ddei.workflow.provenance import stat_digest
 from ddei.workflow.reasons import remember
 
@@ -27,7 +27,7 @@ except ConfigError as e:
     raise WorkflowError(f"Invalid configuration: {e}") from None
 
 
-def R(path=""):
+def results_path(path=""):
     """A path under the results folder."""
     return str(Path(config["results"]) / path)
 
@@ -55,44 +55,44 @@ wildcard_constraints:
     acc2=r"\d\d",
 
 
-def code(script):
+def get_code_fingerprint(script):
     """Fingerprint of the ddei code a rule's script runs (ddei.workflow.provenance): a param of the rule, so that an
     edit of that code reruns the rule (and what depends on it), and nothing else. Its parts are kept, so that the
     job's log says which part changed (ddei.workflow.reasons)."""
     return remember(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
-def run_config(wildcards):
+def get_run_config(wildcards):
     """The resolved settings of the method's runs (ddei.workflow.config.method_config): a param of its rules, so that
     changing one method's settings reruns only its jobs."""
     return method_config(config, METHOD_OF_SLUG[wildcards.method])
 
 
-def catalogue_params():
+def get_catalogue_params():
     """What the report rules need to know of variants and external models (labels, colours, kinds)."""
     return {"variants": config["variants"], "externals": EXTERNAL}
 
 
-def data_root():
+def get_data_root():
     if config["data"]["source"] == "synthetic":
-        return R("synthetic/CMRxRecon")
+        return results_path("synthetic/CMRxRecon")
     return config["data"]["root"]
 
 
-def synthetic_input(wildcards):
-    return [R("synthetic/CMRxRecon")] if config["data"]["source"] == "synthetic" else []
+def get_synthetic_input(wildcards):
+    return [results_path("synthetic/CMRxRecon")] if config["data"]["source"] == "synthetic" else []
 
 
-def mask_folder(acceleration):
+def get_mask_folder(acceleration):
     """The mask folder of an acceleration: generated or imported k-t masks, or the acquired scans' own masks."""
-    return R(f"masks/{(accfactor_name if ACQUIRED else mask_folder_name)(int(acceleration))}")
+    return results_path(f"masks/{(accfactor_name if ACQUIRED else mask_folder_name)(int(acceleration))}")
 
 
-def mask_dir(wildcards):
-    return mask_folder(wildcards.acc)
+def get_mask_dir(wildcards):
+    return get_mask_folder(wildcards.acc)
 
 
-def read_by_path(*paths):
+def get_path_digest(*paths):
     """Digest of data that a job reads by path rather than as an input (imported masks, the real CMRxRecon data, a
     scan to reconstruct and its mask): a param, so that a file replaced under the same path reruns the rule
     (ddei.workflow.provenance.stat_digest)."""
@@ -100,58 +100,58 @@ def read_by_path(*paths):
     return stat_digest(paths) if paths else None
 
 
-def model_input(wildcards):
+def get_model_input(wildcards):
     method = METHOD_OF_SLUG[wildcards.method]
     if method in TRAINED:
         run = slug(CATALOGUE[method].trained_as)
-        return {"model": R(f"models/{run}/acc{wildcards.acc}/seed{wildcards.seed}/model.pt")}
+        return {"model": results_path(result(MODEL, run, wildcards.acc, wildcards.seed))}
     if method in EXTERNAL:
         return {"model": config["evaluation"]["external"][method]}
     return {}
 
 
-def gpu_share(wildcards):
+def get_gpu_share(wildcards):
     return config["resources"]["train"]["gpu_share"] if GPU else 0
 
 
-def runs():
+def get_evaluations():
     """(method slug, acceleration, seed) of every evaluation; zf and external models once per acceleration."""
     out = [(slug(m), a, s) for m in TRAINED for a in ACCELERATIONS for s in SEEDS]
     return out + [(slug(m), a, REPORT_SEED) for m in ["zf"] + EXTERNAL for a in ACCELERATIONS]
 
 
-def metric_files():
-    return [R(f"metrics/{m}/acc{a}/seed{s}.csv") for m, a, s in runs()]
+def get_metric_files():
+    return [results_path(result(METRICS, m, a, s)) for m, a, s in get_evaluations()]
 
 
-def loss_runs():
+def get_training_runs():
     """(method, acceleration, seed) of every training run."""
     return [(m, a, s) for m in TRAINING_RUNS for a in ACCELERATIONS for s in SEEDS]
 
 
 # Reconstruction of undersampled scans (config `reconstruct`, workflow/rules/reconstruct.smk)
-RECON = config["reconstruct"]
-RECON_METHOD = RECON["method"] or config["evaluation"]["reference"]
-RECON_SEED = RECON["seed"] if RECON["seed"] is not None else REPORT_SEED
-RECON_ACCS = [int(a) for a in (RECON["accelerations"] or ACCELERATIONS)]
-SYNTHETIC_SCANS = RECON["input"] == "synthetic"  # this workflow's synthetic data, whose scans the config names
+RECONSTRUCT = config["reconstruct"]
+RECON_METHOD = RECONSTRUCT["method"] or config["evaluation"]["reference"]
+RECON_SEED = RECONSTRUCT["seed"] if RECONSTRUCT["seed"] is not None else REPORT_SEED
+RECON_ACCS = [int(a) for a in (RECONSTRUCT["accelerations"] or ACCELERATIONS)]
+SYNTHETIC_SCANS = RECONSTRUCT["input"] == "synthetic"  # this workflow's synthetic data, whose scans the config names
 RECON_MODEL = slug(RECON_METHOD) if RECON_METHOD in EXTERNAL else f"{slug(RECON_METHOD)}_seed{RECON_SEED}"
 
 
-def reconstruct_root():
-    return R("synthetic/CMRxRecon") if SYNTHETIC_SCANS else RECON["input"]
+def get_reconstruct_root():
+    return results_path("synthetic/CMRxRecon") if SYNTHETIC_SCANS else RECONSTRUCT["input"]
 
 
-def reconstruct_scans():
+def get_reconstruct_scans():
     """(set, acceleration, patient, view) of every scan to reconstruct."""
-    if RECON["input"] is None:
+    if RECONSTRUCT["input"] is None:
         return []
     if SYNTHETIC_SCANS:
         n = config["data"]["synthetic"]["patients"]
-        return [(RECON["set"], a, f"P{i:03d}", v) for a in RECON_ACCS for i in range(1, n + 1) for v in VIEWS]
+        return [(RECONSTRUCT["set"], a, f"P{i:03d}", v) for a in RECON_ACCS for i in range(1, n + 1) for v in VIEWS]
     scans = []
     for a in RECON_ACCS:
-        folder = Path(RECON["input"]) / accfactor_dir(RECON["set"], a)
+        folder = Path(RECONSTRUCT["input"]) / accfactor_dir(RECONSTRUCT["set"], a)
         found = [p for p in sorted(folder.glob("P*/cine_*.mat")) if p.stem.removeprefix("cine_") in VIEWS]
         if not found:
             raise WorkflowError(
@@ -159,22 +159,22 @@ def reconstruct_scans():
                 "reconstruct.input at a CMRxRecon folder (the one holding SingleCoil/), or set reconstruct.set and "
                 "reconstruct.accelerations to folders it has"
             )
-        scans += [(RECON["set"], a, p.parent.name, p.stem.removeprefix("cine_")) for p in found]
+        scans += [(RECONSTRUCT["set"], a, p.parent.name, p.stem.removeprefix("cine_")) for p in found]
     return scans
 
 
-def reconstruct_outputs():
-    base = R(f"reconstruct/{RECON_MODEL}")
+def get_reconstruct_outputs():
+    base = results_path(f"reconstruct/{RECON_MODEL}")
     return [
         f"{base}/{cmr_set}/{accfactor_name(a)}/{patient}/cine_{view}.{ext}"
-        for cmr_set, a, patient, view in reconstruct_scans()
+        for cmr_set, a, patient, view in get_reconstruct_scans()
         for ext in ("mat", "gif")
     ]
 
 
 def get_scan(wildcards):
     """The undersampled scan a reconstruct job reads."""
-    return str(Path(reconstruct_root()) / accfactor_dir(wildcards.cmrset, int(wildcards.acc2)) / wildcards.patient
+    return str(Path(get_reconstruct_root()) / accfactor_dir(wildcards.cmrset, int(wildcards.acc2)) / wildcards.patient
                / f"cine_{wildcards.view}.mat")  # fmt: skip
 
 
@@ -185,33 +185,33 @@ def get_reconstruct_input(wildcards):
         out = {"model": config["evaluation"]["external"][RECON_METHOD]}
     else:
         run = slug(CATALOGUE[RECON_METHOD].trained_as)
-        out = {"model": R(f"models/{run}/acc{int(wildcards.acc2)}/seed{RECON_SEED}/model.pt")}
-    return out | ({"data": R("synthetic/CMRxRecon")} if SYNTHETIC_SCANS else {})
+        out = {"model": results_path(result(MODEL, run, wildcards.acc2, RECON_SEED))}
+    return out | ({"data": results_path("synthetic/CMRxRecon")} if SYNTHETIC_SCANS else {})
 
 
 # The test patients have fully sampled images to measure against, except the release's ValidationSet's.
 GROUND_TRUTH = not (ACQUIRED and config["data"]["set"] == "ValidationSet")
 
 
-def all_outputs():
-    recon = reconstruct_outputs() + ([R("figures/reconstructions.png")] if RECON["input"] else [])
+def get_all_outputs():
+    recon = get_reconstruct_outputs() + ([results_path("figures/reconstructions.png")] if RECONSTRUCT["input"] else [])
     if not GROUND_TRUTH:  # nothing to measure: the models, their training and validation, their reconstructions
-        models = [R(f"models/{m}/acc{a}/seed{s}/model.pt") for m, a, s in loss_runs()]
-        curves = [R(f"figures/{name}.png") for name in ("training_curves", "training_curves_raw", "validation_curves")]
+        models = [results_path(result(MODEL, m, a, s)) for m, a, s in get_training_runs()]
+        curves = [results_path(f"figures/{name}.png") for name in ("training_curves", "training_curves_raw", "validation_curves")]
         return models + curves + recon
-    return [R("metrics/all.csv")] + report_outputs() + recon
+    return [results_path(ALL_METRICS)] + get_report_outputs() + recon
 
 
-def report_outputs():
-    tables = [R(f"tables/results.{ext}") for ext in ("csv", "md", "tex", "html")]
-    tables += [R(f"tables/wilcoxon.{ext}") for ext in ("csv", "md", "html")]
+def get_report_outputs():
+    tables = [results_path(f"tables/results.{ext}") for ext in ("csv", "md", "tex", "html")]
+    tables += [results_path(f"tables/wilcoxon.{ext}") for ext in ("csv", "md", "html")]
     figures = [
-        R(f"figures/{name}_acc{a}.{ext}")
+        results_path(f"figures/{name}_acc{a}.{ext}")
         for a in ACCELERATIONS
         for name, ext in (("cine", "gif"), ("cine", "html"), ("frame", "png"))
     ]
-    figures += [R("figures/metrics_vs_acceleration.png"), R("figures/training_curves.png")]
-    figures += [R("figures/training_curves_raw.png"), R("figures/validation_curves.png")]
+    figures += [results_path("figures/metrics_vs_acceleration.png"), results_path("figures/training_curves.png")]
+    figures += [results_path("figures/training_curves_raw.png"), results_path("figures/validation_curves.png")]
     return tables + figures
 
 
@@ -225,7 +225,7 @@ from ddei.workflow.integrity import make_stamp, package_code, report_status, wri
 
 STAMP = make_stamp(config, package_code(), Path.cwd())
 try:
-    _shared = check_stamp(R(), STAMP, config["allow_shared_results"])
+    _shared = check_stamp(results_path(), STAMP, config["allow_shared_results"])
 except ForeignResultsError as e:
     raise WorkflowError(str(e)) from None
 if _shared and workflow.is_main_process:
@@ -248,7 +248,7 @@ def _command_rebuilds(damage):
 
 
 if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding the folder must not stop
-    for _damage in damaged_intermediates(R("extract"), [mask_folder(a) for a in ACCELERATIONS], ACQUIRED):
+    for _damage in damaged_intermediates(results_path("extract"), [get_mask_folder(a) for a in ACCELERATIONS], ACQUIRED):
         if not _command_rebuilds(_damage):
             raise WorkflowError(_damage.message)
 
@@ -284,6 +284,6 @@ def _pending_jobs():
 # The report states the stamp of the results it shows and this checkout's, and warns when the workflow still has jobs
 # to run for the current configuration (in the report and on the console).
 if workflow.is_main_process and "--report" in " ".join(sys.argv[1:]) and _command_line().report:
-    config["report_status"] = report_status(R(), STAMP, _pending_jobs())
+    config["report_status"] = report_status(results_path(), STAMP, _pending_jobs())
     if config["report_status"]["warning"]:
         print(f"WARNING: {config['report_status']['warning']}", file=sys.stderr)

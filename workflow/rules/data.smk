@@ -4,16 +4,16 @@
 
 rule synthetic_data:
     output:
-        directory(R("synthetic/CMRxRecon")),
+        directory(results_path("synthetic/CMRxRecon")),
     params:
         synthetic=config["data"].get("synthetic"),
         frames=config["masks"]["frames"],
         acquired=ACCELERATIONS if ACQUIRED else [],  # also the release's AccFactorXX folders, of both sets
-        code=code("synthetic_data.py"),
+        code=get_code_fingerprint("synthetic_data.py"),
     log:
-        R("logs/synthetic_data.log"),
+        results_path("logs/synthetic_data.log"),
     benchmark:
-        R("benchmarks/synthetic_data.tsv")
+        results_path("benchmarks/synthetic_data.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -25,15 +25,15 @@ rule synthetic_data:
 
 rule extract:
     input:
-        synthetic_input,
+        get_synthetic_input,
     output:
-        index=R("extract/index.csv"),
-        split=R("extract/split.csv"),
-        slices=directory(R("extract/slices")),
-        masks=[directory(mask_folder(a)) for a in ACCELERATIONS] if ACQUIRED else [],
+        index=results_path("extract/index.csv"),
+        split=results_path("extract/split.csv"),
+        slices=directory(results_path("extract/slices")),
+        masks=[directory(get_mask_folder(a)) for a in ACCELERATIONS] if ACQUIRED else [],
     params:
-        root=data_root(),
-        root_digest=read_by_path(config["data"]["root"]) if config["data"]["source"] == "cmrxrecon" else None,
+        root=get_data_root(),
+        root_digest=get_path_digest(config["data"]["root"]) if config["data"]["source"] == "cmrxrecon" else None,
         lax_slices=config["data"]["lax_slices"],
         sax_slices=config["data"]["sax_slices"],
         train_fraction=config["data"]["train_fraction"],
@@ -44,11 +44,11 @@ rule extract:
         acquired={"set": config["data"]["set"], "accelerations": ACCELERATIONS, "frames": config["masks"]["frames"]}
         if ACQUIRED
         else None,
-        code=code("extract.py"),
+        code=get_code_fingerprint("extract.py"),
     log:
-        R("logs/extract.log"),
+        results_path("logs/extract.log"),
     benchmark:
-        R("benchmarks/extract.tsv")
+        results_path("benchmarks/extract.tsv")
     resources:
         mem_mb=4000,
         runtime=60,
@@ -60,17 +60,17 @@ rule extract:
 
 rule masks:
     input:
-        index=R("extract/index.csv"),
+        index=results_path("extract/index.csv"),
     output:
-        directory(R(f"masks/{MASK_FOLDER_PREFIX}{{acc2}}")),
+        directory(results_path(f"masks/{MASK_FOLDER_PREFIX}{{acc2}}")),
     params:
         seed=config["masks"]["seed"],
         frames=config["masks"]["frames"],
         import_dir=config["masks"]["import_dir"],
-        import_digest=read_by_path(config["masks"]["import_dir"]),
-        code=code("masks.py"),
+        import_digest=get_path_digest(config["masks"]["import_dir"]),
+        code=get_code_fingerprint("masks.py"),
     log:
-        R("logs/masks/acc{acc2}.log"),
+        results_path("logs/masks/acc{acc2}.log"),
     resources:
         mem_mb=2000,
         runtime=30,

@@ -3,30 +3,30 @@
 
 rule evaluate:
     input:
-        unpack(model_input),
-        index=R("extract/index.csv"),
-        slices=R("extract/slices"),
-        masks=mask_dir,
+        unpack(get_model_input),
+        index=results_path("extract/index.csv"),
+        slices=results_path("extract/slices"),
+        masks=get_mask_dir,
     output:
-        metrics=R("metrics/{method}/acc{acc}/seed{seed}.csv"),
-        recon=R("recon/{method}/acc{acc}/seed{seed}.npz"),
+        metrics=results_path(METRICS),
+        recon=results_path(RECON),
     params:
-        cfg=run_config,
-        code=code("evaluate.py"),
+        cfg=get_run_config,
+        code=get_code_fingerprint("evaluate.py"),
         precision=config["evaluation"]["precision"],
         extract_dir=lambda w, input: str(Path(input.index).parent),
         mask_root=lambda w, input: str(Path(input.masks).parent),
         save_recon=config["evaluation"]["save_recon"],
     log:
-        R("logs/evaluate/{method}_acc{acc}_seed{seed}.log"),
+        results_path(f"logs/evaluate/{RUN_NAME}.log"),
     benchmark:
-        R("benchmarks/evaluate/{method}_acc{acc}_seed{seed}.tsv")
+        results_path(f"benchmarks/evaluate/{RUN_NAME}.tsv")
     threads: config["training"]["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=GPU,
-        gpu_share=gpu_share,
+        gpu_share=get_gpu_share,
     conda:
         "../../envs/ddei.yaml"
     script:
@@ -35,13 +35,13 @@ rule evaluate:
 
 rule collect_metrics:
     input:
-        metric_files(),
+        get_metric_files(),
     output:
-        R("metrics/all.csv"),
+        results_path(ALL_METRICS),
     params:
-        code=code("collect_metrics.py"),
+        code=get_code_fingerprint("collect_metrics.py"),
     log:
-        R("logs/collect_metrics.log"),
+        results_path("logs/collect_metrics.log"),
     conda:
         "../../envs/ddei.yaml"
     script:

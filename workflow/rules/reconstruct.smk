@@ -7,26 +7,26 @@ rule reconstruct:
     input:
         unpack(get_reconstruct_input),
     output:
-        mat=R("reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}.mat"),
-        gif=R("reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}.gif"),
+        mat=results_path("reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}.mat"),
+        gif=results_path("reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}.gif"),
     params:
         scan=get_scan,
-        scan_digest=lambda wildcards: None if SYNTHETIC_SCANS else read_by_path(
+        scan_digest=lambda wildcards: None if SYNTHETIC_SCANS else get_path_digest(
             get_scan(wildcards), get_scan(wildcards).replace(".mat", "_mask.mat")
         ),
         external=lambda wildcards: RECON_METHOD in EXTERNAL,
         device=config["training"]["device"],
-        code=code("reconstruct.py"),
+        code=get_code_fingerprint("reconstruct.py"),
     log:
-        R("logs/reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}_{view}.log"),
+        results_path("logs/reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}_{view}.log"),
     benchmark:
-        R("benchmarks/reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}_{view}.tsv")
+        results_path("benchmarks/reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}_{view}.tsv")
     threads: config["training"]["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=GPU,
-        gpu_share=gpu_share,
+        gpu_share=get_gpu_share,
     conda:
         "../../envs/ddei.yaml"
     script:
@@ -35,19 +35,19 @@ rule reconstruct:
 
 rule reconstruct_figure:
     input:
-        [path for path in reconstruct_outputs() if path.endswith(".gif")],
+        [path for path in get_reconstruct_outputs() if path.endswith(".gif")],
     output:
         report(
-            R("figures/reconstructions.png"),
+            results_path("figures/reconstructions.png"),
             caption="../report/reconstructions.rst",
             category="3. Reconstructions",
             labels={"figure": "reconstructed scans"},
         ),
     params:
         truth=config["reconstruct"]["set"] == "TrainingSet",
-        code=code("reconstruct_figure.py"),
+        code=get_code_fingerprint("reconstruct_figure.py"),
     log:
-        R("logs/report/reconstruct_figure.log"),
+        results_path("logs/report/reconstruct_figure.log"),
     resources:
         mem_mb=1000,
         runtime=10,

@@ -4,28 +4,28 @@
 
 rule table:
     input:
-        R("metrics/all.csv"),
+        results_path(ALL_METRICS),
     output:
         csv=report(
-            R("tables/results.csv"),
+            results_path("tables/results.csv"),
             caption="../report/table.rst",
             category="1. Results table",
             labels={"table": "results", "format": "CSV (all metrics)"},
         ),
         md=report(
-            R("tables/results.md"),
+            results_path("tables/results.md"),
             caption="../report/table.rst",
             category="1. Results table",
             labels={"table": "results", "format": "Markdown"},
         ),
         tex=report(
-            R("tables/results.tex"),
+            results_path("tables/results.tex"),
             caption="../report/table.rst",
             category="1. Results table",
             labels={"table": "results", "format": "LaTeX (booktabs)"},
         ),
         html=report(
-            R("tables/results.html"),
+            results_path("tables/results.html"),
             caption="../report/table.rst",
             category="1. Results table",
             labels={"table": "results", "format": "HTML"},
@@ -34,10 +34,10 @@ rule table:
         methods=EVALUATED,
         accelerations=ACCELERATIONS,
         metrics=["psnr", "ssim"],  # the paper's Table 1; the CSV has NMSE too
-        catalogue=catalogue_params(),
-        code=code("table.py"),
+        catalogue=get_catalogue_params(),
+        code=get_code_fingerprint("table.py"),
     log:
-        R("logs/report/table.log"),
+        results_path("logs/report/table.log"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -49,22 +49,22 @@ rule table:
 
 rule wilcoxon:
     input:
-        R("metrics/all.csv"),
+        results_path(ALL_METRICS),
     output:
         csv=report(
-            R("tables/wilcoxon.csv"),
+            results_path("tables/wilcoxon.csv"),
             caption="../report/wilcoxon.rst",
             category="2. Statistical tests",
             labels={"table": "Wilcoxon signed-rank", "format": "CSV"},
         ),
         md=report(
-            R("tables/wilcoxon.md"),
+            results_path("tables/wilcoxon.md"),
             caption="../report/wilcoxon.rst",
             category="2. Statistical tests",
             labels={"table": "Wilcoxon signed-rank", "format": "Markdown"},
         ),
         html=report(
-            R("tables/wilcoxon.html"),
+            results_path("tables/wilcoxon.html"),
             caption="../report/wilcoxon.rst",
             category="2. Statistical tests",
             labels={"table": "Wilcoxon signed-rank", "format": "HTML"},
@@ -73,10 +73,10 @@ rule wilcoxon:
         reference=config["evaluation"]["reference"],
         methods=EVALUATED,
         accelerations=ACCELERATIONS,
-        catalogue=catalogue_params(),
-        code=code("wilcoxon.py"),
+        catalogue=get_catalogue_params(),
+        code=get_code_fingerprint("wilcoxon.py"),
     log:
-        R("logs/report/wilcoxon.log"),
+        results_path("logs/report/wilcoxon.log"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -89,19 +89,19 @@ rule wilcoxon:
 rule cine_figure:
     input:
         # in the order of params.methods
-        recon=lambda wc: [R(f"recon/{slug(m)}/acc{wc.acc}/seed{REPORT_SEED}.npz") for m in ["zf"] + EVALUATED],
-        metrics=R("metrics/all.csv"),
+        recon=lambda wc: [results_path(result(RECON, m, wc.acc, REPORT_SEED)) for m in ["zf"] + EVALUATED],
+        metrics=results_path(ALL_METRICS),
     output:
-        gif=R("figures/cine_acc{acc}.gif"),  # in the report through its HTML viewer (reports do not show GIFs)
+        gif=results_path("figures/cine_acc{acc}.gif"),  # in the report through its HTML viewer (reports do not show GIFs)
         html=report(
-            R("figures/cine_acc{acc}.html"),
+            results_path("figures/cine_acc{acc}.html"),
             caption="../report/cine.rst",
             category="3. Reconstructions",
             subcategory="Videos",
             labels={"acceleration": "×{acc}"},
         ),
         png=report(
-            R("figures/frame_acc{acc}.png"),
+            results_path("figures/frame_acc{acc}.png"),
             caption="../report/frame.rst",
             category="3. Reconstructions",
             subcategory="Still frame and x–t profiles",
@@ -110,10 +110,10 @@ rule cine_figure:
     params:
         methods=["zf"] + EVALUATED,
         seed=REPORT_SEED,
-        catalogue=catalogue_params(),
-        code=code("cine_figure.py"),
+        catalogue=get_catalogue_params(),
+        code=get_code_fingerprint("cine_figure.py"),
     log:
-        R("logs/report/cine_acc{acc}.log"),
+        results_path("logs/report/cine_acc{acc}.log"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -125,20 +125,20 @@ rule cine_figure:
 
 rule metrics_figure:
     input:
-        R("metrics/all.csv"),
+        results_path(ALL_METRICS),
     output:
         report(
-            R("figures/metrics_vs_acceleration.png"),
+            results_path("figures/metrics_vs_acceleration.png"),
             caption="../report/metrics.rst",
             category="4. Metrics and training",
             labels={"figure": "PSNR and SSIM vs acceleration"},
         ),
     params:
         methods=EVALUATED,
-        catalogue=catalogue_params(),
-        code=code("metrics_figure.py"),
+        catalogue=get_catalogue_params(),
+        code=get_code_fingerprint("metrics_figure.py"),
     log:
-        R("logs/report/metrics_figure.log"),
+        results_path("logs/report/metrics_figure.log"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -150,26 +150,26 @@ rule metrics_figure:
 
 rule training_figure:
     input:
-        [R(f"models/{slug(m)}/acc{a}/seed{s}/loss.csv") for m, a, s in loss_runs()],
+        [results_path(result(LOSS, m, a, s)) for m, a, s in get_training_runs()],
     output:
         relative=report(
-            R("figures/training_curves.png"),
+            results_path("figures/training_curves.png"),
             caption="../report/training.rst",
             category="4. Metrics and training",
             labels={"figure": "training loss (relative)"},
         ),
         raw=report(
-            R("figures/training_curves_raw.png"),
+            results_path("figures/training_curves_raw.png"),
             caption="../report/training_raw.rst",
             category="4. Metrics and training",
             labels={"figure": "training loss (per method)"},
         ),
     params:
-        runs=loss_runs(),
-        catalogue=catalogue_params(),
-        code=code("training_figure.py"),
+        runs=get_training_runs(),
+        catalogue=get_catalogue_params(),
+        code=get_code_fingerprint("training_figure.py"),
     log:
-        R("logs/report/training_figure.log"),
+        results_path("logs/report/training_figure.log"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -181,20 +181,20 @@ rule training_figure:
 
 rule validation_figure:
     input:
-        [R(f"models/{slug(m)}/acc{a}/seed{s}/val.csv") for m, a, s in loss_runs()],
+        [results_path(result(VAL, m, a, s)) for m, a, s in get_training_runs()],
     output:
         report(
-            R("figures/validation_curves.png"),
+            results_path("figures/validation_curves.png"),
             caption="../report/validation.rst",
             category="4. Metrics and training",
             labels={"figure": "validation PSNR"},
         ),
     params:
-        runs=loss_runs(),
-        catalogue=catalogue_params(),
-        code=code("validation_figure.py"),
+        runs=get_training_runs(),
+        catalogue=get_catalogue_params(),
+        code=get_code_fingerprint("validation_figure.py"),
     log:
-        R("logs/report/validation_figure.log"),
+        results_path("logs/report/validation_figure.log"),
     resources:
         mem_mb=1000,
         runtime=10,

@@ -5,29 +5,29 @@
 
 rule train:
     input:
-        index=R("extract/index.csv"),
-        slices=R("extract/slices"),
-        masks=mask_dir,
+        index=results_path("extract/index.csv"),
+        slices=results_path("extract/slices"),
+        masks=get_mask_dir,
     output:
-        model=R("models/{method}/acc{acc}/seed{seed}/model.pt"),
-        loss=R("models/{method}/acc{acc}/seed{seed}/loss.csv"),
-        val=R("models/{method}/acc{acc}/seed{seed}/val.csv"),
+        model=results_path(MODEL),
+        loss=results_path(LOSS),
+        val=results_path(VAL),
     params:
-        cfg=run_config,
-        code=code("train.py"),
+        cfg=get_run_config,
+        code=get_code_fingerprint("train.py"),
         extract_dir=lambda w, input: str(Path(input.index).parent),
         mask_root=lambda w, input: str(Path(input.masks).parent),
-        checkpoint=lambda wc: R(f"checkpoints/{wc.method}_acc{wc.acc}_seed{wc.seed}.pt"),
+        checkpoint=lambda wc: results_path(result(CHECKPOINT, wc.method, wc.acc, wc.seed)),
     log:
-        R("logs/train/{method}_acc{acc}_seed{seed}.log"),
+        results_path(f"logs/train/{RUN_NAME}.log"),
     benchmark:
-        R("benchmarks/train/{method}_acc{acc}_seed{seed}.tsv")
+        results_path(f"benchmarks/train/{RUN_NAME}.tsv")
     threads: config["training"]["threads"]
     resources:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
         gpu=GPU,
-        gpu_share=gpu_share,
+        gpu_share=get_gpu_share,
     conda:
         "../../envs/ddei.yaml"
     script:
