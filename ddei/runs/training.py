@@ -192,9 +192,28 @@ class RunFiles:
 
 
 @dataclass
-class _Progress:
-    """What a run has done so far: restored from and saved to the checkpoint."""
+class RunState:
+    """The state of one training run: what its checkpoint saves after every epoch and a resumed run restores.
 
+    :param torch.nn.Module model: the network being trained.
+    :param optimizer: its optimizer.
+    :param list rngs: every generator the run draws from (:func:`ddei.mri.losses.generators`).
+    :param RunFiles files: checkpoint, loss log and validation log.
+    :param str run_id: the run's identity; only a checkpoint of the same identity is resumed.
+    :param dict fingerprint: the settings (and seed) a resumed checkpoint must have been written with.
+    :param int epochs: the run's length; its checkpoint is marked complete after the last epoch.
+    :param int epoch: epochs done.
+    :param list log: one row per epoch done (epoch, loss, seconds).
+    :param list val: one row per validation measurement (:data:`ddei.runs.validation.VAL_COLUMNS`).
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    rngs: list[torch.Generator]
+    files: RunFiles
+    run_id: str
+    fingerprint: dict
+    epochs: int
     epoch: int = 0
     log: list = field(default_factory=list)
     val: list = field(default_factory=list)
@@ -205,24 +224,24 @@ class _Progress:
         return sum(row["seconds"] for row in self.log)
 
 
-def _resume(model, optimizer, rngs, files: RunFiles, run_id: str, fingerprint: dict, seed: int, device):
-    """The progress of an interrupted run of this identity (its state restored), or a fresh start (seeded)."""
-    state = _load_checkpoint(files.checkpoint, run_id, fingerprint, device)
+def _resume(run: RunState, seed: int, device) -> None:
+    """Restore an interrupted run of this identity from its checkpoint, or start afresh (seeded)."""
+    state = _load_checkpoint(run.files.checkpoint, run.run_id, run.fingerprint, device)
     if state is None:
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
         random.seed(seed)
-        return _Progress()
+        return
     try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        _set_random_states(state["random"], rngs)
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        _set_random_states(state["random"], run.rngs)
     except Exception as e:  # noqa: BLE001
         raise RuntimeError(
-            f"{files.checkpoint} matches this run but cannot be restored ({e}); delete it"
+            f"{run.files.checkpoint} matches this run but cannot be restored ({e}); delete it"
         ) from e
-    print(f"Resuming {run_id} from {files.checkpoint} after epoch {state['epoch']}")
-    return _Progress(state["epoch"], state["log"], state["val"])
+    print(f"Resuming {run.run_id} from {run.files.checkpoint} after epoch {state['epoch']}")
+    run.epoch, run.log, run.val = state["epoch"], state["log"], state["val"]
 
 
 def train(
@@ -263,39 +282,21 @@ def train(
     device = torch.device(device)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    rngs = generators(rng, losses)
     fingerprint = asdict(settings) | {"seed": seed}
-    done = _resume(model, optimizer, rngs, files, run_id, fingerprint, seed, device)
+    run = RunState(model, optimizer, generators(rng, losses), files, run_id, fingerprint, settings.epochs)
+    _resume(run, seed, device)
     every = int(settings.validate_every or 0) if validation is not None else 0
-
-    n = len(dataset)
-    steps = math.ceil(n / settings.batch_size)
-    if settings.steps_per_epoch > 0:
-        steps = min(steps, settings.steps_per_epoch)
+    n, steps = len(dataset), _steps_per_epoch(len(dataset), settings)
     total = settings.epochs * steps
 
     def validate(step: int, seconds: float) -> None:
-        if every and (step % every == 0 or step == total) and not any(r["step"] == step for r in done.val):
-            done.val.append(
-                {
-                    "step": step,
-                    "epoch": step / steps,
-                    **validation(model),
-                    "seconds": seconds,
-                    **validation.zero_filled,
-                }
-            )
+        if every and (step % every == 0 or step == total) and not any(r["step"] == step for r in run.val):
+            row = {"step": step, "epoch": step / steps, **validation(model)}
+            run.val.append(row | {"seconds": seconds, **validation.zero_filled})
 
-    bar = tqdm(
-        total=total,
-        initial=done.epoch * steps,
-        desc=run_id,
-        unit="step",
-        disable=not progress,
-        mininterval=1.0 if sys.stderr.isatty() else 30.0,
-    )
-    validate(done.epoch * steps, done.seconds)
-    for epoch in range(done.epoch, settings.epochs):
+    bar = _progress_bar(total, run.epoch * steps, run_id, progress)
+    validate(run.epoch * steps, run.seconds)
+    for epoch in range(run.epoch, settings.epochs):
         model.train()
         order = _epoch_order(n, seed, epoch)[: steps * settings.batch_size]
         loader = DataLoader(
@@ -311,22 +312,40 @@ def train(
                 bar.set_postfix(epoch=epoch + 1, loss=f"{torch.stack(values).float().mean().item():.4g}")
             if every:
                 spent = time.perf_counter() - t0 - (validation.seconds - val_before)
-                validate(epoch * steps + len(values), done.seconds + spent)
+                validate(epoch * steps + len(values), run.seconds + spent)
         mean = torch.stack(values).float().mean().item() if values else float("nan")
         spent = time.perf_counter() - t0 - ((validation.seconds - val_before) if every else 0.0)
-        done.log.append({"epoch": epoch + 1, "loss": mean, "seconds": spent})
-        done.epoch = epoch + 1
-        _save_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done)
+        run.log.append({"epoch": epoch + 1, "loss": mean, "seconds": spent})
+        run.epoch = epoch + 1
+        _save_checkpoint(run)
     bar.close()
-    _write_logs(files, done)
+    _write_logs(run)
     if every:
-        share = validation.seconds / max(done.seconds, 1e-9)
-        print(
-            f"validation: {len(done.val)} measurements on {len(validation)} slices, {validation.seconds:.1f} s in "
-            f"this job, {100 * share:.1f} % of its training time"
-        )
+        _print_validation_share(run, validation)
     model.eval()
     return model
+
+
+def _steps_per_epoch(n: int, settings: TrainingConfig) -> int:
+    """Steps of an epoch: every sample once in batches, or ``settings.steps_per_epoch`` if fewer."""
+    steps = math.ceil(n / settings.batch_size)
+    return min(steps, settings.steps_per_epoch) if settings.steps_per_epoch > 0 else steps
+
+
+def _progress_bar(total: int, initial: int, run_id: str, progress: bool) -> tqdm:
+    """The run's progress bar over steps (refreshed every 30 s when the output is a log file)."""
+    interval = 1.0 if sys.stderr.isatty() else 30.0
+    return tqdm(
+        total=total, initial=initial, desc=run_id, unit="step", disable=not progress, mininterval=interval
+    )
+
+
+def _print_validation_share(run: RunState, validation: Validation) -> None:
+    share = validation.seconds / max(run.seconds, 1e-9)
+    print(
+        f"validation: {len(run.val)} measurements on {len(validation)} slices, {validation.seconds:.1f} s in "
+        f"this job, {100 * share:.1f} % of its training time"
+    )
 
 
 def pin(device: torch.device) -> bool:
@@ -372,40 +391,40 @@ def _nonfinite_cause(dataset, indices: list[int]) -> str:
     )
 
 
-def _save_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done: _Progress) -> None:
+def _save_checkpoint(run: RunState) -> None:
     try:
-        _write_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done)
+        _write_checkpoint(run)
     except NonFiniteWeightsError as e:
         raise NonFiniteWeightsError(
-            f"{run_id}: the network's weights went NaN or infinite in epoch {done.epoch} although its losses were "
-            f"finite ({e}): lower training.lr"
+            f"{run.run_id}: the network's weights went NaN or infinite in epoch {run.epoch} although its losses "
+            f"were finite ({e}): lower training.lr"
         ) from None
-    _write_logs(files, done)
+    _write_logs(run)
 
 
-def _write_checkpoint(files, run_id, fingerprint, settings, model, optimizer, rngs, done: _Progress) -> None:
+def _write_checkpoint(run: RunState) -> None:
     save_state(
-        files.checkpoint,
+        run.files.checkpoint,
         {
-            "run_id": run_id,
-            "settings": fingerprint,
+            "run_id": run.run_id,
+            "settings": run.fingerprint,
             "torch": str(torch.__version__),
-            "complete": done.epoch == settings.epochs,
-            "epoch": done.epoch,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "random": _random_states(rngs),
-            "log": done.log,
-            "val": done.val,
+            "complete": run.epoch == run.epochs,
+            "epoch": run.epoch,
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "random": _random_states(run.rngs),
+            "log": run.log,
+            "val": run.val,
         },
         CHECKPOINT_WEIGHTS,
     )
 
 
-def _write_logs(files: RunFiles, done: _Progress) -> None:
-    _write_log(done.log, files.loss_csv, ["epoch", "loss", "seconds"])
-    if files.val_csv is not None:
-        _write_log(done.val, files.val_csv, list(VAL_COLUMNS))
+def _write_logs(run: RunState) -> None:
+    _write_log(run.log, run.files.loss_csv, ["epoch", "loss", "seconds"])
+    if run.files.val_csv is not None:
+        _write_log(run.val, run.files.val_csv, list(VAL_COLUMNS))
 
 
 def _write_log(log: list[dict], path: Path, columns: list[str]) -> None:
