@@ -133,18 +133,26 @@ def local_modules(script: str | os.PathLike) -> list[Path]:
     return sorted(p for p in (script.parent / f"{n}.py" for n in names) if p.is_file() and p != script)
 
 
-def _all_imports(source: str, names: bool = False) -> set[str]:
+def _all_imports(source: str, names: bool = False) -> frozenset[str]:
     """Every absolute import of a piece of source, at any depth (module names, not filtered); with ``names``,
     also ``module.name`` for each name of a ``from module import name``."""
-    found = set()
+    modules, imported_names = _imports(source)
+    return modules | imported_names if names else modules
+
+
+@lru_cache(
+    maxsize=None
+)  # keyed by the source: each file is parsed once per process, however often it is asked
+def _imports(source: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the modules, the ``module.name`` of each ``from module import name``) of every absolute import."""
+    modules, names = set(), set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
+            modules |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
-            if names:
-                found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
+            modules.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return frozenset(modules), frozenset(names)
 
 
 #: Modules whose imports inside functions run only when some other package is imported (an import hook), never
@@ -193,8 +201,13 @@ def package_versions(modules: Iterable[str]) -> dict[str, str]:
     out = {}
     for name in modules:
         for dist in _distributions().get(name, []):
-            out[dist] = importlib.metadata.version(dist)
+            out[dist] = _version(dist)
     return dict(sorted(out.items()))
+
+
+@lru_cache(maxsize=None)
+def _version(dist: str) -> str:
+    return importlib.metadata.version(dist)
 
 
 def code_files(modules: Iterable[str]) -> list[Path]:
