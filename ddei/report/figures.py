@@ -377,7 +377,7 @@ def metrics_plot(df: pd.DataFrame, out_png, methods=None, metrics=("psnr", "ssim
     its bootstrapped 95 % confidence interval, methods dodged side by side."""
     import seaborn as sns
 
-    from ddei.report.tables import METRICS
+    from ddei.report.tables import DISPLAY
 
     if methods is not None:
         df = df[df["method"].isin(set(methods) | {"zf"})]
@@ -411,7 +411,7 @@ def metrics_plot(df: pd.DataFrame, out_png, methods=None, metrics=("psnr", "ssim
                 ax=ax,
             )
             ax.set_xlabel("Acceleration factor")
-            ax.set_ylabel(METRICS[name].label)
+            ax.set_ylabel(DISPLAY[name].label)
             ax.grid(axis="y", color="#dddddd", lw=0.6)
             ax.set_axisbelow(True)
             if ax.get_legend() is not None:

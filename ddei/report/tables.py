@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ddei.mri.metrics import METRICS as METRIC_NAMES
+from ddei.mri.metrics import METRICS
 from ddei.report import style
 from ddei.report.collect import read_metrics
 from ddei.workflow.registry import lookup
@@ -42,13 +42,14 @@ class Metric:
     decimals: int
 
 
-METRICS = {
+#: How each metric of :data:`ddei.mri.metrics.METRICS` is shown: its label, direction and decimals.
+DISPLAY = {
     "psnr": Metric("psnr", "PSNR (dB)", True, 2),
     "ssim": Metric("ssim", "SSIM", True, 3),
     "nmse": Metric("nmse", "NMSE", False, 4),
 }
-assert tuple(METRICS) == METRIC_NAMES, "every metric of ddei.mri.metrics has one display here"
-#: The metrics of the paper's Table 1 (the CSV has all of :data:`METRICS`).
+assert tuple(DISPLAY) == METRICS, "every metric of ddei.mri.metrics has one display here"
+#: The metrics of the paper's Table 1 (the CSV has all of :data:`DISPLAY`).
 PAPER_METRICS = ("psnr", "ssim")
 
 
@@ -86,14 +87,14 @@ def fmt(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def summarise(df: pd.DataFrame, methods=None, accelerations=None, metrics=tuple(METRICS)) -> pd.DataFrame:
+def summarise(df: pd.DataFrame, methods=None, accelerations=None, metrics=tuple(DISPLAY)) -> pd.DataFrame:
     """Long table: one row per (method, acceleration, metric) with ``mean``, ``std``, ``n``, ``seeds`` and
     ``best`` (bold in the table).
 
     :param df: the rows of ``metrics/all.csv``.
     :param methods: methods to keep (the configuration's; ``zf`` is always kept), ``None``: all.
     :param accelerations: accelerations to keep, ``None``: all.
-    :param metrics: metric columns to summarise (keys of :data:`METRICS`).
+    :param metrics: metric columns to summarise (keys of :data:`DISPLAY`).
     """
     df = _select(df, methods, accelerations)
     rows = []
@@ -121,7 +122,7 @@ def summarise(df: pd.DataFrame, methods=None, accelerations=None, metrics=tuple(
     )
     out["best"] = False
     for (acc, name), sub in out.groupby(["acceleration", "metric"]):
-        spec = METRICS[name]
+        spec = DISPLAY[name]
         eligible = sub[(sub["group"] == "unsupervised") & sub["mean"].notna()]
         if eligible.empty:
             continue
@@ -177,7 +178,7 @@ def _grid(summary: pd.DataFrame, metrics, cell) -> tuple[list[int], list[str], l
         for a in accs:
             for name in metrics:
                 key = (m, a, name)
-                line.append(cell(index.loc[key] if key in index.index else None, METRICS[name].decimals))
+                line.append(cell(index.loc[key] if key in index.index else None, DISPLAY[name].decimals))
         cells.append(line)
     return accs, methods, [group(m) for m in methods], cells
 
@@ -202,7 +203,7 @@ CAPTION = (
 def to_markdown(summary: pd.DataFrame, metrics=PAPER_METRICS) -> str:
     """The table in GitHub Markdown: groups separated by italic group rows, best values ``**bold**``."""
     accs, methods, groups, cells = _grid(summary, metrics, lambda r, d: _cell(r, d, ("**", "**")))
-    head = ["Method"] + [f"×{a} {METRICS[m].label}" for a in accs for m in metrics]
+    head = ["Method"] + [f"×{a} {DISPLAY[m].label}" for a in accs for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|:--" + "|--:" * (len(head) - 1) + "|"]
     names = {
         "baseline": None,
@@ -256,7 +257,7 @@ def to_latex(
         r"\toprule",
         " & " + " & ".join(rf"\multicolumn{{{k}}}{{c}}{{$\times{a}$}}" for a in accs) + r" \\",
         " ".join(rf"\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(len(accs))),
-        "Method & " + " & ".join(latex_escape(METRICS[m].label) for _ in accs for m in metrics) + r" \\",
+        "Method & " + " & ".join(latex_escape(DISPLAY[m].label) for _ in accs for m in metrics) + r" \\",
         r"\midrule",
     ]
     previous = None
@@ -299,7 +300,7 @@ def to_html(summary: pd.DataFrame, metrics=PAPER_METRICS, title: str = "Results"
     k = len(metrics)
     head1 = "<th></th>" + "".join(f'<th colspan="{k}" style="text-align:center">×{a}</th>' for a in accs)
     head2 = "<th>Method</th>" + "".join(
-        f"<th>{html.escape(METRICS[m].label)}</th>" for _ in accs for m in metrics
+        f"<th>{html.escape(DISPLAY[m].label)}</th>" for _ in accs for m in metrics
     )
     body, previous = [], None
     for m, g, line in zip(methods, groups, cells):
@@ -326,7 +327,7 @@ def results_table(
     accelerations=None,
     metrics=PAPER_METRICS,
 ):
-    """Write the results table as CSV (every metric of :data:`METRICS`), Markdown, LaTeX and HTML (``metrics``).
+    """Write the results table as CSV (every metric of :data:`DISPLAY`), Markdown, LaTeX and HTML (``metrics``).
 
     :return: the long summary (:func:`summarise`).
     """
@@ -397,7 +398,7 @@ def _holm(p: np.ndarray) -> np.ndarray:
 
 
 def wilcoxon_tests(
-    df: pd.DataFrame, reference: str, methods=None, accelerations=None, metrics=tuple(METRICS)
+    df: pd.DataFrame, reference: str, methods=None, accelerations=None, metrics=tuple(DISPLAY)
 ) -> pd.DataFrame:
     """Paired two-sided Wilcoxon signed-rank test of ``reference`` against every other method.
 
@@ -441,7 +442,7 @@ def wilcoxon_tests(
                         row["note"] = f"n = {n} < 6: p < 0.05 unreachable"
                 better = (
                     row["mean_difference"] > 0
-                    if METRICS[name].higher_is_better
+                    if DISPLAY[name].higher_is_better
                     else row["mean_difference"] < 0
                 )
                 tie = not np.isfinite(row["mean_difference"]) or row["mean_difference"] == 0
@@ -482,7 +483,7 @@ def wilcoxon_markdown(tests: pd.DataFrame, reference: str) -> str:
     head = _wilcoxon_columns(reference)
     lines = [f"{title}\n", "| " + " | ".join(head) + " |", "|--:|:--|:--|--:|--:|--:|--:|--:|:--|"]
     for _, r in tests.iterrows():
-        spec = METRICS[r["metric"]]
+        spec = DISPLAY[r["metric"]]
         stat = "–" if not np.isfinite(r["statistic"]) else f"{r['statistic']:g}"
         diff = fmt(r["mean_difference"], spec.decimals + 1)
         lines.append(
@@ -509,7 +510,7 @@ def wilcoxon_html(tests: pd.DataFrame, reference: str) -> str:
     head = _wilcoxon_columns(reference)
     body, previous = [], None
     for _, r in tests.iterrows():
-        spec = METRICS[r["metric"]]
+        spec = DISPLAY[r["metric"]]
         key = (r["acceleration"], r["metric"])
         cls = ' class="group-start"' if previous is not None and key != previous else ""
         previous = key
