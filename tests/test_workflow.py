@@ -334,6 +334,7 @@ def test_missing_optional_keys_take_the_schemas_defaults(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_external_model_is_evaluated_as_its_own_row(finished_run, tmp_path):
     """evaluation.external: a reference-format checkpoint (the reference's released DDEI CRNN) is evaluated like
     any method, compared with the reference method, and shown as its own table row."""
@@ -359,6 +360,7 @@ def test_external_model_is_evaluated_as_its_own_row(finished_run, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_the_report_knows_its_age(finished_run, tmp_path):
     """The report states the stamp of the results it shows and this checkout's, and after a configuration change it
     warns, in the report and on the console, that the workflow still has jobs to run."""
