@@ -59,5 +59,7 @@ def test_functions_are_at_most_80_lines():
 
 
 def test_run_layer_functions_take_at_most_6_parameters():
-    found = {name: parameters(node) for name, node in functions(["ddei/runs"]) if parameters(node) > MAX_PARAMS}
+    found = {
+        name: parameters(node) for name, node in functions(["ddei/runs"]) if parameters(node) > MAX_PARAMS
+    }
     assert found == WIDE, f"run-layer functions over {MAX_PARAMS} parameters (or update WIDE): {found}"
