@@ -583,29 +583,43 @@ main(sys.argv[3:])
 @pytest.mark.extended
 def test_rules_run_in_their_env_alone(env_pythons, tmp_path):
     """The whole workflow on a tiny configuration (DDEI only: deepinv, libcpab), run by Snakemake, the script of
-    each rule run in the venv of its rule's env: data, training, evaluation and report rules."""
+    each rule run in the venv of its rule's env: data, training, evaluation and report rules; then the same on
+    acquired undersampled scans (config/undersampled.yaml), for the reconstruct rules."""
     import test_workflow
 
-    results = tmp_path / "results"
-    config = test_workflow.tiny_config(results)
-    config["methods"] = ["ddei"]
-    configfile = tmp_path / "config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
     runner = tmp_path / "runner.py"
     runner.write_text(RUNNER)
     pythons = {rule: str(env_pythons[Path(rules()[rule]["conda"]).name]) for rule in script_rules()}
-    cmd = [sys.executable, "-c", SNAKEMAKE_IN_VENVS, json.dumps(pythons), str(runner)]
-    cmd += ["--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
-    cmd += ["--configfile", str(configfile), "--cores", "2"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    logs = "".join(
-        f"\n--- {p.relative_to(results)}:\n{p.read_text()[-1500:]}" for p in (results / "logs").rglob("*.log")
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:] + logs
-    ran = set(re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, re.M)) - {"all"}
+    undersampled = yaml.safe_load((REPO / "config" / "undersampled.yaml").read_text())
+    ran = set()
+    for name in ("default", "undersampled"):
+        results = tmp_path / name / "results"
+        config = test_workflow.tiny_config(results)
+        if name == "undersampled":
+            config["data"] |= {k: undersampled["data"][k] for k in ("measurements", "set")}
+            config["masks"]["accelerations"] = undersampled["masks"]["accelerations"]
+            config["normalisation"], config["reconstruct"] = (
+                undersampled["normalisation"],
+                undersampled["reconstruct"],
+            )
+        config["methods"] = ["ddei"]
+        config["evaluation"]["reference"] = "ddei"
+        configfile = tmp_path / name / "config.yaml"
+        configfile.parent.mkdir()
+        configfile.write_text(yaml.safe_dump(config))
+        cmd = [sys.executable, "-c", SNAKEMAKE_IN_VENVS, json.dumps(pythons), str(runner)]
+        cmd += ["--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path / name)]
+        cmd += ["--configfile", str(configfile), "--cores", "2"]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        logs = "".join(
+            f"\n--- {p.relative_to(results)}:\n{p.read_text()[-1500:]}"
+            for p in (results / "logs").rglob("*.log")
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:] + logs
+        ran |= set(re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, re.M)) - {"all"}
+        for path in [results / "metrics" / "all.csv", results / "tables" / "results.md"]:
+            assert path.stat().st_size > 0, path
     assert ran == set(script_rules()), f"rules not run: {sorted(set(script_rules()) - ran)}"
-    for path in [results / "metrics" / "all.csv", results / "tables" / "results.md"]:
-        assert path.stat().st_size > 0, path
 
 
 if __name__ == "__main__":
