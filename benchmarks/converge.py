@@ -221,6 +221,20 @@ def paired_difference(
     }
 
 
+#: The metrics of the difference tables: each one's name in a table and the format of a difference.
+DIFFERENCE_FORMATS = {"psnr": ("PSNR (dB)", "{:+.2f}"), "ssim": ("SSIM", "{:+.3f}")}
+
+
+def difference_row(a: str, b: str, metric: str, d: dict, acc: int | None = None) -> str:
+    """One row of a table of paired differences (:func:`paired_difference`): comparison, metric, the
+    acceleration (unless ``None``), mean, confidence interval, per seed, slices won."""
+    unit, fmt = DIFFERENCE_FORMATS[metric]
+    seeds = ", ".join(f"seed {s}: {fmt.format(v)}" for s, v in d["per_seed"].items())
+    ci = f"[{fmt.format(d['ci'][0])}, {fmt.format(d['ci'][1])}]"
+    cells = [f"{a} − {b}", unit, *([str(acc)] if acc is not None else []), fmt.format(d["mean"]), ci, seeds]
+    return "| " + " | ".join([*cells, str(d["wins"])]) + " |"
+
+
 def machine() -> str:
     try:
         import torch
@@ -365,15 +379,10 @@ def report(cpu: bool, out: Path) -> Path:
     if not metrics.empty:
         for a, b in COMPARISONS + [(m, "zf") for m in ("sup", "ddei-upstream", "ddei", "t-ssdu")]:
             for acc in sorted(metrics.acceleration.unique()):
-                for metric, fmt in (("psnr", "{:+.2f}"), ("ssim", "{:+.3f}")):
+                for metric in DIFFERENCE_FORMATS:
                     d = paired_difference(metrics, a, b, acc, metric)
-                    if d is None:
-                        continue
-                    seeds = ", ".join(f"seed {s}: {fmt.format(v)}" for s, v in d["per_seed"].items())
-                    ci = f"[{fmt.format(d['ci'][0])}, {fmt.format(d['ci'][1])}]"
-                    unit = "PSNR (dB)" if metric == "psnr" else "SSIM"
-                    lines.append(f"| {a} − {b} | {unit} | {acc} | {fmt.format(d['mean'])} | {ci} | {seeds} | "
-                                 f"{d['wins']} |")  # fmt: skip
+                    if d is not None:
+                        lines.append(difference_row(a, b, metric, d, acc))
     notes = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{name}_notes.md"
     if notes.is_file():  # the reading of the results, written by hand after they came out
         lines += ["", notes.read_text().rstrip()]

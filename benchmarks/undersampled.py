@@ -30,7 +30,7 @@ from ddei.io.layout import MODEL, result
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from converge import commit, machine, paired_difference  # noqa: E402
+from converge import DIFFERENCE_FORMATS, commit, difference_row, machine, paired_difference  # noqa: E402
 
 RESULTS = "results/undersampled_evidence"
 METHODS = ("ddei", "t-ssdu")
@@ -152,14 +152,10 @@ def report(out: Path) -> Path:
     on_acquired = metrics[metrics.data == "acquired"].copy()
     on_acquired["acceleration"] = ACCELERATION
     for a, b in COMPARISONS:
-        for metric, fmt in (("psnr", "{:+.2f}"), ("ssim", "{:+.3f}")):
+        for metric in DIFFERENCE_FORMATS:
             d = paired_difference(on_acquired, a, b, ACCELERATION, metric)
-            if d is None:
-                continue
-            seeds = ", ".join(f"seed {s}: {fmt.format(v)}" for s, v in d["per_seed"].items())
-            ci = f"[{fmt.format(d['ci'][0])}, {fmt.format(d['ci'][1])}]"
-            unit = "PSNR (dB)" if metric == "psnr" else "SSIM"
-            lines.append(f"| {a} − {b} | {unit} | {fmt.format(d['mean'])} | {ci} | {seeds} | {d['wins']} |")
+            if d is not None:
+                lines.append(difference_row(a, b, metric, d))
     notes = REPO / "docs" / "results" / "undersampled_notes.md"
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]

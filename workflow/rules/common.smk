@@ -12,8 +12,10 @@ sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own 
 
 from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
 from ddei.workflow.schema import schema_error
-from ddei.io.layout import MASK_FOLDER_PREFIX, VIEWS, accfactor_dir, accfactor_name, mask_folder_name
-from ddei.io.layout import ALL_METRICS, CHECKPOINT, LOSS, METRICS, MODEL, RECON, RUN_NAME, VAL, result, slug
+from ddei.io.layout import (
+    ALL_METRICS, CHECKPOINT, LOSS, MASK_FOLDER_PREFIX, METRICS, MODEL, RECON, RUN_NAME, VAL, VIEWS,
+    accfactor_dir, accfactor_name, mask_folder_name, result, slug,
+)
 from ddei.workflow.provenance import stat_digest
 from ddei.workflow.reasons import remember
 
