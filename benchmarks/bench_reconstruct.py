@@ -54,9 +54,9 @@ def main() -> None:
         save_state(tmp / "model.pt", {"run_id": "bench", "cfg": cfg.to_dict(), "state_dict": net.state_dict()},
                    ("state_dict",))  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        model, cfg = load_reconstructor(tmp / "model.pt", 12, "cpu")
+        reconstructor = load_reconstructor(tmp / "model.pt", 12, "cpu")
         scan = tmp / accfactor_dir("ValidationSet", 8) / "P001" / "cine_sax.mat"
-        cost = reconstruct_scan(model, cfg, scan, 8, tmp / "out.mat", tmp / "out.gif", progress=False)
+        cost = reconstruct_scan(reconstructor, scan, 8, tmp / "out.mat", tmp / "out.gif", progress=False)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = {
         "cpu": cpu_name(),

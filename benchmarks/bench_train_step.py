@@ -34,10 +34,11 @@ from pathlib import Path
 
 import torch
 
+from ddei.mri.losses import LossContext
 from ddei.mri.masks import gaussian_kt_mask
 from ddei.mri.models import build_model
 from ddei.mri.precision import configure
-from ddei.runs.preparation import build_method, make_physics, pick_device
+from ddei.runs.preparation import Run, build_method, make_physics, pick_device
 from ddei.runs.training import RunFiles, train_step
 from ddei.workflow.registry import METHODS
 
@@ -72,7 +73,7 @@ def step_time(
     rng = torch.Generator().manual_seed(0)
     net = configure(build_model("crnn", chans=chans).to(device), precision, channels_last, compile, device)
     settings = METHOD_SETTINGS | {"transform_mode": transform_mode}
-    model, losses = build_method(METHODS[method], net, img, rng, 0.0, settings, device)
+    model, losses = build_method(METHODS[method], net, LossContext(img, rng, 0.0, settings, device))
     model.to(device).train()
     physics = make_physics(img, 0.0, rng, device)
     mask = torch.from_numpy(gaussian_kt_mask(size, 8, 12, seed=0)).permute(2, 0, 1).float()
@@ -83,7 +84,7 @@ def step_time(
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
-        loss = train_step(model, losses, batch_, physics, opt, 0, device)
+        loss = train_step(model, losses, batch_, physics, opt, 0)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return loss
@@ -136,11 +137,9 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
                 method, method, (64, 64), "reference", 0.0, device.type, 2, ModelConfig("crnn", 2, 8), training,
                 {k: METHOD_SETTINGS[k] for k in METHODS[method].settings},
             )  # fmt: skip
-            run_training(cfg, 8, 0, extract_dir=tmp / "ex", mask_root=tmp / "masks", model_out=tmp / "m.pt",
-                         files=RunFiles(tmp / "c.pt", tmp / "l.csv"), progress=False)  # fmt: skip
-            df = run_evaluation(cfg, 8, 0, extract_dir=tmp / "ex", mask_root=tmp / "masks", model_path=tmp / "m.pt",
-                                metrics_out=tmp / "e.csv", recon_out=tmp / "r.npz", save_recon=0,
-                                precision=precision, progress=False)  # fmt: skip
+            run = Run(cfg, 8, 0, tmp / "ex", tmp / "masks")
+            run_training(run, tmp / "m.pt", RunFiles(tmp / "c.pt", tmp / "l.csv"), progress=False)
+            df = run_evaluation(run, tmp / "m.pt", tmp / "e.csv", precision=precision, progress=False)
             print(f"pipeline on {device} ({precision}, compile={compile}): {method:12s} trained and evaluated, "
                   f"mean PSNR {df.psnr.mean():.2f} dB")  # fmt: skip
 

@@ -80,6 +80,7 @@ def evaluate_all() -> pd.DataFrame:
     """Every model (and zero-filled) on the acquired test scans, and each model on its own test data."""
     sys.path.insert(0, str(REPO))
     from ddei.runs.evaluation import run_evaluation
+    from ddei.runs.preparation import Run
     from ddei.runs.weights import load_state
     from ddei.workflow.config import RunConfig
 
@@ -92,15 +93,17 @@ def evaluate_all() -> pd.DataFrame:
                 for seed in SEEDS:
                     path = REPO / model(trained, method, seed)
                     cfg = RunConfig.from_dict(load_state(path, ("state_dict",))["cfg"])
-                    df = run_evaluation(cfg, ACCELERATION, seed, extract_dir=extract, mask_root=masks,
-                                        model_path=path, metrics_out=out / f"{trained}_{method}_{seed}_on_{data}.csv",
-                                        recon_out=out / "unused.npz", save_recon=0, precision="fp32",
-                                        progress=False)  # fmt: skip
+                    df = run_evaluation(
+                        Run(cfg, ACCELERATION, seed, extract, masks),
+                        path,
+                        out / f"{trained}_{method}_{seed}_on_{data}.csv",
+                        progress=False,
+                    )
                     frames.append(df.assign(method=f"{method} ({trained})", data=data))
         zf = RunConfig("zf", "zf", (32, 32), "measurement", 0.0, "cpu", 1)
-        df = run_evaluation(zf, ACCELERATION, 0, extract_dir=extract, mask_root=masks, model_path=None,
-                            metrics_out=out / f"zf_on_{data}.csv", recon_out=out / "unused.npz", save_recon=0,
-                            precision="fp32", progress=False)  # fmt: skip
+        df = run_evaluation(
+            Run(zf, ACCELERATION, 0, extract, masks), None, out / f"zf_on_{data}.csv", progress=False
+        )
         frames.append(df.assign(method="zf", data=data))
     return pd.concat(frames, ignore_index=True)
 

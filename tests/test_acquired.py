@@ -202,8 +202,8 @@ def test_a_reconstruction_keeps_the_measurement_at_the_scans_size(release, tmp_p
     from ddei.runs.reconstruction import OUTPUT_KEY, load_reconstructor, reconstruct_scan
 
     scan = _scan(release)
-    model, cfg = load_reconstructor(_model(tmp_path, measurements), 12, "cpu")
-    cost = reconstruct_scan(model, cfg, scan, 8, tmp_path / "out" / "cine_lax.mat", tmp_path / "out" / "cine_lax.gif",
+    reconstructor = load_reconstructor(_model(tmp_path, measurements), 12, "cpu")
+    cost = reconstruct_scan(reconstructor, scan, 8, tmp_path / "out" / "cine_lax.mat", tmp_path / "out" / "cine_lax.gif",
                             progress=False)  # fmt: skip
     assert cost["slices"] == 3 and cost["seconds_per_slice"] > 0
     x = read_mat(tmp_path / "out" / "cine_lax.mat", OUTPUT_KEY)

@@ -98,18 +98,16 @@ def test_warning_reaches_the_log_and_the_console(tmp_path, capfd, monkeypatch):
 def test_corrupted_model_is_refused_by_the_evaluation(extracted, tmp_path):
     from test_pipeline import CFG, _train
 
-    from ddei.runs.evaluation import run_evaluation
+    from ddei.runs.evaluation import SavedRecon, run_evaluation
+    from ddei.runs.preparation import Run
 
     _train(extracted, tmp_path, "a")
     model = tmp_path / "a" / "model.pt"
     weights = torch.load(model, weights_only=True)["state_dict"].values()
     _flip_weight(model, next(w for w in weights if w.is_floating_point() and w.numel() >= 8))
     with pytest.raises(CorruptFileError, match=f"{model}.*checksum.*snakemake --forcerun {model}"):
-        run_evaluation(
-            CFG, 4, 0, extract_dir=extracted, mask_root=extracted.parent / "masks", model_path=model,
-            metrics_out=tmp_path / "m.csv", recon_out=tmp_path / "r.npz", save_recon=0, precision="fp32",
-            progress=False,
-        )  # fmt: skip
+        run_evaluation(Run(CFG, 4, 0, extracted, extracted.parent / "masks"), model, tmp_path / "m.csv",
+                       SavedRecon(tmp_path / "r.npz", 0), progress=False)  # fmt: skip
     assert not (tmp_path / "m.csv").exists()
 
 
@@ -294,6 +292,7 @@ def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
     run refuses to start, naming the holder's PID and how to stop it; once the holder is gone, it trains."""
     import subprocess
 
+    from ddei.runs.preparation import Run
     from ddei.runs.training import RunFiles, run_training
     from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig
 
@@ -302,8 +301,8 @@ def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
     files = RunFiles(tmp_path / "checkpoints" / "sup.pt", tmp_path / "loss.csv")
 
     def train():
-        run_training(cfg, 4, 0, extract_dir=extracted, mask_root=extracted.parent / "masks",
-                     model_out=tmp_path / "model.pt", files=files, progress=False)  # fmt: skip
+        run_training(Run(cfg, 4, 0, extracted, extracted.parent / "masks"), tmp_path / "model.pt", files,
+                     progress=False)  # fmt: skip
 
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "checkpoints" / "sup.lock")],
                               stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip

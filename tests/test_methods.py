@@ -18,6 +18,7 @@ from deepinv.loss.mri import Phase2PhaseLoss
 from scipy.ndimage import correlate1d
 from test_training import IMG, SETTINGS
 
+from ddei.mri.losses import LossContext
 from ddei.mri.models import build_model
 from ddei.mri.transforms import ChoiceTransform, Diffeomorphism, PerSampleTransform, Rotate, TimeShift
 from ddei.runs.preparation import build_method, make_physics
@@ -31,7 +32,7 @@ def built(method: str, settings: dict | None = None):
     torch.manual_seed(0)
     rng = torch.Generator().manual_seed(0)
     net = build_model("crnn", chans=4)
-    return build_method(METHODS[method], net, IMG, rng, 0.0, settings or SETTINGS, "cpu")
+    return build_method(METHODS[method], net, LossContext(IMG, rng, 0.0, settings or SETTINGS, "cpu"))
 
 
 def leaves(transform) -> list:
@@ -85,7 +86,7 @@ def test_splitting_methods_get_their_splitting_losses_and_wrapped_models():
 def _one_step(model, losses, batch):
     physics = make_physics(IMG, 0.0, torch.Generator().manual_seed(1), "cpu")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train_step(model, losses, batch, physics, optimizer, 0, "cpu")
+    train_step(model, losses, batch, physics, optimizer, 0)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -275,3 +276,18 @@ def test_a_package_imported_only_through_other_modules_is_in_the_fingerprint(mon
         lambda names: real(names) | ({"libcpab": "99"} if "libcpab" in names else {}),
     )
     assert provenance.script_fingerprint(script) != before
+
+
+# The mutants of benchmarks/mutation stay applicable
+
+
+def test_every_mutant_still_applies_to_the_code():
+    """Each mutant's text is in its file exactly once, and its tests exist: a refactor that moves the text would
+    otherwise make ``benchmarks/mutation/run.py`` skip the mutant ("NOT APPLIED") and the check it stands for."""
+    import json
+
+    mutants = json.loads((REPO / "benchmarks" / "mutation" / "mutants.json").read_text())
+    stale = {m["name"]: (REPO / m["file"]).read_text().count(m["old"]) for m in mutants}
+    assert {name: n for name, n in stale.items() if n != 1} == {}
+    for m in mutants:
+        assert all((REPO / t.split("::")[0]).exists() for t in m["tests"] if t.startswith("tests/")), m["name"]

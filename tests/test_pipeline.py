@@ -16,8 +16,8 @@ import torch
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.mri.metrics import metric_functions
-from ddei.runs.evaluation import run_evaluation
-from ddei.runs.preparation import data_digest, run_identity
+from ddei.runs.evaluation import SavedRecon, run_evaluation
+from ddei.runs.preparation import Run, data_digest, run_identity
 from ddei.runs.training import RunFiles, run_training
 from ddei.workflow.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 
@@ -49,13 +49,9 @@ ZF = RunConfig("zf", "zf", (32, 32), "reference", 0.0, "cpu", 1)
 def _train(extracted, tmp_path, name, seed=0, cfg=CFG):
     out = tmp_path / name
     run_training(
-        cfg,
-        4,
-        seed,
-        extract_dir=extracted,
-        mask_root=extracted.parent / "masks",
-        model_out=out / "model.pt",
-        files=RunFiles(out / "ckpt.pt", out / "loss.csv", out / "val.csv"),
+        Run(cfg, 4, seed, extracted, extracted.parent / "masks"),
+        out / "model.pt",
+        RunFiles(out / "ckpt.pt", out / "loss.csv", out / "val.csv"),
         progress=False,
     )
     assert not (out / "ckpt.pt").exists(), "a finished run leaves no checkpoint to resume"
@@ -137,9 +133,8 @@ def test_identity_covers_configuration_data_and_code(extracted, tmp_path):
 
 def _evaluate(cfg, extracted, model, out, save_recon=0):
     return run_evaluation(
-        cfg, 4, 0, extract_dir=extracted, mask_root=extracted.parent / "masks", model_path=model,
-        metrics_out=out.with_suffix(".csv"), recon_out=out.with_suffix(".npz"), save_recon=save_recon,
-        precision="fp32", progress=False,
+        Run(cfg, 4, 0, extracted, extracted.parent / "masks"), model, out.with_suffix(".csv"),
+        SavedRecon(out.with_suffix(".npz"), save_recon), progress=False,
     )  # fmt: skip
 
 

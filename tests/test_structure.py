@@ -21,18 +21,7 @@ LONG = {
     "ddei/data/phantom.py:_lax_heart": 118,
 }
 #: "file:function" -> parameters, of the run layer's functions that still take more than MAX_PARAMS.
-WIDE = {
-    "ddei/runs/training.py:train": 12,
-    "ddei/runs/evaluation.py:run_evaluation": 11,
-    "ddei/runs/evaluation.py:evaluate": 10,
-    "ddei/runs/training.py:run_training": 9,
-    "ddei/runs/training.py:_run_training": 9,
-    "ddei/runs/reconstruction.py:reconstruct_scan": 8,
-    "ddei/runs/training.py:validation_of": 7,
-    "ddei/runs/training.py:train_step": 7,
-    "ddei/runs/training.py:_check_finite": 7,
-    "ddei/runs/preparation.py:build_method": 7,
-}
+WIDE: dict[str, int] = {}
 
 
 def functions(folders: list[str]):

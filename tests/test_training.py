@@ -12,9 +12,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ddei.data.dataset import CineSliceDataset
+from ddei.mri.losses import LossContext
 from ddei.mri.models import build_model
-from ddei.runs.preparation import build_method, make_physics
-from ddei.runs.training import NonFiniteLossError, RunFiles, train
+from ddei.runs.preparation import RunData, build_method, make_physics
+from ddei.runs.training import NonFiniteLossError, RunFiles, TrainingJob, train
 from ddei.runs.validation import Validation
 from ddei.workflow.config import TrainingConfig
 from ddei.workflow.registry import METHODS
@@ -62,22 +63,11 @@ def _run(
     torch.manual_seed(123)  # model initialisation
     rng = torch.Generator().manual_seed(0)
     net = build_model("crnn", chans=4)
-    model, losses = build_method(METHODS[method], net, IMG, rng, noise, SETTINGS, "cpu")
-    physics = make_physics(IMG, noise, rng, "cpu")
-    return train(
-        model,
-        losses,
-        dataset,
-        physics,
-        rng,
-        settings(epochs, steps, every),
-        seed=0,
-        files=RunFiles(tmp_path / f"{name}.pt", tmp_path / f"{name}.csv", tmp_path / f"{name}.val.csv"),
-        validation=validation,
-        device="cpu",
-        run_id=run_id or method,
-        progress=False,
-    )
+    model, losses = build_method(METHODS[method], net, LossContext(IMG, rng, noise, SETTINGS, "cpu"))
+    data = RunData("cpu", dataset, IMG[1], make_physics(IMG, noise, rng, "cpu"), rng)
+    files = RunFiles(tmp_path / f"{name}.pt", tmp_path / f"{name}.csv", tmp_path / f"{name}.val.csv")
+    job = TrainingJob(run_id or method, 0, files, progress=False)
+    return train(model, losses, data, settings(epochs, steps, every), job, validation)
 
 
 @pytest.mark.parametrize("method", TRAINED)
@@ -112,10 +102,14 @@ def test_unknown_method_and_sure_without_noise():
     from ddei.workflow.registry import lookup
 
     with pytest.raises(ValueError, match="not a trained method"):
-        build_method(lookup("zf"), build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, {}, "cpu")
+        build_method(
+            lookup("zf"), build_model("crnn", chans=4), LossContext(IMG, torch.Generator(), 0.0, {}, "cpu")
+        )
     with pytest.raises(ValueError, match="noise_sigma > 0"):
         build_method(
-            METHODS["ddei-sure"], build_model("crnn", chans=4), IMG, torch.Generator(), 0.0, SETTINGS, "cpu"
+            METHODS["ddei-sure"],
+            build_model("crnn", chans=4),
+            LossContext(IMG, torch.Generator(), 0.0, SETTINGS, "cpu"),
         )
 
 
@@ -164,9 +158,17 @@ def test_validation_zero_filled_level_is_the_evaluations(extracted):
     from ddei.runs.evaluation import evaluate
 
     validation = _validation(extracted)
-    val = CineSliceDataset(extracted, "val", extracted.parent / "masks", 4, img_size=IMG[2:])
-    physics = make_physics(IMG, 0.0, torch.Generator().manual_seed(9), "cpu")
-    zf = evaluate(None, val, physics, method="zf", acceleration=4, seed=0, progress=False)
+    from ddei.runs.preparation import Run, prepare
+    from ddei.workflow.config import RunConfig
+
+    zf_run = Run(
+        RunConfig("zf", "zf", IMG[2:], "reference", 0.0, "cpu", 1),
+        4,
+        0,
+        extracted,
+        extracted.parent / "masks",
+    )
+    zf = evaluate(None, prepare(zf_run, "val", "fp32", 9), zf_run, progress=False)
     assert validation.zero_filled["zf_psnr"] == pytest.approx(zf["psnr"].mean(), abs=1e-9)
     assert validation.zero_filled["zf_ssim"] == pytest.approx(zf["ssim"].mean(), abs=1e-9)
 

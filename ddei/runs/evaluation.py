@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,8 @@ from tqdm.auto import tqdm
 import ddei  # noqa: F401
 from ddei.io.files import atomic_write
 from ddei.mri.metrics import METRICS, metric_functions
-from ddei.mri.precision import check_precision, configure
-from ddei.runs.preparation import (
-    CHANNELS_LAST,
-    build_network,
-    cine_dataset,
-    frames_of,
-    img_size,
-    make_physics,
-    method_of,
-    setup,
-)
+from ddei.mri.precision import configure
+from ddei.runs.preparation import CHANNELS_LAST, Run, RunData, build_network, method_of, prepare
 from ddei.runs.weights import load_state
 from ddei.workflow.config import RunConfig
 from ddei.workflow.provenance import versions_of
@@ -48,41 +40,45 @@ def magnitude(x: torch.Tensor) -> np.ndarray:
     return x.detach().pow(2).sum(1).sqrt().cpu().numpy().astype(np.float32)
 
 
+@dataclass(frozen=True)
+class SavedRecon:
+    """The reconstructions an evaluation keeps for the figures.
+
+    :param path: an ``.npz`` with the magnitudes of the first ``slices`` slices (keys ``<patient>_<view>_s<slice>``),
+        and their ground truth under ``gt/...`` where there is one.
+    :param int slices: how many slices to save (``-1``: all).
+    """
+
+    path: str | os.PathLike
+    slices: int = 2
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module | None,
-    dataset,
-    physics,
-    *,
-    method: str,
-    acceleration: int,
-    seed: int,
-    device: torch.device | str = "cpu",
-    recon_path: str | os.PathLike | None = None,
-    save_recon: int = 2,
+    data: RunData,
+    run: Run,
+    recon: SavedRecon | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Reconstruct every test slice and compute its metrics.
+    """Reconstruct every slice of ``data`` and compute its metrics.
+
+    Slices without ground truth (acquired scans without a fully sampled twin) get no metric row.
 
     :param model: trained network ``model(y, physics)``, or ``None`` for the zero-filled baseline.
-    :param dataset: :class:`ddei.data.dataset.CineSliceDataset` of the test split.
-    :param physics: :class:`deepinv.physics.DynamicMRI`.
-    :param str method: method name written in the table.
-    :param int acceleration: acceleration factor.
-    :param int seed: training seed of the model.
-    :param device: torch device.
-    :param recon_path: if given, an ``.npz`` with the magnitudes of the first ``save_recon`` slices (keys
-        ``<patient>_<view>_s<slice>``), and their ground truth under ``gt/...`` where there is one, for figures.
-        Slices without ground truth (acquired scans without a fully sampled twin) get no metric row.
-    :param int save_recon: how many slices to save (``-1``: all).
+    :param RunData data: the device, the slices (:class:`ddei.data.dataset.CineSliceDataset`) and the physics.
+    :param Run run: the run the rows name (its method, acceleration and seed).
+    :param SavedRecon recon: the reconstructions to keep (``None``: none).
     :param bool progress: show a progress bar.
     :return: one row per slice with the columns :data:`COLUMNS`.
     """
+    dataset, physics, device = data.dataset, data.physics, data.device
+    method, acceleration, seed = run.cfg.method, run.acceleration, run.seed
     metrics = metric_functions()
     versions = versions_of([__name__])
     if model is not None:
         model.to(device).eval()
-    rows, recon = [], {}
+    rows, saved = [], {}
     for i in tqdm(
         range(len(dataset)),
         desc=f"evaluate {method} x{acceleration}",
@@ -102,18 +98,20 @@ def evaluate(
             row |= {name: float(fn(x_hat, x).mean()) for name, fn in metrics.items()}
             row["versions"] = versions
             rows.append(row)
-        if recon_path is not None and (save_recon < 0 or i < save_recon):
+        if recon is not None and (recon.slices < 0 or i < recon.slices):
             key = f"{rec['patient']}_{rec['view']}_s{rec['slice']}"
-            recon[key] = magnitude(x_hat)[0]
+            saved[key] = magnitude(x_hat)[0]
             if truth:
-                recon[f"gt/{key}"] = magnitude(x)[0]
-    if recon_path is not None:
-        atomic_write(recon_path, lambda tmp: _savez(tmp, recon))
+                saved[f"gt/{key}"] = magnitude(x)[0]
+    if recon is not None:
+        atomic_write(recon.path, lambda tmp: _savez(tmp, saved))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def load_model(cfg: RunConfig, model_path, frames: int, rng, precision: str, device) -> torch.nn.Module:
-    """A trained model of the workflow (or an external one, ``cfg.external``), ready to evaluate."""
+def load_model(cfg: RunConfig, model_path, data: RunData, precision: str) -> torch.nn.Module:
+    """A trained model of the workflow (or an external one, ``cfg.external``), ready to evaluate on ``data``'s
+    device (the method's random components draw from its generator)."""
+    device = data.device
     if cfg.external is not None:
         from ddei.mri.models.reference import load_reference_state_dict
 
@@ -126,45 +124,34 @@ def load_model(cfg: RunConfig, model_path, frames: int, rng, precision: str, dev
             f"{model_path} was trained with another configuration than this evaluation's; rerun its train job"
         )
     net = build_network(cfg, precision, False, device)
-    model, _ = method_of(cfg, net, frames, rng, device)
+    model, _ = method_of(cfg, net, data)
     model.load_state_dict(state["state_dict"])
     return model.to(device)
 
 
 def run_evaluation(
-    cfg: RunConfig,
-    acceleration: int,
-    seed: int,
-    *,
-    extract_dir: str | os.PathLike,
-    mask_root: str | os.PathLike,
+    run: Run,
     model_path: str | os.PathLike | None,
     metrics_out: str | os.PathLike,
-    recon_out: str | os.PathLike,
-    save_recon: int,
-    precision: str,
+    recon: SavedRecon | None = None,
+    precision: str = "fp32",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Evaluate a trained model, an external one, or the zero-filled baseline (``cfg.method == "zf"``) on the
-    test split.
+    test split, and write its metrics to ``metrics_out``.
 
+    :param Run run: the method's resolved configuration, the acceleration, the model's seed and the data.
+    :param model_path: the trained weights (``None`` for the zero-filled baseline and external models).
+    :param SavedRecon recon: the reconstructions to keep for the figures.
     :param str precision: ``fp32`` or ``bf16`` for the network (``evaluation.precision``).
     """
-    device = setup(cfg)
-    check_precision(precision, device, "evaluation.precision")
-    dataset = cine_dataset(extract_dir, "test", mask_root, acceleration, cfg, seed)
-    frames = frames_of(dataset)
+    cfg = run.cfg
     # evaluation randomness (t-ssdu* input splits) gets its own stream, fixed by the seed
-    rng = torch.Generator(device="cpu").manual_seed(10_000 + seed)
-    physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)
+    data = prepare(run, "test", precision, 10_000 + run.seed, "evaluation.precision")
     model = None
     if cfg.external is not None or lookup(cfg.base).trained:
-        model = load_model(cfg, model_path, frames, rng, precision, device)
-    df = evaluate(
-        model, dataset, physics,
-        method=cfg.method, acceleration=acceleration, seed=seed, device=device, recon_path=recon_out,
-        save_recon=save_recon, progress=progress,
-    )  # fmt: skip
+        model = load_model(cfg, model_path, data, precision)
+    df = evaluate(model, data, run, recon, progress)
     atomic_write(metrics_out, lambda tmp: df.to_csv(tmp, index=False))
     return df
 

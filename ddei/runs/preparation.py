@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ import ddei  # noqa: F401
 from ddei.data.dataset import CineSliceDataset
 from ddei.mri import losses
 from ddei.mri.models import build_model
-from ddei.mri.precision import configure
+from ddei.mri.precision import check_precision, configure
 from ddei.workflow.config import RunConfig
 from ddei.workflow.provenance import code_fingerprint, files_digest
 from ddei.workflow.registry import Method, lookup
@@ -63,17 +64,77 @@ def img_size(cfg: RunConfig, frames: int) -> tuple[int, int, int, int]:
     return (2, frames, *cfg.image_size)
 
 
-def cine_dataset(extract_dir, split, mask_root, acceleration, cfg: RunConfig, seed) -> CineSliceDataset:
-    return CineSliceDataset(
-        extract_dir,
-        split=split,
-        mask_root=mask_root,
-        acceleration=acceleration,
-        img_size=cfg.image_size,
-        normalisation=cfg.normalisation,
-        noise_sigma=cfg.noise_sigma,
-        noise_seed=seed,
-    )
+@dataclass(frozen=True)
+class Run:
+    """One run of the grid: a method's configuration at one acceleration and seed, and the data it reads.
+
+    :param RunConfig cfg: the method's resolved configuration.
+    :param int acceleration: acceleration factor.
+    :param int seed: the run's seed (training) or the trained model's (evaluation).
+    :param extract_dir: the extraction (``slices/``, ``index.csv``, ``split.csv``).
+    :param mask_root: the folder of the mask folders.
+    """
+
+    cfg: RunConfig
+    acceleration: int
+    seed: int
+    extract_dir: str | os.PathLike
+    mask_root: str | os.PathLike
+
+    def __post_init__(self):
+        object.__setattr__(self, "extract_dir", Path(self.extract_dir))
+        object.__setattr__(self, "mask_root", Path(self.mask_root))
+
+    def dataset(self, split: str) -> CineSliceDataset:
+        """The slices of one split (``train``, ``val`` or ``test``) as the run's method sees them."""
+        cfg = self.cfg
+        return CineSliceDataset(
+            self.extract_dir,
+            split=split,
+            mask_root=self.mask_root,
+            acceleration=self.acceleration,
+            img_size=cfg.image_size,
+            normalisation=cfg.normalisation,
+            noise_sigma=cfg.noise_sigma,
+            noise_seed=self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What a run computes on.
+
+    :param torch.device device: the run's device.
+    :param dataset: the slices of one split (:class:`ddei.data.dataset.CineSliceDataset`, or any dataset of dict
+        samples ``{"x", "y", "params": {"mask"}}``); ``None`` where the run reads scans of its own.
+    :param int frames: the frames of a sample.
+    :param physics: :class:`deepinv.physics.DynamicMRI`, its mask set per sample (``None`` without a dataset).
+    :param torch.Generator rng: the generator the method's random components (and the noise) draw from.
+    """
+
+    device: torch.device | str
+    dataset: torch.utils.data.Dataset | None
+    frames: int
+    physics: torch.nn.Module | None
+    rng: torch.Generator
+
+
+def prepare(run: Run, split: str, precision: str, rng_seed: int, key: str = "training.precision") -> RunData:
+    """The set-up a training run and an evaluation share: threads and device, a check of the precision on it, the
+    split's slices and the operator.
+
+    :param str split: ``train``, ``val`` or ``test``.
+    :param str precision: ``fp32`` or ``bf16``.
+    :param int rng_seed: seed of the generator the method and the noise draw from.
+    :param str key: the config key of ``precision``, named if the device cannot run it.
+    """
+    device = setup(run.cfg)
+    check_precision(precision, device, key)
+    rng = torch.Generator(device="cpu").manual_seed(rng_seed)
+    dataset = run.dataset(split)
+    frames = frames_of(dataset)
+    physics = make_physics(img_size(run.cfg, frames), run.cfg.noise_sigma, rng, device)
+    return RunData(device, dataset, frames, physics, rng)
 
 
 def build_network(cfg: RunConfig, precision: str, compile: bool, device) -> torch.nn.Module:
@@ -87,10 +148,12 @@ def build_network(cfg: RunConfig, precision: str, compile: bool, device) -> torc
     return configure(net, precision, channels_last, compile, device)
 
 
-def method_of(cfg: RunConfig, net, frames, rng, device):
-    return build_method(
-        lookup(cfg.base), net, img_size(cfg, frames), rng, cfg.noise_sigma, cfg.settings, device
+def method_of(cfg: RunConfig, net: nn.Module, data: RunData) -> tuple[nn.Module, list[nn.Module]]:
+    """The configured method of a run on its data: the model adapted to it, and its losses (:func:`build_method`)."""
+    context = losses.LossContext(
+        img_size(cfg, data.frames), data.rng, float(cfg.noise_sigma), dict(cfg.settings), data.device
     )
+    return build_method(lookup(cfg.base), net, context)
 
 
 def frames_of(dataset: CineSliceDataset) -> int:
@@ -133,34 +196,24 @@ def make_physics(img_size: tuple[int, int, int, int], noise_sigma: float, rng: t
 
 
 def build_method(
-    method: Method,
-    model: nn.Module,
-    img_size: tuple[int, int, int, int],
-    rng: torch.Generator,
-    noise_sigma: float,
-    settings: Mapping,
-    device: str | torch.device,
+    method: Method, model: nn.Module, context: losses.LossContext
 ) -> tuple[nn.Module, list[nn.Module]]:
     """The losses of a method, and the model adapted to it (splitting methods wrap the model).
 
     :param Method method: a trained method (see :data:`METHODS`, :func:`variant`).
     :param torch.nn.Module model: reconstruction network ``model(y, physics)``.
-    :param tuple img_size: ``(C, T, H, W)`` of one sample.
-    :param torch.Generator rng: the generator every random component draws from.
-    :param float noise_sigma: measurement noise level (needed by the SURE methods).
-    :param dict settings: the method's settings; must hold every key of ``method.settings``.
-    :param device: torch device.
+    :param LossContext context: image size, generator, noise level (the SURE methods need it), the method's
+        settings (every key of ``method.settings``) and device.
     :return: ``(model, losses)``.
     """
     if not method.trained:
         raise ValueError(f"{method.name!r} is not a trained method")
-    if method.needs_noise and noise_sigma <= 0:
+    if method.needs_noise and context.noise_sigma <= 0:
         raise ValueError(
             f"{method.name} needs noise_sigma > 0 (SURE estimates the risk under Gaussian noise)"
         )
-    missing = [k for k in method.settings if k not in settings]
+    missing = [k for k in method.settings if k not in context.settings]
     if missing:
         raise KeyError(f"{method.name} needs the settings {missing}")
     function, args = method.build
-    ctx = losses.LossContext(tuple(img_size), rng, float(noise_sigma), dict(settings), device)
-    return losses.builder(function, *args)(model, ctx)
+    return losses.builder(function, *args)(model, context)

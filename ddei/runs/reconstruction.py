@@ -25,6 +25,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ from ddei.io.layout import release_mask_key, subsampled_key
 from ddei.io.matlab import MatFileError, mat_shape, write_mat73
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 from ddei.runs.evaluation import load_model
-from ddei.runs.preparation import make_physics
+from ddei.runs.preparation import RunData, make_physics
 from ddei.runs.weights import load_state
 from ddei.workflow.config import RunConfig
 
@@ -50,24 +51,39 @@ class ModelMismatchError(ValueError):
     differs."""
 
 
-def load_reconstructor(model_path: str | os.PathLike, frames: int, device, external: bool = False):
-    """A trained model, ready to reconstruct, and the configuration it was trained with (``None`` for an external
-    model in the reference's format).
+class Reconstructor(NamedTuple):
+    """A trained model ready to reconstruct scans.
+
+    :param model: the model (adapted by its method), called as ``model(y, physics)``.
+    :param RunConfig cfg: the configuration it was trained with (``None`` for an external model).
+    :param device: the device it runs on.
+    """
+
+    model: torch.nn.Module
+    cfg: RunConfig | None
+    device: torch.device | str
+
+
+def load_reconstructor(
+    model_path: str | os.PathLike, frames: int, device, external: bool = False
+) -> Reconstructor:
+    """A trained model, ready to reconstruct, with the configuration it was trained with.
 
     :param model_path: this pipeline's ``model.pt``, or (``external``) a checkpoint of the reference repository.
     :param int frames: frames of the scans it will reconstruct.
     :raises ModelMismatchError: its weights do not fit its network (another architecture or width).
     """
     rng = torch.Generator(device="cpu").manual_seed(0)  # test-time splits (t-ssdu*) draw from it
+    data = RunData(device, None, frames, None, rng)  # each scan gets its own physics (reconstruct_slice)
     try:
         if external:
             cfg = RunConfig(
                 "external", "external", (0, 0), "measurement", 0.0, str(device), 1, external=str(model_path)
             )
-            return load_model(cfg, model_path, frames, rng, "fp32", device), None
+            return Reconstructor(load_model(cfg, model_path, data, "fp32"), None, device)
         state = load_state(model_path, ("state_dict",), map_location=device)
         cfg = RunConfig.from_dict(state["cfg"])
-        return load_model(cfg, model_path, frames, rng, "fp32", device), cfg
+        return Reconstructor(load_model(cfg, model_path, data, "fp32"), cfg, device)
     except (RuntimeError, ValueError, KeyError) as e:
         if isinstance(e, ModelMismatchError):
             raise
@@ -100,11 +116,10 @@ def _grid(native: tuple[int, int], cfg: RunConfig | None) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def reconstruct_slice(
-    model, cfg: RunConfig | None, kspace: np.ndarray, mask: np.ndarray, device
-) -> np.ndarray:
+def reconstruct_slice(reconstructor: Reconstructor, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The reconstruction ``(t, kx, ky)`` complex64 of one measured slice ``(kx, ky, t)`` with its mask ``(kx, ky)``,
     in the scan's units, its k-space equal to the measurement on the mask's lines."""
+    model, cfg, device = reconstructor
     native = kspace.shape[:2]
     grid = _grid(native, cfg)
     k = center_fit(np.moveaxis(kspace, -1, 0), grid)  # (t, H, W)
@@ -128,16 +143,16 @@ def reconstruct_slice(
 
 
 def reconstruct_scan(
-    model,
-    cfg: RunConfig | None,
+    reconstructor: Reconstructor,
     scan: str | os.PathLike,
     acceleration: int,
     out_mat: str | os.PathLike,
     out_gif: str | os.PathLike | None = None,
-    device="cpu",
     progress: bool = True,
 ) -> dict:
     """Reconstruct every slice of one undersampled scan and write the v7.3 file (and the GIF).
+
+    :param Reconstructor reconstructor: the model (:func:`load_reconstructor`).
 
     :param scan: the scan's ``cine_<view>.mat`` (its mask ``cine_<view>_mask.mat`` beside it).
     :param int acceleration: its factor (the keys ``kspace_single_subXX`` and ``maskXX``).
@@ -158,7 +173,7 @@ def reconstruct_scan(
     for s in tqdm(range(shape[2]), desc=f"reconstruct {scan.parent.name} {scan.name}", unit="slice",
                   disable=not progress, mininterval=1.0 if sys.stderr.isatty() else 30.0):  # fmt: skip
         kspace, mask = read_acquired_slice(f, s)
-        slices.append(reconstruct_slice(model, cfg, kspace, mask, device))
+        slices.append(reconstruct_slice(reconstructor, kspace, mask))
     seconds = time.perf_counter() - t0
     series = np.stack(slices)  # (slice, t, kx, ky)
     write_mat73(_parent(out_mat), {OUTPUT_KEY: np.ascontiguousarray(series.transpose(2, 3, 0, 1))})
@@ -203,4 +218,11 @@ def write_gif(series: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> 
     )
 
 
-__all__ = ["OUTPUT_KEY", "ModelMismatchError", "load_reconstructor", "reconstruct_scan", "write_gif"]
+__all__ = [
+    "OUTPUT_KEY",
+    "ModelMismatchError",
+    "Reconstructor",
+    "load_reconstructor",
+    "reconstruct_scan",
+    "write_gif",
+]

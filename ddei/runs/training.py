@@ -28,29 +28,29 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
 from ddei.io.files import CorruptFileError, atomic_write, exclusive, warn
 from ddei.io.layout import REBUILD_EXTRACT
 from ddei.mri.losses import generators
-from ddei.mri.precision import check_precision, warm_up
+from ddei.mri.precision import warm_up
 from ddei.runs.preparation import (
+    Run,
+    RunData,
     build_network,
-    cine_dataset,
     data_digest,
-    frames_of,
     img_size,
     make_physics,
     method_of,
+    prepare,
     run_identity,
-    setup,
     training_code,
 )
 from ddei.runs.validation import VAL_COLUMNS, Validation
 from ddei.runs.weights import NonFiniteWeightsError, load_state, save_state
-from ddei.workflow.config import ConfigError, RunConfig, TrainingConfig
+from ddei.workflow.config import ConfigError, TrainingConfig
 
 
 class NonFiniteLossError(RuntimeError):
@@ -108,8 +108,8 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 
 
 def train_step(
-    model: nn.Module, losses: list[nn.Module], batch: dict, physics, optimizer, epoch: int, device
-) -> float:
+    model: nn.Module, losses: list[nn.Module], batch: dict, physics, optimizer, epoch: int
+) -> torch.Tensor:
     """One optimisation step: forward, the sum of the losses, backward, Adam step.
 
     :param torch.nn.Module model: network (already adapted by the method), called as ``model(y, physics)``.
@@ -118,9 +118,9 @@ def train_step(
     :param physics: :class:`deepinv.physics.DynamicMRI`.
     :param optimizer: the optimizer.
     :param int epoch: current epoch (0-based; some deepinv losses use it).
-    :param device: torch device.
     :return: the loss value (a tensor, not synchronised).
     """
+    device = next(model.parameters()).device
     x, y = batch["x"].to(device, non_blocking=True), batch["y"].to(device, non_blocking=True)
     physics.update(mask=batch["params"]["mask"].to(device, non_blocking=True))
     optimizer.zero_grad(set_to_none=True)
@@ -191,6 +191,23 @@ class RunFiles:
                 object.__setattr__(self, name, Path(value))
 
 
+@dataclass(frozen=True)
+class TrainingJob:
+    """Who a training run is and where it writes.
+
+    :param str run_id: the run's identity (method, acceleration, seed, configuration, data and code, see
+        :func:`ddei.runs.preparation.run_identity`); only an interrupted checkpoint of the same identity is resumed.
+    :param int seed: seed of the data order (and of the global RNGs of a fresh run).
+    :param RunFiles files: checkpoint, loss log and validation log.
+    :param bool progress: show a progress bar.
+    """
+
+    run_id: str
+    seed: int
+    files: RunFiles
+    progress: bool = True
+
+
 @dataclass
 class RunState:
     """The state of one training run: what its checkpoint saves after every epoch and a resumed run restores.
@@ -247,43 +264,32 @@ def _resume(run: RunState, seed: int, device) -> None:
 def train(
     model: nn.Module,
     losses: list[nn.Module],
-    dataset: Dataset,
-    physics,
-    rng: torch.Generator,
+    data: RunData,
     settings: TrainingConfig,
-    *,
-    seed: int,
-    files: RunFiles,
-    device: torch.device | str,
-    run_id: str,
+    job: TrainingJob,
     validation: Validation | None = None,
-    progress: bool = True,
 ) -> nn.Module:
     """Train ``model`` with the sum of ``losses``; resume an interrupted run of the same identity.
 
     :param torch.nn.Module model: network (already adapted by the method), called as ``model(y, physics)``.
     :param list losses: deepinv losses, called as ``loss(x=, x_net=, y=, physics=, model=, epoch=)``.
-    :param torch.utils.data.Dataset dataset: dict samples ``{"x", "y", "params": {"mask"}}``.
-    :param physics: :class:`deepinv.physics.DynamicMRI`; its mask is updated from each batch.
-    :param torch.Generator rng: the generator the method's random components draw from; it and the losses' own
-        mask generators (see :func:`ddei.mri.losses.generators`) are saved and restored.
+    :param RunData data: the device, the training samples (dict samples ``{"x", "y", "params": {"mask"}}``), the
+        physics (its mask is updated from each batch) and the generator the method's random components draw from;
+        it and the losses' own mask generators (see :func:`ddei.mri.losses.generators`) are saved and restored.
     :param TrainingConfig settings: optimisation settings (``validate_every``: steps between validations).
-    :param int seed: seed of the data order (and of the global RNGs of a fresh run).
-    :param RunFiles files: checkpoint, loss log and validation log.
-    :param device: torch device.
-    :param str run_id: the run's identity (method, acceleration, seed, configuration, data and code,
-        see :func:`ddei.runs.preparation.run_identity`); only an interrupted checkpoint of the same identity is resumed.
+    :param TrainingJob job: the run's identity, seed, files and progress bar.
     :param Validation validation: measured before the first step, every ``settings.validate_every`` steps and
         after the last one (``None`` or ``validate_every`` off: no validation).
-    :param bool progress: show a progress bar.
     :return: the trained model (in eval mode).
     :raises NonFiniteLossError: if a loss is NaN or infinite.
     """
-    device = torch.device(device)
+    dataset, physics, device, seed = data.dataset, data.physics, torch.device(data.device), job.seed
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     fingerprint = asdict(settings) | {"seed": seed}
-    run = RunState(model, optimizer, generators(rng, losses), files, run_id, fingerprint, settings.epochs)
+    run = RunState(
+        model, optimizer, generators(data.rng, losses), job.files, job.run_id, fingerprint, settings.epochs
+    )
     _resume(run, seed, device)
     every = int(settings.validate_every or 0) if validation is not None else 0
     n, steps = len(dataset), _steps_per_epoch(len(dataset), settings)
@@ -294,7 +300,7 @@ def train(
             row = {"step": step, "epoch": step / steps, **validation(model)}
             run.val.append(row | {"seconds": seconds, **validation.zero_filled})
 
-    bar = _progress_bar(total, run.epoch * steps, run_id, progress)
+    bar = _progress_bar(total, run.epoch * steps, job.run_id, job.progress)
     validate(run.epoch * steps, run.seconds)
     for epoch in range(run.epoch, settings.epochs):
         model.train()
@@ -304,9 +310,9 @@ def train(
         )
         values, checked, t0, val_before = [], 0, time.perf_counter(), validation.seconds if every else 0.0
         for batch in loader:
-            values.append(train_step(model, losses, batch, physics, optimizer, epoch, device))
+            values.append(train_step(model, losses, batch, physics, optimizer, epoch))
             if len(values) % 10 == 0 or len(values) == steps:  # one host sync per 10 steps
-                _check_finite(values, checked, run_id, epoch, dataset, order, settings.batch_size)
+                _check_finite(values, checked, job.run_id, epoch, loader)
                 bar.update(len(values) - checked)
                 checked = len(values)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{torch.stack(values).float().mean().item():.4g}")
@@ -352,16 +358,17 @@ def pin(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def _check_finite(
-    values: list, checked: int, run_id: str, epoch: int, dataset=None, order=(), batch_size: int = 1
-) -> None:
+def _check_finite(values: list, checked: int, run_id: str, epoch: int, loader: DataLoader) -> None:
+    """Raise :class:`NonFiniteLossError` if a loss after the first ``checked`` is NaN or infinite, naming the
+    batch's slices (``loader`` reads a :class:`~torch.utils.data.Subset` of the dataset in the epoch's order)."""
     recent = torch.stack(values[checked:]).float()
     if not torch.isfinite(recent).all():
         first = checked + int((~torch.isfinite(recent)).nonzero()[0])
-        indices = list(order[first * batch_size : (first + 1) * batch_size])
+        size, epoch_slices = loader.batch_size, loader.dataset
+        indices = list(epoch_slices.indices[first * size : (first + 1) * size])
         raise NonFiniteLossError(
             f"{run_id}: loss is {values[first].item()} at epoch {epoch + 1}, step {first + 1}. "
-            + _nonfinite_cause(dataset, indices)
+            + _nonfinite_cause(epoch_slices.dataset, indices)
         )
 
 
@@ -437,37 +444,30 @@ def _write_log(log: list[dict], path: Path, columns: list[str]) -> None:
     atomic_write(path, write)
 
 
-def validation_of(cfg: RunConfig, extract_dir, mask_root, acceleration: int, seed: int, frames: int, device):
+def validation_of(run: Run, frames: int, device) -> Validation | None:
     """The run's :class:`ddei.runs.validation.Validation` on the ``val`` patients, or ``None`` if validation is off.
 
     :raises ConfigError: validation is on but the split has no validation patient.
     """
-    if not cfg.training.validate_every:
+    every = run.cfg.training.validate_every
+    if not every:
         return None
     from ddei.data.extract import load_index
 
-    if not (load_index(extract_dir)["split"] == "val").any():
+    if not (load_index(run.extract_dir)["split"] == "val").any():
         raise ConfigError(
-            f"training.validate_every is {cfg.training.validate_every} but {Path(extract_dir) / 'split.csv'} has "
-            "no validation patient: raise data.val_fraction (or add patients), or set training.validate_every: "
-            "false"
+            f"training.validate_every is {every} but {run.extract_dir / 'split.csv'} has no validation patient: "
+            "raise data.val_fraction (or add patients), or set training.validate_every: false"
         )
-    dataset = cine_dataset(extract_dir, "val", mask_root, acceleration, cfg, seed)
-    rng = torch.Generator(device="cpu").manual_seed(seed)  # never drawn from: the model's inputs are fixed
-    return Validation(dataset, make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device), device)
+    rng = torch.Generator(device="cpu").manual_seed(
+        run.seed
+    )  # never drawn from: the model's inputs are fixed
+    physics = make_physics(img_size(run.cfg, frames), run.cfg.noise_sigma, rng, device)
+    return Validation(run.dataset("val"), physics, device)
 
 
 def run_training(
-    cfg: RunConfig,
-    acceleration: int,
-    seed: int,
-    *,
-    extract_dir: str | os.PathLike,
-    mask_root: str | os.PathLike,
-    model_out: str | os.PathLike,
-    files: RunFiles,
-    code: str | None = None,
-    progress: bool = True,
+    run: Run, model_out: str | os.PathLike, files: RunFiles, code: str | None = None, progress: bool = True
 ) -> str:
     """Train one method at one acceleration and seed; write the weights to ``model_out``.
 
@@ -476,41 +476,29 @@ def run_training(
     on ``<checkpoint>.lock`` from start to end: a second process on the same run refuses to start
     (:class:`ddei.io.files.LockedError`, naming the first one's PID).
 
-    :param RunConfig cfg: the method's resolved configuration (a trained method).
+    :param Run run: the method's resolved configuration (a trained method), acceleration, seed and data.
     :param RunFiles files: checkpoint, loss log and validation log of the run.
     :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
     :return: the run's identity.
     """
     with exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}"):
-        return _run_training(
-            cfg, acceleration, seed, extract_dir, mask_root, model_out, files, code, progress
-        )
+        return _run_training(run, model_out, files, code, progress)
 
 
-def _run_training(
-    cfg, acceleration, seed, extract_dir, mask_root, model_out, files: RunFiles, code, progress
-) -> str:
-    tr = cfg.training
-    device = setup(cfg)
-    check_precision(tr.precision, device)
-    rng = torch.Generator(device="cpu").manual_seed(seed)
-    dataset = cine_dataset(extract_dir, "train", mask_root, acceleration, cfg, seed)
-    frames = frames_of(dataset)
-    validation = validation_of(cfg, extract_dir, mask_root, acceleration, seed, frames, device)
-    rid = run_identity(cfg, acceleration, seed, data_digest(dataset), code or training_code())
-    torch.manual_seed(seed)  # the network's initial weights
-    net = build_network(cfg, tr.precision, tr.compile, device)
-    physics = make_physics(img_size(cfg, frames), cfg.noise_sigma, rng, device)
+def _run_training(run: Run, model_out, files: RunFiles, code: str | None, progress: bool) -> str:
+    cfg, tr = run.cfg, run.cfg.training
+    data = prepare(run, "train", tr.precision, run.seed)
+    validation = validation_of(run, data.frames, data.device)
+    rid = run_identity(cfg, run.acceleration, run.seed, data_digest(data.dataset), code or training_code())
+    torch.manual_seed(run.seed)  # the network's initial weights
+    net = build_network(cfg, tr.precision, tr.compile, data.device)
     if tr.compile:
-        sample = dataset[0]
-        physics.update(mask=sample["params"]["mask"][None].to(device))
-        seconds = warm_up(net, sample["y"][None].to(device), physics)
+        sample = data.dataset[0]
+        data.physics.update(mask=sample["params"]["mask"][None].to(data.device))
+        seconds = warm_up(net, sample["y"][None].to(data.device), data.physics)
         print(f"compiled the network in {seconds:.1f} s")
-    model, losses = method_of(cfg, net, frames, rng, device)
-    model = train(
-        model, losses, dataset, physics, rng, tr,
-        seed=seed, files=files, device=device, run_id=rid, validation=validation, progress=progress,
-    )  # fmt: skip
+    model, losses = method_of(cfg, net, data)
+    model = train(model, losses, data, tr, TrainingJob(rid, run.seed, files, progress), validation)
     state = {"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}
     save_state(model_out, state, MODEL_WEIGHTS)
     files.checkpoint.unlink(missing_ok=True)

@@ -12,20 +12,16 @@ from ddei.io.files import die_with_parent
 die_with_parent()  # a job whose snakemake is killed ends too, rather than write on beside the next one
 
 from ddei.mri.metrics import METRICS
-from ddei.runs.evaluation import run_evaluation
+from ddei.runs.evaluation import SavedRecon, run_evaluation
+from ddei.runs.preparation import Run
 from ddei.workflow.config import RunConfig
 
 w, p = snakemake.wildcards, snakemake.params
 df = run_evaluation(
-    RunConfig.from_dict(p.cfg),
-    int(w.acc),
-    int(w.seed),
-    extract_dir=p.extract_dir,
-    mask_root=p.mask_root,
-    model_path=snakemake.input.get("model"),
-    metrics_out=snakemake.output.metrics,
-    recon_out=snakemake.output.recon,
-    save_recon=p.save_recon,
+    Run(RunConfig.from_dict(p.cfg), int(w.acc), int(w.seed), p.extract_dir, p.mask_root),
+    snakemake.input.get("model"),
+    snakemake.output.metrics,
+    SavedRecon(snakemake.output.recon, p.save_recon),
     precision=p.precision,
 )
 print(df[list(METRICS)].describe().to_string())

@@ -19,7 +19,7 @@ from ddei.runs.reconstruction import load_reconstructor, reconstruct_scan
 w, p = snakemake.wildcards, snakemake.params
 device = pick_device(p.device)
 frames = mat_shape(p.scan, subsampled_key(int(w.acc2)))[-1]
-model, cfg = load_reconstructor(snakemake.input.model, frames, device, external=p.external)
-cost = reconstruct_scan(model, cfg, p.scan, int(w.acc2), snakemake.output.mat, snakemake.output.gif, device)
+reconstructor = load_reconstructor(snakemake.input.model, frames, device, external=p.external)
+cost = reconstruct_scan(reconstructor, p.scan, int(w.acc2), snakemake.output.mat, snakemake.output.gif)
 print(f"{p.scan}: {cost['slices']} slices of {cost['shape'][:2]} (kx, ky), {cost['shape'][3]} frames, "
       f"{cost['seconds_per_slice']:.2f} s per slice on {device}")  # fmt: skip
