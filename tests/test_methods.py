@@ -290,4 +290,6 @@ def test_every_mutant_still_applies_to_the_code():
     stale = {m["name"]: (REPO / m["file"]).read_text().count(m["old"]) for m in mutants}
     assert {name: n for name, n in stale.items() if n != 1} == {}
     for m in mutants:
-        assert all((REPO / t.split("::")[0]).exists() for t in m["tests"] if t.startswith("tests/")), m["name"]
+        assert all((REPO / t.split("::")[0]).exists() for t in m["tests"] if t.startswith("tests/")), m[
+            "name"
+        ]

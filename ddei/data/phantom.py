@@ -676,120 +676,208 @@ def _groove(e0: float, rv_axes: tuple[float, float], side: int) -> float:
     return side * (first - 0.12)
 
 
-def _lax_heart(heart: _Heart, contraction, systolic, p: Patient, view: str, rng, patches) -> None:
-    """Long-axis heart in its own frame: mitral annulus at the origin, apex towards ``+x``, RV towards ``-y``."""
-    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
-    intensity, h, c = p.intensity, p.heart, contraction
-    myo, blood = intensity["myocardium"], intensity["blood"]
+@dataclass
+class _LaxGeometry:
+    """Where a long-axis view's chambers lie at one moment, in the heart's frame (see :func:`_lax_heart`): the LV
+    cavity's ellipse ``(centre, a, b)`` and its epicardium ``b_epi``, the annulus ``base``, the atria's ``roof`` and
+    (4-chamber view) the RV's ellipse and the right atrium's position."""
+
+    length: float
+    radius: float
+    wall: float
+    base: float
+    apex_wall: float
+    a: float
+    centre: float
+    b: float
+    b_epi: float
+    roof: float
+    atrium_width: float
+    low: float
+    high: float
+    rv_base: float = 0.0
+    rv_a: float = 0.0
+    rv_b: float = 0.0
+    rv_y: float = 0.0
+    ra_y: float = 0.0
+    rv_centre: float = 0.0
+
+
+def _lax_geometry(h: float, c, p: Patient, view: str, rng) -> _LaxGeometry:
+    """The chambers' geometry (two draws from ``rng``: the LV's length and the atria's roof)."""
     length, radius, wall = 0.5 * h * rng.uniform(0.92, 1.08), 0.145 * h, 0.055 * h
     # LV: the annulus descends towards the fixed apex in systole; the apical wall thickens.
     base = 0.07 * h * c
     apex = length + 0.8 * wall
     apex_wall = 0.8 * wall * (1 + 0.4 * c)
     a = (apex - apex_wall - base) / 1.66  # the cavity is widest a third of the way to the apex
-    centre = apex - apex_wall - a
     b = radius * np.sqrt(1 - p.ef * c)
-    b_epi = np.sqrt(b**2 + (radius + wall) ** 2 - radius**2)
-    beyond_base = _sigmoid((x - base) / edge)
-    roof = -0.3 * h * rng.uniform(0.9, 1.1)  # the atria fill as the annulus descends
-    atrium_width = 0.14 * h * (1 + 0.1 * c)
-    low, high = -(radius + wall) - 0.05, radius + wall + 0.05
+    g = _LaxGeometry(
+        length=length,
+        radius=radius,
+        wall=wall,
+        base=base,
+        apex_wall=apex_wall,
+        a=a,
+        centre=apex - apex_wall - a,
+        b=b,
+        b_epi=np.sqrt(b**2 + (radius + wall) ** 2 - radius**2),
+        roof=-0.3 * h * rng.uniform(0.9, 1.1),  # the atria fill as the annulus descends
+        atrium_width=0.14 * h * (1 + 0.1 * c),
+        low=-(radius + wall) - 0.05,
+        high=radius + wall + 0.05,
+    )
     if view == "lax4ch":
-        rv_base = 0.04 * h + 0.1 * h * c
-        rv_a = (0.8 * length - rv_base) / 1.66
-        rv_b = 0.11 * h * np.sqrt(1 - p.rv_ef * c)
-        rv_y = -(b_epi + 0.55 * rv_b)
-        ra_y = -(radius + wall) - 0.6 * 0.11 * h - 0.03 * h
-        low = ra_y - 0.16 * h
+        g.rv_base = 0.04 * h + 0.1 * h * c
+        g.rv_a = (0.8 * length - g.rv_base) / 1.66
+        g.rv_b = 0.11 * h * np.sqrt(1 - p.rv_ef * c)
+        g.rv_y = -(g.b_epi + 0.55 * g.rv_b)
+        g.ra_y = -(radius + wall) - 0.6 * 0.11 * h - 0.03 * h
+        g.low = g.ra_y - 0.16 * h
+        g.rv_centre = 0.8 * length - g.rv_a
+    return g
+
+
+def _lax_heart(heart: _Heart, contraction, systolic, p: Patient, view: str, rng, patches) -> None:
+    """Long-axis heart in its own frame: mitral annulus at the origin, apex towards ``+x``, RV towards ``-y``."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
+    intensity, h, c = p.intensity, p.heart, contraction
+    myo, blood = intensity["myocardium"], intensity["blood"]
+    g = _lax_geometry(h, c, p, view, rng)
+    apex = g.length + 0.8 * g.wall
     envelope = _ellipse(
-        x, y, ((apex + roof) / 2, (low + high) / 2), ((apex - roof) / 2 + 0.03, (high - low) / 2), edge
+        x,
+        y,
+        ((apex + g.roof) / 2, (g.low + g.high) / 2),
+        ((apex - g.roof) / 2 + 0.03, (g.high - g.low) / 2),
+        edge,
     )
     canvas.paint(envelope * patches, 0.9 * intensity["fat"], "fat")
-    # Coronary arteries in the atrioventricular grooves: the circumflex, and the right coronary in 4-chamber view.
-    groove = b_epi * np.sqrt(1 - ((base - 0.01 * h - centre) / (a + apex_wall)) ** 2)
-    _coronary(heart, (base - 0.01 * h, groove + 0.012 * h), h, intensity)
+    _lax_coronaries(heart, g, view, h, intensity)
+    _lax_atria(heart, g, view, h, c, intensity)
     if view == "lax4ch":
-        rv_centre = 0.8 * length - rv_a
-        groove = (rv_b + 0.02 * h) * np.sqrt(1 - ((rv_base - 0.01 * h - rv_centre) / (rv_a + 0.02)) ** 2)
-        _coronary(heart, (rv_base - 0.01 * h, rv_y - groove - 0.012 * h), h, intensity)
-    atria = [(0.06 * h if view == "lax3ch" else 0.0, base, atrium_width)]
-    if view == "lax4ch":
-        atria.append((ra_y, rv_base, 0.13 * h * (1 + 0.1 * c)))
-    for y0, end, width in atria:
-        canvas.paint(
-            _ellipse(x, y, ((end + roof) / 2, y0), ((end - roof) / 2 + 0.012, width + 0.012), edge),
-            myo,
-            "myocardium",
-        )
-    for y0, end, width in atria:
-        canvas.paint(
-            _ellipse(x, y, ((end + roof) / 2, y0), ((end - roof) / 2, width), edge),
-            0.93 * blood,
-            "atrial_blood",
-        )
-    if view == "lax4ch":
-        rv_beyond = _sigmoid((x - rv_base) / edge)
-        canvas.paint(
-            rv_beyond * _ellipse(x, y, (rv_centre, rv_y), (rv_a + 0.02, rv_b + 0.02 * h), edge),
-            myo,
-            "myocardium",
-        )
-        canvas.paint(
-            rv_beyond * _ellipse(x, y, (rv_centre, rv_y), (rv_a, rv_b), edge), 0.95 * blood, "rv_blood"
-        )
-        # Coarse trabeculae on the RV free wall and the moderator band, from the septum across the apical RV.
-        strands = _draw_strands(
-            rng,
-            rng.integers(4, 8),
-            angles=(-1.9, 0.1),
-            gap=(-0.006 * h, -0.004 * h),
-            length=(0.02 * h, 0.055 * h),
-            width=(0.008 * h, 0.016 * h),
-        )
-        _trabeculae(heart, (rv_centre, rv_y), (rv_a, rv_b), strands, c, myo)
-        septal, free = rv_centre + 0.35 * rv_a, rv_centre + 0.35 * rv_a + 0.03 * h
-        band = (
-            (septal, rv_y + rv_b * np.sqrt(1 - 0.35**2) + 0.01 * h),
-            (free, rv_y - rv_b * np.sqrt(np.clip(1 - ((free - rv_centre) / rv_a) ** 2, 0, 1)) - 0.008 * h),
-        )
-        heart.paint_strand(*band, 0.022 * h * (1 + 0.2 * c), myo, "myocardium")
+        _lax4ch_rv(heart, g, h, c, intensity, rng)
     elif view == "lax3ch":  # the anterior RV, in front of the septum
-        rv = ((0.35 * length, -(radius + wall) - 0.07 * h), (0.25 * h, 0.075 * h * (1 - 0.2 * c)))
-        canvas.paint(_ellipse(x, y, rv[0], (rv[1][0] + 0.02, rv[1][1] + 0.02 * h), edge), myo, "myocardium")
-        canvas.paint(_ellipse(x, y, *rv, edge), 0.95 * blood, "rv_blood")
-        strands = _draw_strands(
-            rng,
-            rng.integers(3, 6),
-            angles=(-2.5, -0.6),
-            gap=(-0.006 * h, -0.004 * h),
-            length=(0.015 * h, 0.035 * h),
-            width=(0.008 * h, 0.014 * h),
-        )
-        _trabeculae(heart, *rv, strands, c, myo)
+        _lax3ch_rv(heart, g, h, c, intensity, rng)
     canvas.paint(
-        _sigmoid((x - base + 0.01 * h) / edge) * _ellipse(x, y, (centre, 0.0), (a + apex_wall, b_epi), edge),
+        _sigmoid((x - g.base + 0.01 * h) / edge)
+        * _ellipse(x, y, (g.centre, 0.0), (g.a + g.apex_wall, g.b_epi), edge),
         myo,
         "myocardium",
     )
-    valves = [(base, 0.0, 0.75 * b, systolic)]  # mitral: closed in systole
-    if view == "lax3ch":  # aortic root leaving the LV outflow tract; its valve is open in systole
-        direction = math.pi + 0.45
-        start = (0.02 * h, -0.55 * (radius + wall))
-        half, rad = 0.17 * h, 0.06 * h
-        root = (start[0] + half * math.cos(direction), start[1] + half * math.sin(direction))
-        canvas.paint(_ellipse(x, y, root, (half, rad + 0.012), edge, direction), myo, "myocardium")
-        canvas.paint(_ellipse(x, y, root, (half, rad), edge, direction), 0.9 * blood, "vessel")
-        valve = (start[0] + 0.05 * h * math.cos(direction), start[1] + 0.05 * h * math.sin(direction))
-        canvas.paint(
-            _ellipse(x, y, valve, (0.01 * h, 0.9 * rad), edge, direction) * (1 - systolic), myo, None
-        )
-    canvas.paint(beyond_base * _ellipse(x, y, (centre, 0.0), (a, b), edge), blood, "lv_blood")
-    _lv_fine_structure(heart, (centre, a, b, base), c, systolic, view, h, myo, rng)
+    valves = [(g.base, 0.0, 0.75 * g.b, systolic)]  # mitral: closed in systole
+    if view == "lax3ch":
+        _aortic_root(heart, g, h, systolic, intensity)
+    canvas.paint(
+        _sigmoid((x - g.base) / edge) * _ellipse(x, y, (g.centre, 0.0), (g.a, g.b), edge), blood, "lv_blood"
+    )
+    _lv_fine_structure(heart, (g.centre, g.a, g.b, g.base), c, systolic, view, h, myo, rng)
     if view == "lax4ch":
-        valves.append((rv_base, rv_y, 0.7 * rv_b, systolic))
+        valves.append((g.rv_base, g.rv_y, 0.7 * g.rv_b, systolic))
+    _valves(heart, valves, h, myo)
+
+
+def _lax_coronaries(heart: _Heart, g: _LaxGeometry, view: str, h: float, intensity: dict) -> None:
+    """Coronary arteries in the atrioventricular grooves: the circumflex, and the right coronary in 4-chamber
+    view."""
+    groove = g.b_epi * np.sqrt(1 - ((g.base - 0.01 * h - g.centre) / (g.a + g.apex_wall)) ** 2)
+    _coronary(heart, (g.base - 0.01 * h, groove + 0.012 * h), h, intensity)
+    if view == "lax4ch":
+        groove = (g.rv_b + 0.02 * h) * np.sqrt(
+            1 - ((g.rv_base - 0.01 * h - g.rv_centre) / (g.rv_a + 0.02)) ** 2
+        )
+        _coronary(heart, (g.rv_base - 0.01 * h, g.rv_y - groove - 0.012 * h), h, intensity)
+
+
+def _lax_atria(heart: _Heart, g: _LaxGeometry, view: str, h: float, c, intensity: dict) -> None:
+    """The left atrium (and the right one in 4-chamber view): walls first, then blood."""
+    x, y, edge = heart.x, heart.y, heart.edge
+    atria = [(0.06 * h if view == "lax3ch" else 0.0, g.base, g.atrium_width)]
+    if view == "lax4ch":
+        atria.append((g.ra_y, g.rv_base, 0.13 * h * (1 + 0.1 * c)))
+    for y0, end, width in atria:
+        heart.canvas.paint(
+            _ellipse(x, y, ((end + g.roof) / 2, y0), ((end - g.roof) / 2 + 0.012, width + 0.012), edge),
+            intensity["myocardium"],
+            "myocardium",
+        )
+    for y0, end, width in atria:
+        heart.canvas.paint(
+            _ellipse(x, y, ((end + g.roof) / 2, y0), ((end - g.roof) / 2, width), edge),
+            0.93 * intensity["blood"],
+            "atrial_blood",
+        )
+
+
+def _lax4ch_rv(heart: _Heart, g: _LaxGeometry, h: float, c, intensity: dict, rng) -> None:
+    """The 4-chamber view's RV: wall, blood, coarse trabeculae on the free wall and the moderator band, from the
+    septum across the apical RV."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
+    myo = intensity["myocardium"]
+    rv_beyond = _sigmoid((x - g.rv_base) / edge)
+    centre, rv_a, rv_b, rv_y = g.rv_centre, g.rv_a, g.rv_b, g.rv_y
+    canvas.paint(
+        rv_beyond * _ellipse(x, y, (centre, rv_y), (rv_a + 0.02, rv_b + 0.02 * h), edge), myo, "myocardium"
+    )
+    canvas.paint(
+        rv_beyond * _ellipse(x, y, (centre, rv_y), (rv_a, rv_b), edge), 0.95 * intensity["blood"], "rv_blood"
+    )
+    strands = _draw_strands(
+        rng,
+        rng.integers(4, 8),
+        angles=(-1.9, 0.1),
+        gap=(-0.006 * h, -0.004 * h),
+        length=(0.02 * h, 0.055 * h),
+        width=(0.008 * h, 0.016 * h),
+    )
+    _trabeculae(heart, (centre, rv_y), (rv_a, rv_b), strands, c, myo)
+    septal, free = centre + 0.35 * rv_a, centre + 0.35 * rv_a + 0.03 * h
+    band = (
+        (septal, rv_y + rv_b * np.sqrt(1 - 0.35**2) + 0.01 * h),
+        (free, rv_y - rv_b * np.sqrt(np.clip(1 - ((free - centre) / rv_a) ** 2, 0, 1)) - 0.008 * h),
+    )
+    heart.paint_strand(*band, 0.022 * h * (1 + 0.2 * c), myo, "myocardium")
+
+
+def _lax3ch_rv(heart: _Heart, g: _LaxGeometry, h: float, c, intensity: dict, rng) -> None:
+    """The 3-chamber view's anterior RV, in front of the septum, with its trabeculae."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
+    myo = intensity["myocardium"]
+    rv = ((0.35 * g.length, -(g.radius + g.wall) - 0.07 * h), (0.25 * h, 0.075 * h * (1 - 0.2 * c)))
+    canvas.paint(_ellipse(x, y, rv[0], (rv[1][0] + 0.02, rv[1][1] + 0.02 * h), edge), myo, "myocardium")
+    canvas.paint(_ellipse(x, y, *rv, edge), 0.95 * intensity["blood"], "rv_blood")
+    strands = _draw_strands(
+        rng,
+        rng.integers(3, 6),
+        angles=(-2.5, -0.6),
+        gap=(-0.006 * h, -0.004 * h),
+        length=(0.015 * h, 0.035 * h),
+        width=(0.008 * h, 0.014 * h),
+    )
+    _trabeculae(heart, *rv, strands, c, myo)
+
+
+def _aortic_root(heart: _Heart, g: _LaxGeometry, h: float, systolic, intensity: dict) -> None:
+    """The 3-chamber view's aortic root leaving the LV outflow tract; its valve is open in systole."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
+    myo = intensity["myocardium"]
+    direction = math.pi + 0.45
+    start = (0.02 * h, -0.55 * (g.radius + g.wall))
+    half, rad = 0.17 * h, 0.06 * h
+    root = (start[0] + half * math.cos(direction), start[1] + half * math.sin(direction))
+    canvas.paint(_ellipse(x, y, root, (half, rad + 0.012), edge, direction), myo, "myocardium")
+    canvas.paint(_ellipse(x, y, root, (half, rad), edge, direction), 0.9 * intensity["blood"], "vessel")
+    valve = (start[0] + 0.05 * h * math.cos(direction), start[1] + 0.05 * h * math.sin(direction))
+    canvas.paint(_ellipse(x, y, valve, (0.01 * h, 0.9 * rad), edge, direction) * (1 - systolic), myo, None)
+
+
+def _valves(heart: _Heart, valves: list, h: float, myo: float) -> None:
+    """Atrioventricular valves ``(x0, y0, half_width, closed)``: a closed leaflet line, or two open leaflets pointing
+    into the ventricle."""
+    canvas, x, y, edge = heart.canvas, heart.x, heart.y, heart.edge
     for x0, y0, half_width, closed in valves:
         canvas.paint(_ellipse(x, y, (x0, y0), (0.01 * h, half_width), edge) * closed, myo, None)
-        for side in (-1, 1):  # open leaflets, pointing into the ventricle
+        for side in (-1, 1):
             leaflet = _ellipse(
                 x, y, (x0 + 0.06 * h, y0 + side * 0.8 * half_width), (0.06 * h, 0.008 * h), edge
             )

@@ -165,122 +165,135 @@ class ReconGrid:
         self.gt, self.recon, self.key = gt, recon, key
         self.methods = list(recon)
         self.acceleration = acceleration
-        t, h, w = gt.shape
-        self.frames = t
+        self.frames = gt.shape[0]
         self.vmax = float(np.percentile(gt, 99.5)) or float(gt.max()) or 1.0
         errors = np.stack([np.abs(r - gt) for r in recon.values()])
         self.emax = float(np.percentile(errors, 99.5)) or float(errors.max()) or 1.0
         self.xt_row = xt_row
-
-        ncol = 1 + len(self.methods)
-        img_h = panel_in * h / w
-        heights = [img_h, img_h] + ([panel_in * 0.55] if xt_row is not None else [])
-        left, right, top, bottom, gap = 0.42, 0.95, 0.78, 0.12, 0.06
-        cbar_w, cbar_gap = 0.1, 0.12
-        fig_w = left + ncol * panel_in + (ncol - 1) * gap + cbar_gap + cbar_w + right
-        fig_h = top + sum(heights) + gap * (len(heights) - 1) + bottom
-        self.fig = fig = Figure(figsize=(fig_w, fig_h))
-        FigureCanvasAgg(fig)
-        widths = [panel_in] * ncol + [cbar_w]
-        gs = GridSpec(
-            len(heights),
-            ncol + 1,
-            figure=fig,
-            left=left / fig_w,
-            right=1 - right / fig_w,
-            top=1 - top / fig_h,
-            bottom=bottom / fig_h,
-            width_ratios=widths,
-            height_ratios=heights,
-            wspace=gap / panel_in,
-            hspace=gap / np.mean(heights),
-        )
-        # the colour-bar column sits cbar_gap away from the panels: shift it by hand
+        gs = self._layout(panel_in)
         self.images, self.errors = [], []
         columns = ["gt"] + self.methods
         for j, m in enumerate(columns):
-            ax = fig.add_subplot(gs[0, j])
-            data = gt if m == "gt" else recon[m]
-            self.images.append(
-                ax.imshow(data[0], cmap=IMAGE_CMAP, vmin=0, vmax=self.vmax, interpolation="nearest")
-            )
-            _bare(ax)
-            if m == "gt":
-                ax.set_title("Ground truth\n(fully sampled)")
-            else:
-                shown = "n/a" if np.isnan(psnrs[m]) else f"{psnrs[m]:.2f} dB"
-                ax.set_title(f"{label(m)}\nPSNR {shown}")
-                ax.title.set_color(colour(m))
-            if j == 0:
-                ax.set_ylabel("Magnitude")
-                if xt_row is not None:
-                    ax.axhline(xt_row, color="#00bfff", lw=0.9, ls=(0, (3, 2)))
-                    ax.annotate(
-                        "x–t line",
-                        (0.02, xt_row),
-                        xycoords=("axes fraction", "data"),
-                        xytext=(0, 2),
-                        textcoords="offset points",
-                        color="#00bfff",
-                        fontsize=7,
-                        va="bottom",
-                    )
-            ax = fig.add_subplot(gs[1, j])
-            _bare(ax)
-            if m == "gt":
-                ax.set_ylabel("Error")
-                ax.text(
-                    0.5,
-                    0.5,
-                    "|recon − GT|\nshared scale",
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                    fontsize=8,
-                    color="#555555",
-                    style="italic",
-                )
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-                continue
-            self.errors.append(
-                ax.imshow(
-                    np.abs(recon[m][0] - gt[0]),
-                    cmap=ERROR_CMAP,
-                    vmin=0,
-                    vmax=self.emax,
-                    interpolation="nearest",
-                )
-            )
+            self._magnitude_panel(gs[0, j], m, psnrs, first=j == 0)
+            self._error_panel(gs[1, j], m)
         if xt_row is not None:
             for j, m in enumerate(columns):
-                ax = fig.add_subplot(gs[2, j])
-                data = gt if m == "gt" else recon[m]
-                ax.imshow(
-                    data[:, xt_row, :],
-                    cmap=IMAGE_CMAP,
-                    vmin=0,
-                    vmax=self.vmax,
-                    aspect="auto",
-                    interpolation="nearest",
-                    extent=(-0.5, w - 0.5, t + 0.5, 0.5),
-                )
-                _bare(ax)
-                if j == 0:
-                    ax.set_ylabel("x–t\n(time ↓)")
-        cax = fig.add_subplot(gs[0, ncol])
-        cb = fig.colorbar(self.images[0], cax=cax)
-        cb.set_label("magnitude (a.u.)")
-        cax = fig.add_subplot(gs[1, ncol])
-        cb = fig.colorbar(self.errors[0], cax=cax)
-        cb.set_label("|error| (a.u.)")
-        for cax in fig.axes[-2:]:
-            pos = cax.get_position()
-            cax.set_position([pos.x0 + cbar_gap / fig_w, pos.y0, pos.width, pos.height])
-            cax.tick_params(labelsize=7)
+                self._xt_panel(gs[2, j], m, first=j == 0)
+        self._colour_bars(gs, len(columns))
         patient, view, s = parse_key(key)
         self.where = f"×{acceleration} acceleration · test slice {patient} {view.upper()} {s}"
-        self.suptitle = fig.suptitle(self.where, y=1 - 0.12 / fig_h, va="top")
+        self.suptitle = self.fig.suptitle(self.where, y=1 - 0.12 / self._size[1], va="top")
+
+    #: Margins, gaps and the colour bars' width and gap, in inches.
+    LEFT, RIGHT, TOP, BOTTOM, GAP, CBAR_W, CBAR_GAP = 0.42, 0.95, 0.78, 0.12, 0.06, 0.1, 0.12
+
+    def _layout(self, panel_in: float) -> GridSpec:
+        """The figure and its grid: a column per image and one for the colour bars; rows magnitude, error and
+        (optionally) x–t."""
+        h, w = self.gt.shape[1:]
+        ncol = 1 + len(self.methods)
+        img_h = panel_in * h / w
+        heights = [img_h, img_h] + ([panel_in * 0.55] if self.xt_row is not None else [])
+        fig_w = self.LEFT + ncol * panel_in + (ncol - 1) * self.GAP + self.CBAR_GAP + self.CBAR_W + self.RIGHT
+        fig_h = self.TOP + sum(heights) + self.GAP * (len(heights) - 1) + self.BOTTOM
+        self._size = (fig_w, fig_h)
+        self.fig = Figure(figsize=(fig_w, fig_h))
+        FigureCanvasAgg(self.fig)
+        return GridSpec(
+            len(heights),
+            ncol + 1,
+            figure=self.fig,
+            left=self.LEFT / fig_w,
+            right=1 - self.RIGHT / fig_w,
+            top=1 - self.TOP / fig_h,
+            bottom=self.BOTTOM / fig_h,
+            width_ratios=[panel_in] * ncol + [self.CBAR_W],
+            height_ratios=heights,
+            wspace=self.GAP / panel_in,
+            hspace=self.GAP / np.mean(heights),
+        )
+
+    def _series(self, m: str) -> np.ndarray:
+        return self.gt if m == "gt" else self.recon[m]
+
+    def _magnitude_panel(self, cell, m: str, psnrs: dict, first: bool) -> None:
+        """The first frame's magnitude, titled with the method and its PSNR (the first panel marks the x–t line)."""
+        ax = self.fig.add_subplot(cell)
+        self.images.append(
+            ax.imshow(self._series(m)[0], cmap=IMAGE_CMAP, vmin=0, vmax=self.vmax, interpolation="nearest")
+        )
+        _bare(ax)
+        if m == "gt":
+            ax.set_title("Ground truth\n(fully sampled)")
+        else:
+            shown = "n/a" if np.isnan(psnrs[m]) else f"{psnrs[m]:.2f} dB"
+            ax.set_title(f"{label(m)}\nPSNR {shown}")
+            ax.title.set_color(colour(m))
+        if not first:
+            return
+        ax.set_ylabel("Magnitude")
+        if self.xt_row is not None:
+            ax.axhline(self.xt_row, color="#00bfff", lw=0.9, ls=(0, (3, 2)))
+            ax.annotate(
+                "x–t line",
+                (0.02, self.xt_row),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, 2),
+                textcoords="offset points",
+                color="#00bfff",
+                fontsize=7,
+                va="bottom",
+            )
+
+    def _error_panel(self, cell, m: str) -> None:
+        """The first frame's error ``|recon − GT|`` on the shared scale (under the ground truth: the row's legend)."""
+        ax = self.fig.add_subplot(cell)
+        _bare(ax)
+        if m == "gt":
+            ax.set_ylabel("Error")
+            ax.text(
+                0.5,
+                0.5,
+                "|recon − GT|\nshared scale",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=8,
+                color="#555555",
+                style="italic",
+            )
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            return
+        error = np.abs(self.recon[m][0] - self.gt[0])
+        self.errors.append(ax.imshow(error, cmap=ERROR_CMAP, vmin=0, vmax=self.emax, interpolation="nearest"))
+
+    def _xt_panel(self, cell, m: str, first: bool) -> None:
+        """The x–t profile along :attr:`xt_row`, time downwards."""
+        t, _, w = self.gt.shape
+        ax = self.fig.add_subplot(cell)
+        ax.imshow(
+            self._series(m)[:, self.xt_row, :],
+            cmap=IMAGE_CMAP,
+            vmin=0,
+            vmax=self.vmax,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(-0.5, w - 0.5, t + 0.5, 0.5),
+        )
+        _bare(ax)
+        if first:
+            ax.set_ylabel("x–t\n(time ↓)")
+
+    def _colour_bars(self, gs: GridSpec, ncol: int) -> None:
+        """The magnitude's and the error's colour bars, :attr:`CBAR_GAP` away from the panels."""
+        for row, images, name in ((0, self.images, "magnitude (a.u.)"), (1, self.errors, "|error| (a.u.)")):
+            cax = self.fig.add_subplot(gs[row, ncol])
+            self.fig.colorbar(images[0], cax=cax).set_label(name)
+        for cax in self.fig.axes[-2:]:
+            pos = cax.get_position()
+            cax.set_position([pos.x0 + self.CBAR_GAP / self._size[0], pos.y0, pos.width, pos.height])
+            cax.tick_params(labelsize=7)
 
     def show(self, t: int) -> None:
         columns = [self.gt] + [self.recon[m] for m in self.methods]
