@@ -26,10 +26,10 @@ from bench_cpu_speed import cpu_name  # noqa: E402
 
 from ddei.data.synthetic import generate_cmrxrecon  # noqa: E402
 from ddei.io.layout import accfactor_dir  # noqa: E402
+from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig  # noqa: E402
 from ddei.mri.models import build_model  # noqa: E402
 from ddei.runs.reconstruction import load_reconstructor, reconstruct_scan  # noqa: E402
 from ddei.runs.weights import save_state  # noqa: E402
-from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig  # noqa: E402
 
 
 def main() -> None:

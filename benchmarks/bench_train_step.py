@@ -34,13 +34,13 @@ from pathlib import Path
 
 import torch
 
+from ddei.methods.registry import METHODS
 from ddei.mri.losses import LossContext
 from ddei.mri.masks import gaussian_kt_mask
 from ddei.mri.models import build_model
 from ddei.mri.precision import configure
 from ddei.runs.preparation import Run, build_method, make_physics, pick_device
 from ddei.runs.training import RunFiles, train_step
-from ddei.workflow.registry import METHODS
 
 PAPER_STEPS = 96 * 4 * 50  # training slices x epochs
 SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
@@ -110,10 +110,10 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
     """Train and evaluate three methods end to end through the pipeline on tiny synthetic data."""
     from ddei.data.extract import extract
     from ddei.data.synthetic import generate_cmrxrecon
+    from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
     from ddei.mri.masks import write_mask_folder
     from ddei.runs.evaluation import run_evaluation
     from ddei.runs.training import run_training
-    from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig
 
     training = TrainingConfig(
         epochs=2,

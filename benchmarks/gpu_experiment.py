@@ -30,7 +30,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_train_step import step_time  # noqa: E402
 
-from ddei.workflow.config import method_config  # noqa: E402
+from ddei.methods.config import method_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 JOB_STARTUP_S = 5.0  # python, torch, deepinv and CUDA start-up of one Snakemake job (train or evaluate)

@@ -79,10 +79,10 @@ def run(cores: int) -> int:
 def evaluate_all() -> pd.DataFrame:
     """Every model (and zero-filled) on the acquired test scans, and each model on its own test data."""
     sys.path.insert(0, str(REPO))
+    from ddei.methods.config import RunConfig
     from ddei.runs.evaluation import run_evaluation
     from ddei.runs.preparation import Run
     from ddei.runs.weights import load_state
-    from ddei.workflow.config import RunConfig
 
     frames = []
     out = REPO / RESULTS / "cross"

@@ -179,9 +179,9 @@ def test_a_missing_factor_names_the_folder_and_the_factors_there(release):
 
 def _model(tmp_path, measurements: str, chans: int = 4) -> Path:
     """A model.pt of this pipeline (random weights), trained on simulated or acquired data."""
+    from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
     from ddei.mri.models import build_model
     from ddei.runs.weights import save_state
-    from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig
 
     cfg = RunConfig("ddei", "ddei", (32, 32), "measurement", 0.0, "cpu", 1, ModelConfig("crnn", 2, chans),
                     TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True), {"transform_mode": "fixed"},
@@ -244,7 +244,7 @@ def test_learning_from_acquired_scans_refuses_the_oracle():
     from shipped import merged
     from snakemake.utils import validate
 
-    from ddei.workflow.config import ConfigError, check_config
+    from ddei.methods.config import ConfigError, check_config
 
     config = merged("config/undersampled.yaml")
     config["methods"] = ["ddei", "sup"]

@@ -11,10 +11,10 @@ import yaml
 from shipped import chain, merged, shipped
 from snakemake.utils import validate
 
+from ddei.methods import registry
+from ddei.methods.config import ConfigError, RunConfig, check_config, method_config
+from ddei.methods.registry import METHODS, SETTINGS, catalogue, lookup, register
 from ddei.report import style
-from ddei.workflow import registry
-from ddei.workflow.config import ConfigError, RunConfig, check_config, method_config
-from ddei.workflow.registry import METHODS, SETTINGS, catalogue, lookup, register
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -248,7 +248,7 @@ def test_every_enum_of_the_schema_is_its_code_definition():
     ],
 )  # fmt: skip
 def test_schema_errors_are_one_line_with_the_key_and_what_is_allowed(change, line):
-    from ddei.workflow.schema import schema_error
+    from ddei.methods.schema import schema_error
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config = {**config, **change}

@@ -31,12 +31,12 @@ from test_workflow import REPO, snakemake, tiny_config
 from ddei.data.dataset import CineSliceDataset
 from ddei.data.extract import ImageSizeError, extract
 from ddei.io.files import CorruptFileError, DiskFullError, LockedError, atomic_write, file_record, warn
+from ddei.methods.config import ConfigError, check_config
 from ddei.mri.masks import AccelerationError, gaussian_kt_mask, write_mask_folder
 from ddei.mri.sampling import check_acceleration
+from ddei.provenance.integrity import ForeignResultsError, check_stamp, make_stamp, write_stamp
 from ddei.runs.training import NonFiniteLossError
 from ddei.runs.weights import NonFiniteWeightsError, load_state, save_state
-from ddei.workflow.config import ConfigError, check_config
-from ddei.workflow.integrity import ForeignResultsError, check_stamp, make_stamp, write_stamp
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ def test_a_table_without_a_required_column_is_named(copied):
     """index.csv, split.csv and manifest.csv: each missing column is named with its file, by their readers."""
     from ddei.data.extract import load_index
     from ddei.mri.masks import write_mask_folder
-    from ddei.workflow.integrity import damaged_intermediates
+    from ddei.provenance.integrity import damaged_intermediates
 
     _drop_ky(copied)
     with pytest.raises(CorruptFileError, match=r"index.csv has no 'ky' column.*snakemake -R extract"):
@@ -292,9 +292,9 @@ def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
     run refuses to start, naming the holder's PID and how to stop it; once the holder is gone, it trains."""
     import subprocess
 
+    from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
     from ddei.runs.preparation import Run
     from ddei.runs.training import RunFiles, run_training
-    from ddei.workflow.config import ModelConfig, RunConfig, TrainingConfig
 
     cfg = RunConfig("sup", "sup", (32, 32), "reference", 0.0, "cpu", 1, ModelConfig("crnn", 2, 4),
                     TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True))  # fmt: skip

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ddei.workflow.provenance import closure
+from ddei.provenance.fingerprints import closure
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ddei"
 #: Each folder's layer, from the ground up; a module may import its own layer and those below, never above, and
-#: layers of the same rank (runs and report) never import each other.
-LAYERS = {"io": 0, "mri": 1, "data": 2, "workflow": 3, "runs": 4, "report": 4}
+#: layers of the same rank (methods and provenance; runs and report) never import each other.
+LAYERS = {"io": 0, "mri": 1, "data": 2, "methods": 3, "provenance": 3, "runs": 4, "report": 4}
 
 
 def modules() -> dict[str, Path]:

@@ -18,12 +18,12 @@ from deepinv.loss.mri import Phase2PhaseLoss
 from scipy.ndimage import correlate1d
 from test_training import IMG, SETTINGS
 
+from ddei.methods.registry import METHODS
 from ddei.mri.losses import LossContext
 from ddei.mri.models import build_model
 from ddei.mri.transforms import ChoiceTransform, Diffeomorphism, PerSampleTransform, Rotate, TimeShift
 from ddei.runs.preparation import build_method, make_physics
 from ddei.runs.training import train_step
-from ddei.workflow.registry import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -263,7 +263,7 @@ def test_wilcoxon_tests_adjust_each_block_by_holm():
 def test_a_package_imported_only_through_other_modules_is_in_the_fingerprint(monkeypatch):
     """The train script imports libcpab only through ddei.runs.training -> ddei.mri.losses -> ddei.mri.transforms:
     its version is part of the script's fingerprint and of the versions recorded with the metrics."""
-    from ddei.workflow import provenance
+    from ddei.provenance import fingerprints as provenance
 
     script = REPO / "workflow" / "scripts" / "train.py"
     assert "libcpab" not in script.read_text()

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from ddei.data.dataset import CineSliceDataset
+from ddei.methods.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 from ddei.mri.metrics import metric_functions
 from ddei.runs.evaluation import SavedRecon, run_evaluation
 from ddei.runs.preparation import Run, data_digest, run_identity
 from ddei.runs.training import RunFiles, run_training
-from ddei.workflow.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
 
 TRAINING = TrainingConfig(
     epochs=1,

@@ -1,4 +1,4 @@
-"""Code and data fingerprints (ddei.workflow.provenance): what each rule's code fingerprint covers, and what changes it."""
+"""Code and data fingerprints (ddei.provenance.fingerprints): what each rule's code fingerprint covers, and what changes it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ddei.workflow import provenance
-from ddei.workflow.provenance import (
+from ddei.provenance import fingerprints as provenance
+from ddei.provenance.fingerprints import (
     closure,
     code_digest,
     files_digest,
@@ -30,14 +30,14 @@ def test_each_rule_depends_on_the_code_it_runs():
     train, evaluate = modules_of("train.py"), modules_of("evaluate.py")
     assert {
         "ddei.runs.training",
-        "ddei.workflow.registry",
+        "ddei.methods.registry",
         "ddei.mri.transforms",
         "ddei.mri.models.crnn",
         "ddei.data.dataset",
     } <= train
     assert "ddei.runs.evaluation" not in train  # an edit of the evaluation retrains nothing
-    assert {"ddei.runs.evaluation", "ddei.runs.preparation", "ddei.workflow.registry"} <= evaluate
-    assert "ddei.workflow.registry" not in modules_of("extract.py") | modules_of("masks.py") | modules_of(
+    assert {"ddei.runs.evaluation", "ddei.runs.preparation", "ddei.methods.registry"} <= evaluate
+    assert "ddei.methods.registry" not in modules_of("extract.py") | modules_of("masks.py") | modules_of(
         "synthetic_data.py"
     )
     assert "ddei.data.extract" in modules_of("extract.py") and "ddei.data.extract" in train

@@ -58,6 +58,6 @@ def test_every_reference_to_a_ddei_name_resolves():
 
 
 @pytest.mark.parametrize("name, ok", [("ddei.io.layout", True), ("ddei.io.layout.mask_folder_name", True),
-                                      ("ddei.methods", False), ("ddei.io.layout.no_such_name", False)])  # fmt: skip
+                                      ("ddei.no_such_package", False), ("ddei.io.layout.no_such_name", False)])  # fmt: skip
 def test_resolves(name, ok):
     assert resolves(name) is ok

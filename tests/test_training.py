@@ -12,13 +12,13 @@ import torch
 from torch.utils.data import Dataset
 
 from ddei.data.dataset import CineSliceDataset
+from ddei.methods.config import TrainingConfig
+from ddei.methods.registry import METHODS
 from ddei.mri.losses import LossContext
 from ddei.mri.models import build_model
 from ddei.runs.preparation import RunData, build_method, make_physics
 from ddei.runs.training import NonFiniteLossError, RunFiles, TrainingJob, train
 from ddei.runs.validation import Validation
-from ddei.workflow.config import TrainingConfig
-from ddei.workflow.registry import METHODS
 
 IMG = (2, 12, 32, 32)
 TRAINED = [name for name, m in METHODS.items() if m.trained]
@@ -99,7 +99,7 @@ def test_initial_weights_are_the_seeds(extracted, tmp_path, dataset):
 
 
 def test_unknown_method_and_sure_without_noise():
-    from ddei.workflow.registry import lookup
+    from ddei.methods.registry import lookup
 
     with pytest.raises(ValueError, match="not a trained method"):
         build_method(
@@ -158,8 +158,8 @@ def test_validation_zero_filled_level_is_the_evaluations(extracted):
     from ddei.runs.evaluation import evaluate
 
     validation = _validation(extracted)
+    from ddei.methods.config import RunConfig
     from ddei.runs.preparation import Run, prepare
-    from ddei.workflow.config import RunConfig
 
     zf_run = Run(
         RunConfig("zf", "zf", IMG[2:], "reference", 0.0, "cpu", 1),

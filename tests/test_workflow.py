@@ -116,12 +116,12 @@ EVERY_RULE = DOWNSTREAM_OF_TRAIN | {"synthetic_data", "extract", "masks"}
         ("ddei/report/figures.py", "code", FIGURES | {"all"}),
         ("ddei/report/tables.py", "code", REPORT),
         ("ddei/report/style.py", "colour", REPORT),  # presentation: report rules only, never a training
-        ("ddei/workflow/registry.py", "code", DOWNSTREAM_OF_TRAIN),
+        ("ddei/methods/registry.py", "code", DOWNSTREAM_OF_TRAIN),
         ("ddei/runs/evaluation.py", "code", DOWNSTREAM_OF_TRAIN - {"train", "training_figure", "validation_figure"}),
         ("ddei/data/extract.py", "code", DOWNSTREAM_OF_TRAIN | {"extract", "masks"}),
         ("ddei/data/phantom.py", "code", EVERY_RULE),  # synthetic data and all after
         ("workflow/scripts/_preamble.py", "code", EVERY_RULE),  # every script runs it
-        ("ddei/workflow/registry.py", "comment", set()),
+        ("ddei/methods/registry.py", "comment", set()),
         ("ddei/runs/training.py", "docstring", set()),
     ],
 )  # fmt: skip
@@ -265,7 +265,7 @@ def test_split_change_retrains_from_scratch(finished_run, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"methods": ["ddei", "noise2noise"]}, "noise2noise"),  # ddei.workflow.config.check_config
+        ({"methods": ["ddei", "noise2noise"]}, "noise2noise"),  # ddei.methods.config.check_config
         ({"trainig": {}}, "trainig"),  # the schema
     ],
 )
@@ -383,7 +383,7 @@ def test_the_report_knows_its_age(finished_run, tmp_path):
 @pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_a_rerun_says_which_part_changed(finished_run, tmp_path):
     """After an edit of a ddei module, of _preamble.py and of the run configuration, `python -m
-    ddei.workflow.reasons <output>` names the code that changed before anything runs, and the job's log begins with
+    ddei.provenance.reasons <output>` names the code that changed before anything runs, and the job's log begins with
     every change: the module, the helper, the setting with its old and new values."""
     finished, config = finished_run
     clone = tmp_path / "clone"
@@ -391,7 +391,7 @@ def test_a_rerun_says_which_part_changed(finished_run, tmp_path):
     model = "results/models/ddei/acc4/seed0/model.pt"
     for name in ("ddei/mri/losses.py", "workflow/scripts/_preamble.py"):
         (clone / name).write_text((clone / name).read_text() + "\n_EDITED = 1\n")
-    explain = subprocess.run([sys.executable, "-m", "ddei.workflow.reasons", model], cwd=clone, capture_output=True,
+    explain = subprocess.run([sys.executable, "-m", "ddei.provenance.reasons", model], cwd=clone, capture_output=True,
                              text=True, env=dict(os.environ, PYTHONPATH=str(clone)))  # fmt: skip
     assert explain.returncode == 0, explain.stderr
     said = explain.stdout

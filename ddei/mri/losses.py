@@ -2,7 +2,7 @@
 
 A builder takes the reconstruction network and a :class:`LossContext` and returns the model adapted to the method
 (the splitting methods wrap it) and its list of losses, summed at every training step. The registry of methods
-(:mod:`ddei.workflow.registry`) names them; this module knows no method names, configuration or workflow.
+(:mod:`ddei.methods.registry`) names them; this module knows no method names, configuration or workflow.
 
 deepinv is imported when a builder runs.
 """

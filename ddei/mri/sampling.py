@@ -2,7 +2,7 @@
 
 The arithmetic of :class:`deepinv.physics.generator.GaussianMaskGenerator` as :func:`ddei.mri.masks.gaussian_kt_mask`
 calls it, without importing anything: the workflow's configuration checks use it at parse time
-(:func:`ddei.workflow.config.check_config`), so that an acceleration deepinv would refuse is refused before any job
+(:func:`ddei.methods.config.check_config`), so that an acceleration deepinv would refuse is refused before any job
 runs.
 """
 

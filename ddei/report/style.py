@@ -1,6 +1,6 @@
 """How the methods are shown: labels, colours, markers, line styles and the table order.
 
-Presentation only: the registry (:mod:`ddei.workflow.registry`) knows no label or colour, so that editing one
+Presentation only: the registry (:mod:`ddei.methods.registry`) knows no label or colour, so that editing one
 here reruns report rules and nothing else. Variants and external models of a config get their style from
 :func:`register` (a variant's ``label`` in the config, else ``"<base label> (<name>)"``; colours from
 :data:`EXTRA_COLOURS`, in order of appearance).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ddei.workflow import registry
+from ddei.methods import registry
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ddei.methods.registry import lookup
 from ddei.mri.metrics import METRICS
 from ddei.report import style
 from ddei.report.collect import read_metrics
-from ddei.workflow.registry import lookup
 
 KEYS = ["patient", "view", "slice"]
 
@@ -54,7 +54,7 @@ PAPER_METRICS = ("psnr", "ssim")
 
 
 def group(method: str) -> str:
-    """The method's kind (:data:`ddei.workflow.registry.KINDS`): ``baseline``, ``unsupervised``, ``external``, ``supervised``."""
+    """The method's kind (:data:`ddei.methods.registry.KINDS`): ``baseline``, ``unsupervised``, ``external``, ``supervised``."""
     return lookup(method).kind
 
 

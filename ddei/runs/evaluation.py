@@ -22,16 +22,16 @@ from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
 from ddei.io.files import atomic_write
+from ddei.methods.config import RunConfig
+from ddei.methods.registry import lookup
 from ddei.mri.metrics import METRICS, metric_functions
 from ddei.mri.precision import configure
+from ddei.provenance.fingerprints import versions_of
 from ddei.runs.preparation import CHANNELS_LAST, Run, RunData, build_network, method_of, prepare
 from ddei.runs.weights import load_state
-from ddei.workflow.config import RunConfig
-from ddei.workflow.provenance import versions_of
-from ddei.workflow.registry import lookup
 
 #: Columns of a metrics file: the run, the test slice, the metrics and the versions of the packages the evaluation
-#: ran with (:func:`ddei.workflow.provenance.versions_of`; ``collect_metrics`` refuses to mix them).
+#: ran with (:func:`ddei.provenance.fingerprints.versions_of`; ``collect_metrics`` refuses to mix them).
 COLUMNS = ["method", "acceleration", "seed", "patient", "view", "slice", *METRICS, "versions"]
 
 

@@ -1,9 +1,9 @@
 """What a training run and an evaluation share: a run's device, data, physics, network and losses, built from its
-typed configuration (:class:`ddei.workflow.config.RunConfig`, resolved per method by
-:func:`ddei.workflow.config.method_config`), and its identity.
+typed configuration (:class:`ddei.methods.config.RunConfig`, resolved per method by
+:func:`ddei.methods.config.method_config`), and its identity.
 
 :mod:`ddei.runs.training` and :mod:`ddei.runs.evaluation` both build on this module and neither imports the
-other, so that an edit of the evaluation reruns no training (:mod:`ddei.workflow.provenance`).
+other, so that an edit of the evaluation reruns no training (:mod:`ddei.provenance.fingerprints`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from torch import nn
 
 import ddei  # noqa: F401
 from ddei.data.dataset import CineSliceDataset
+from ddei.methods.config import RunConfig
+from ddei.methods.registry import Method, lookup
 from ddei.mri import losses
 from ddei.mri.models import build_model
 from ddei.mri.precision import check_precision, configure
-from ddei.workflow.config import RunConfig
-from ddei.workflow.provenance import code_fingerprint, files_digest
-from ddei.workflow.registry import Method, lookup
+from ddei.provenance.fingerprints import code_fingerprint, files_digest
 
 #: 2D convolutions in NHWC memory format where the configuration does not say (``training.channels_last``):
 #: faster on the GPU's tensor cores, and on some CPUs, slower on others (``benchmarks/bench_cpu_speed.py``).
@@ -32,7 +32,7 @@ CHANNELS_LAST = True
 
 
 def training_code() -> str:
-    """Fingerprint of the ``ddei`` code a training run executes (:func:`ddei.workflow.provenance.code_fingerprint`)."""
+    """Fingerprint of the ``ddei`` code a training run executes (:func:`ddei.provenance.fingerprints.code_fingerprint`)."""
     return code_fingerprint(["ddei.runs.training"])
 
 

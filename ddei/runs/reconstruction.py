@@ -36,11 +36,11 @@ from ddei.data.extract import center_fit, complex_to_channels, standardise
 from ddei.io.files import atomic_write
 from ddei.io.layout import release_mask_key, subsampled_key
 from ddei.io.matlab import MatFileError, mat_shape, write_mat73
+from ddei.methods.config import RunConfig
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 from ddei.runs.evaluation import load_model
 from ddei.runs.preparation import RunData, make_physics
 from ddei.runs.weights import load_state
-from ddei.workflow.config import RunConfig
 
 #: The variable of an output file: the complex image series, MATLAB order (kx, ky, slice, t).
 OUTPUT_KEY = "reconstruction"

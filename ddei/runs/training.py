@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 import ddei  # noqa: F401
 from ddei.io.files import CorruptFileError, atomic_write, exclusive, warn
 from ddei.io.layout import REBUILD_EXTRACT
+from ddei.methods.config import ConfigError, TrainingConfig
 from ddei.mri.losses import generators
 from ddei.mri.precision import warm_up
 from ddei.runs.preparation import (
@@ -50,7 +51,6 @@ from ddei.runs.preparation import (
 )
 from ddei.runs.validation import VAL_COLUMNS, Validation
 from ddei.runs.weights import NonFiniteWeightsError, load_state, save_state
-from ddei.workflow.config import ConfigError, TrainingConfig
 
 
 class NonFiniteLossError(RuntimeError):

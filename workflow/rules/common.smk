@@ -10,14 +10,14 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-from ddei.workflow.config import ConfigError, check_config, method_config, methods_of
-from ddei.workflow.schema import schema_error
+from ddei.methods.config import ConfigError, check_config, method_config, methods_of
+from ddei.methods.schema import schema_error
 from ddei.io.layout import (
     ALL_METRICS, CHECKPOINT, LOSS, MASK_FOLDER_PREFIX, METRICS, MODEL, RECON, RUN_NAME, VAL, VIEWS,
     accfactor_dir, accfactor_name, mask_folder_name, result, slug,
 )
-from ddei.workflow.provenance import stat_digest
-from ddei.workflow.reasons import remember
+from ddei.provenance.fingerprints import stat_digest
+from ddei.provenance.reasons import remember
 
 _error = schema_error(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 if _error:
@@ -34,7 +34,7 @@ def results_path(path=""):
     return str(Path(config["results"]) / path)
 
 
-CATALOGUE = methods_of(config)  # registry + variants + external models (ddei.workflow.registry.catalogue)
+CATALOGUE = methods_of(config)  # registry + variants + external models (ddei.methods.registry.catalogue)
 TRAINED = list(config["methods"])  # the trained methods and variants, in the config's order
 TRAINING_RUNS = list(dict.fromkeys(CATALOGUE[m].trained_as for m in TRAINED))  # t-ssdu* uses t-ssdu's model
 EXTERNAL = list(config["evaluation"]["external"])
@@ -58,14 +58,14 @@ wildcard_constraints:
 
 
 def get_code_fingerprint(script):
-    """Fingerprint of the ddei code a rule's script runs (ddei.workflow.provenance): a param of the rule, so that an
+    """Fingerprint of the ddei code a rule's script runs (ddei.provenance.fingerprints): a param of the rule, so that an
     edit of that code reruns the rule (and what depends on it), and nothing else. Its parts are kept, so that the
-    job's log says which part changed (ddei.workflow.reasons)."""
+    job's log says which part changed (ddei.provenance.reasons)."""
     return remember(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def get_run_config(wildcards):
-    """The resolved settings of the method's runs (ddei.workflow.config.method_config): a param of its rules, so that
+    """The resolved settings of the method's runs (ddei.methods.config.method_config): a param of its rules, so that
     changing one method's settings reruns only its jobs."""
     return method_config(config, METHOD_OF_SLUG[wildcards.method])
 
@@ -97,7 +97,7 @@ def get_mask_dir(wildcards):
 def get_path_digest(*paths):
     """Digest of data that a job reads by path rather than as an input (imported masks, the real CMRxRecon data, a
     scan to reconstruct and its mask): a param, so that a file replaced under the same path reruns the rule
-    (ddei.workflow.provenance.stat_digest)."""
+    (ddei.provenance.fingerprints.stat_digest)."""
     paths = [p for p in paths if p]
     return stat_digest(paths) if paths else None
 
@@ -217,13 +217,13 @@ def get_report_outputs():
     return tables + figures
 
 
-# Integrity (ddei.workflow.integrity): the results folder is this checkout's (results/.stamp.json, written when a
+# Integrity (ddei.provenance.integrity): the results folder is this checkout's (results/.stamp.json, written when a
 # run starts: the Snakefile's onstart), and the slices and masks a job would read are whole. Checked here, when the
 # Snakefile is parsed, so that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
 # the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
 # command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
-from ddei.workflow.integrity import ForeignResultsError, check_stamp, damaged_intermediates
-from ddei.workflow.integrity import make_stamp, package_code, report_status, write_stamp
+from ddei.provenance.integrity import ForeignResultsError, check_stamp, damaged_intermediates
+from ddei.provenance.integrity import make_stamp, package_code, report_status, write_stamp
 
 STAMP = make_stamp(config, package_code(), Path.cwd())
 try:

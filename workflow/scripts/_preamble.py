@@ -35,7 +35,7 @@ def repo_root(scriptdir: str) -> Path:
 
 def setup(snakemake, log: bool = True) -> Path:
     """Put the workflow's root first on ``sys.path`` and, if ``log``, redirect stdout and stderr to
-    ``snakemake.log[0]`` and begin it with why the job runs (:func:`ddei.workflow.reasons.log_reasons`).
+    ``snakemake.log[0]`` and begin it with why the job runs (:func:`ddei.provenance.reasons.log_reasons`).
 
     :return: the workflow's root.
     """
@@ -48,7 +48,7 @@ def setup(snakemake, log: bool = True) -> Path:
         raise RuntimeError(f"ddei was imported from {loaded.__file__} before the workflow's own ({root})")
     if log:
         redirect(snakemake.log[0])
-        from ddei.workflow.reasons import log_reasons
+        from ddei.provenance.reasons import log_reasons
 
         log_reasons(snakemake)
     return root

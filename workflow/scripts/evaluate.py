@@ -11,10 +11,10 @@ from ddei.io.files import die_with_parent
 
 die_with_parent()  # a job whose snakemake is killed ends too, rather than write on beside the next one
 
+from ddei.methods.config import RunConfig
 from ddei.mri.metrics import METRICS
 from ddei.runs.evaluation import SavedRecon, run_evaluation
 from ddei.runs.preparation import Run
-from ddei.workflow.config import RunConfig
 
 w, p = snakemake.wildcards, snakemake.params
 df = run_evaluation(

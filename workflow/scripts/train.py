@@ -11,9 +11,9 @@ from ddei.io.files import die_with_parent
 
 die_with_parent()  # a job whose snakemake is killed ends too, rather than write on beside the next one
 
+from ddei.methods.config import RunConfig
 from ddei.runs.preparation import Run
 from ddei.runs.training import RunFiles, run_training
-from ddei.workflow.config import RunConfig
 
 w, p = snakemake.wildcards, snakemake.params
 run_training(

@@ -1,15 +1,15 @@
 """Why a job runs again, in words: which part of its fingerprint or settings changed since it last ran.
 
 Snakemake says "Params have changed" and shows hashes. Each rule's ``code`` param is the fingerprint of its script
-(:func:`ddei.workflow.provenance.fingerprint_parts`); the workflow keeps the parts of every fingerprint it computes
+(:func:`ddei.provenance.fingerprints.fingerprint_parts`); the workflow keeps the parts of every fingerprint it computes
 (:func:`remember`), and every job keeps the params it ran with (:func:`log_reasons`, called by the rule scripts'
 preamble). When a job runs again, its log begins with what changed: the script or ``_preamble.py``, a ``ddei``
 module, a package version, data read by path (the ``*_digest`` params), or the run configuration (``cfg``, key by
-key). ``python -m ddei.workflow.reasons <output>`` says, before anything runs, what changed in the code of the rule
+key). ``python -m ddei.provenance.reasons <output>`` says, before anything runs, what changed in the code of the rule
 that made an output, and the settings it was made with.
 
 Records live in ``.snakemake/ddei/`` of the working directory, beside Snakemake's own. This module imports only the
-standard library and :mod:`ddei.workflow.provenance`.
+standard library and :mod:`ddei.provenance.fingerprints`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from ddei.workflow.provenance import changed_parts, fingerprint, fingerprint_parts
+from ddei.provenance.fingerprints import changed_parts, fingerprint, fingerprint_parts
 
 #: Where the records live, under the working directory.
 RECORDS = Path(".snakemake") / "ddei"
@@ -33,7 +33,7 @@ def remember(script: str | os.PathLike, root: str | os.PathLike = ".") -> str:
 
     :param script: the rule's script.
     :param root: the working directory.
-    :return: :func:`ddei.workflow.provenance.fingerprint` of its parts.
+    :return: :func:`ddei.provenance.fingerprints.fingerprint` of its parts.
     """
     parts = fingerprint_parts(script)
     value = fingerprint(parts)

@@ -2,7 +2,7 @@
 
 ``workflow/schemas/config.schema.yaml`` is the only place that holds defaults: Snakemake validates the config
 against it and fills in every missing optional key. What the schema cannot express (method names, which come from
-:data:`ddei.workflow.registry.METHODS`; checks across keys) is checked by :func:`check_config`.
+:data:`ddei.methods.registry.METHODS`; checks across keys) is checked by :func:`check_config`.
 
 :func:`method_config` extracts the settings that one method's jobs depend on, as a JSON-able dict: the workflow
 passes it to the method's rules as ``params``, so that changing a setting reruns exactly the jobs that read it.
@@ -17,7 +17,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from ddei.workflow.registry import METHODS, Method, catalogue
+from ddei.methods.registry import METHODS, Method, catalogue
 
 
 class ConfigError(ValueError):
@@ -76,10 +76,10 @@ class RunConfig:
     :param int threads: CPU threads (torch intra-op).
     :param ModelConfig model: the network (``None`` for the zero-filled baseline and external models).
     :param TrainingConfig training: optimisation settings (``None`` if not trained).
-    :param dict settings: the method's own settings (the keys of :attr:`ddei.workflow.registry.Method.settings`).
+    :param dict settings: the method's own settings (the keys of :attr:`ddei.methods.registry.Method.settings`).
     :param str external: file of an external model's weights (``evaluation.external``), else ``None``.
     :param str trained_as: the training run whose model it evaluates (``t-ssdu*``: ``t-ssdu``'s; see
-        :attr:`ddei.workflow.registry.Method.trained_as`); ``method`` itself for most methods, ``None`` if not trained.
+        :attr:`ddei.methods.registry.Method.trained_as`); ``method`` itself for most methods, ``None`` if not trained.
     :param str measurements: ``simulated`` (FullSample, the pipeline's masks) or ``acquired`` (the release's
         undersampled scans, k-space padded to ``image_size``: :mod:`ddei.data.acquired`).
     """
@@ -141,7 +141,7 @@ def _merge(base: Mapping, override: Mapping) -> dict:
 
 
 def methods_of(config: Mapping) -> dict[str, Method]:
-    """The registry extended by the config's variants and external models (see :func:`ddei.workflow.registry.catalogue`)."""
+    """The registry extended by the config's variants and external models (see :func:`ddei.methods.registry.catalogue`)."""
     try:
         return catalogue(config["variants"], config["evaluation"]["external"])
     except ValueError as e:
