@@ -16,6 +16,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
+from ddei.mri.metrics import PSNR
 from ddei.report import tables
 
 
@@ -35,7 +36,7 @@ def seed_signs(df: pd.DataFrame, reference: str, other: str, acc: int, metric: s
     return signs
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, reference: str, metric: str = "psnr") -> tuple[str, str]:
+def compare(a: pd.DataFrame, b: pd.DataFrame, reference: str, metric: str = PSNR) -> tuple[str, str]:
     means = []
     for (m, acc), sub in a.groupby(["method", "acceleration"]):
         other = b[(b["method"] == m) & (b["acceleration"] == acc)]
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("--reference", default="ddei")
-    parser.add_argument("--metric", default="psnr")
+    parser.add_argument("--metric", default=PSNR)
     args = parser.parse_args()
     a, b = tables.read_metrics(args.a), tables.read_metrics(args.b)
     means, tests = compare(a, b, args.reference, args.metric)

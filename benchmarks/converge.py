@@ -31,6 +31,7 @@ import pandas as pd
 import yaml
 
 from ddei.io.layout import CHECKPOINT, METRICS, MODEL, RUN_NAME, VAL, result
+from ddei.mri.metrics import PSNR, SSIM
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
@@ -194,7 +195,7 @@ def needed_budget(val: pd.DataFrame, batch: int) -> float:
 
 
 def paired_difference(
-    metrics: pd.DataFrame, a: str, b: str, acc: int, metric: str = "psnr", rng_seed: int = 0
+    metrics: pd.DataFrame, a: str, b: str, acc: int, metric: str = PSNR, rng_seed: int = 0
 ) -> dict | None:
     """Mean ``metric`` of ``a`` minus ``b``, paired by test slice and seed, with a 95 % bootstrap CI over slices and the
     per-seed differences; ``None`` if either has no run. Zero-filled (evaluated once) pairs with every seed."""
@@ -222,7 +223,7 @@ def paired_difference(
 
 
 #: The metrics of the difference tables: each one's name in a table and the format of a difference.
-DIFFERENCE_FORMATS = {"psnr": ("PSNR (dB)", "{:+.2f}"), "ssim": ("SSIM", "{:+.3f}")}
+DIFFERENCE_FORMATS = {PSNR: ("PSNR (dB)", "{:+.2f}"), SSIM: ("SSIM", "{:+.3f}")}
 
 
 def difference_row(a: str, b: str, metric: str, d: dict, acc: int | None = None) -> str:
@@ -314,7 +315,7 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     fig, axes = plt.subplots(2, len(accs), figsize=(6.5 * len(accs), 7.4), squeeze=False, sharex=True)
     batch = config["training"]["batch_size"]
     for col, acc in enumerate(accs):
-        for row, (metric, name) in enumerate((("psnr", "validation PSNR (dB)"), ("ssim", "validation SSIM"))):
+        for row, (metric, name) in enumerate(((PSNR, "validation PSNR (dB)"), (SSIM, "validation SSIM"))):
             ax = axes[row, col]
             for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
                 style = styles.style(m)

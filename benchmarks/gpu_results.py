@@ -22,13 +22,14 @@ import yaml
 from scipy.stats import wilcoxon
 
 from ddei.io.layout import LOSS, METRICS, slug
+from ddei.mri.metrics import PAPER_METRICS, PSNR
 from ddei.report import figures, tables
 from ddei.report.style import register
 
 
 def per_pair(df: pd.DataFrame, a: str, b: str, acc: int) -> pd.Series:
     """a − b PSNR per (test slice, seed)."""
-    pair = tables.paired(df, a, b, acc, "psnr")
+    pair = tables.paired(df, a, b, acc, PSNR)
     return pair[a] - pair[b]
 
 
@@ -93,7 +94,7 @@ def main() -> None:
     )  # fmt: skip
     methods = config["methods"]
     summary = tables.summarise(metrics, methods, accs)
-    tests = tables.wilcoxon_tests(metrics, "ddei", methods, accs, metrics=("psnr", "ssim"))
+    tests = tables.wilcoxon_tests(metrics, "ddei", methods, accs, metrics=PAPER_METRICS)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     figures.metrics_plot(metrics, out / "gpu_metrics_vs_acceleration.png", methods=methods, dpi=110)
@@ -109,7 +110,7 @@ def main() -> None:
         "# GPU experiment: does DDEI beat T-SSDU, and does the gap widen from 8× to 16×?\n",
         args.notes.read_text().strip() + "\n",
         "## Results table\n",
-        tables.to_markdown(summary, ("psnr", "ssim")),
+        tables.to_markdown(summary, PAPER_METRICS),
         "## The question: DDEI against T-SSDU\n",
         question(metrics, accs) + "\n",
         "## Paired tests (DDEI against each method)\n",

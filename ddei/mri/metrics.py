@@ -7,8 +7,19 @@ normalised frame series, with ``max_pixel=None`` (the peak of each ground truth)
 
 from __future__ import annotations
 
+#: The metrics' names: the one spelling of each, in every file, table and figure.
+PSNR, SSIM, NMSE = "psnr", "ssim", "nmse"
 #: Metric names, in the order of every metrics table.
-METRICS = ("psnr", "ssim", "nmse")
+METRICS = (PSNR, SSIM, NMSE)
+#: The metrics of the paper's Table 1 and of validation (the metrics files have all of :data:`METRICS`).
+PAPER_METRICS = (PSNR, SSIM)
+#: Without ground truth: the normalised error of the measured lines held out of a model's input.
+HOLDOUT_NMSE = "holdout_nmse"
+
+
+def zero_filled(name: str) -> str:
+    """The column of the zero-filled baseline's value of a metric, e.g. ``zf_psnr``."""
+    return f"zf_{name}"
 
 
 def metric_functions(names: tuple[str, ...] = METRICS) -> dict:
@@ -23,8 +34,8 @@ def metric_functions(names: tuple[str, ...] = METRICS) -> dict:
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {METRICS}")
     build = {
-        "psnr": lambda: dinv.metric.PSNR(max_pixel=None, complex_abs=True),
-        "ssim": lambda: dinv.metric.SSIM(max_pixel=None, complex_abs=True),
-        "nmse": lambda: dinv.metric.NMSE(complex_abs=True),
+        PSNR: lambda: dinv.metric.PSNR(max_pixel=None, complex_abs=True),
+        SSIM: lambda: dinv.metric.SSIM(max_pixel=None, complex_abs=True),
+        NMSE: lambda: dinv.metric.NMSE(complex_abs=True),
     }
     return {name: build[name]() for name in names}

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import MaxNLocator
 
+from ddei.mri.metrics import HOLDOUT_NMSE, PAPER_METRICS, PSNR, zero_filled
 from ddei.report import style as styles
 from ddei.report.tables import label, order_methods
 
@@ -132,7 +133,7 @@ def slice_psnr(metrics: pd.DataFrame | None, method, acceleration, key, seed=Non
         if seed is not None and method != "zf" and (sel["seed"] == int(seed)).any():
             sel = sel[sel["seed"] == int(seed)]
         if len(sel):
-            return float(sel["psnr"].iloc[0])
+            return float(sel[PSNR].iloc[0])
     return float("nan")
 
 
@@ -385,7 +386,7 @@ def gif_html(gif, out_html, title: str, caption: str = "") -> None:
 # Metrics and training
 
 
-def metrics_plot(df: pd.DataFrame, out_png, methods=None, metrics=("psnr", "ssim"), dpi=200):
+def metrics_plot(df: pd.DataFrame, out_png, methods=None, metrics=PAPER_METRICS, dpi=200):
     """PSNR and SSIM against acceleration, one point per method: mean over test slices (and seeds) with
     its bootstrapped 95 % confidence interval, methods dodged side by side."""
     import seaborn as sns
@@ -620,11 +621,12 @@ def validation_curves(val_files, out_png, dpi=200):
         accs = sorted(df["acceleration"].unique())
         df["label"] = df["method"].map(label)
         # without ground truth (acquired scans without a twin) the score is the held-out lines' error, in dB
-        truth = df["psnr"].notna().any()
+        truth = df[PSNR].notna().any()
         if not truth:
-            df["holdout_db"] = 10 * np.log10(df["holdout_nmse"])
-            df["zf_holdout_db"] = 10 * np.log10(df["zf_holdout_nmse"])
-        y, zf_column = ("psnr", "zf_psnr") if truth else ("holdout_db", "zf_holdout_db")
+            for column in (HOLDOUT_NMSE, zero_filled(HOLDOUT_NMSE)):
+                df[f"{column}_db"] = 10 * np.log10(df[column])
+        y = PSNR if truth else f"{HOLDOUT_NMSE}_db"
+        zf_column = zero_filled(y)
         ylabel = "validation PSNR (dB)" if truth else "held-out-line NMSE (dB)"
         fig = Figure(figsize=(max(3.6 * len(accs) + 0.8, 6.0), 3.6))
         FigureCanvasAgg(fig)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ddei.methods.registry import lookup
-from ddei.mri.metrics import METRICS
+from ddei.mri.metrics import METRICS, NMSE, PAPER_METRICS, PSNR, SSIM
 from ddei.report import style
 from ddei.report.collect import read_metrics
 
@@ -44,13 +44,11 @@ class Metric:
 
 #: How each metric of :data:`ddei.mri.metrics.METRICS` is shown: its label, direction and decimals.
 DISPLAY = {
-    "psnr": Metric("psnr", "PSNR (dB)", True, 2),
-    "ssim": Metric("ssim", "SSIM", True, 3),
-    "nmse": Metric("nmse", "NMSE", False, 4),
+    PSNR: Metric(PSNR, "PSNR (dB)", True, 2),
+    SSIM: Metric(SSIM, "SSIM", True, 3),
+    NMSE: Metric(NMSE, "NMSE", False, 4),
 }
 assert tuple(DISPLAY) == METRICS, "every metric of ddei.mri.metrics has one display here"
-#: The metrics of the paper's Table 1 (the CSV has all of :data:`DISPLAY`).
-PAPER_METRICS = ("psnr", "ssim")
 
 
 def group(method: str) -> str:

@@ -18,7 +18,7 @@ import time
 import torch
 from torch import nn
 
-from ddei.mri.metrics import metric_functions
+from ddei.mri.metrics import HOLDOUT_NMSE, PAPER_METRICS, PSNR, SSIM, metric_functions, zero_filled
 from ddei.mri.precision import full_precision
 
 #: Columns of ``val.csv``: training step, epoch (fractional where the step is inside an epoch), the mean metrics,
@@ -27,13 +27,11 @@ from ddei.mri.precision import full_precision
 VAL_COLUMNS = (
     "step",
     "epoch",
-    "psnr",
-    "ssim",
+    *PAPER_METRICS,
     "seconds",
-    "zf_psnr",
-    "zf_ssim",
-    "holdout_nmse",
-    "zf_holdout_nmse",
+    *map(zero_filled, PAPER_METRICS),
+    HOLDOUT_NMSE,
+    zero_filled(HOLDOUT_NMSE),
 )
 #: Without ground truth, one measured line in this many is held out of the model's input and scored.
 HOLDOUT_EVERY = 5
@@ -62,10 +60,10 @@ class Validation:
         self.truth = all(bool(sample.get("truth", True)) for sample in self.samples)
         if not self.truth:
             self.samples = [holdout(sample) for sample in self.samples]
-        self.metrics = metric_functions(("psnr", "ssim"))
+        self.metrics = metric_functions(PAPER_METRICS)
         self.seconds = 0.0  #: total time spent validating
         #: the zero-filled baseline (``physics.A_adjoint(y)``) on the same slices, ``{"zf_psnr": …, …}``
-        self.zero_filled = {f"zf_{k}": v for k, v in self(_ZeroFilled()).items()}
+        self.zero_filled = {zero_filled(k): v for k, v in self(_ZeroFilled()).items()}
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -81,7 +79,7 @@ class Validation:
         t0 = time.perf_counter()
         was_training = model.training
         model.eval()
-        names = ("holdout_nmse",) if not self.truth else tuple(self.metrics)
+        names = (HOLDOUT_NMSE,) if not self.truth else tuple(self.metrics)
         sums = dict.fromkeys(names, 0.0)
         with full_precision(model):
             for sample in self.samples:
@@ -96,10 +94,10 @@ class Validation:
                     measured = sample["measured"][None].to(self.device)
                     self.physics.update(mask=sample["holdout"][None].to(self.device))
                     error = self.physics.A(x_hat) - measured
-                    sums["holdout_nmse"] += float(error.pow(2).sum() / measured.pow(2).sum())
+                    sums[HOLDOUT_NMSE] += float(error.pow(2).sum() / measured.pow(2).sum())
         model.train(was_training)
         self.seconds += time.perf_counter() - t0
-        out = {"psnr": float("nan"), "ssim": float("nan"), "holdout_nmse": float("nan")}
+        out = dict.fromkeys((PSNR, SSIM, HOLDOUT_NMSE), float("nan"))
         return out | {name: total / len(self.samples) for name, total in sums.items()}
 
 

@@ -12,6 +12,7 @@ sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own 
 
 from ddei.methods.config import ConfigError, check_config, method_config, methods_of
 from ddei.methods.schema import schema_error
+from ddei.mri.metrics import PAPER_METRICS
 from ddei.io.layout import (
     ALL_METRICS, CHECKPOINT, LOSS, MASK_FOLDER_PREFIX, METRICS, MODEL, RECON, RUN_NAME, VAL, VIEWS,
     accfactor_dir, accfactor_name, mask_folder_name, result, slug,

@@ -11,6 +11,7 @@ from ddei.report.style import register
 
 register(**snakemake.params.catalogue)  # labels and colours of the variants and external models
 
+from ddei.mri.metrics import METRICS
 from ddei.report.tables import results_table, to_markdown
 
 p, out = snakemake.params, snakemake.output
@@ -24,4 +25,4 @@ summary = results_table(
     accelerations=p.accelerations,
     metrics=p.metrics,
 )
-print(to_markdown(summary, ("psnr", "ssim", "nmse")))
+print(to_markdown(summary, METRICS))
