@@ -25,5 +25,5 @@ onstart:
 
 rule all:
     input:
-        get_all_outputs(),
+        get_all_outputs(rules),
     default_target: True

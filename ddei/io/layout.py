@@ -103,11 +103,21 @@ RECON = "recon/{method}/acc{acc}/seed{seed}.npz"
 ALL_METRICS = "metrics/all.csv"
 #: The name of a run's log and benchmark files, under ``logs/<rule>/`` and ``benchmarks/<rule>/``.
 RUN_NAME = "{method}_acc{acc}_seed{seed}"
+#: A reconstruction of one undersampled scan by a trained model (``{model}``: the model's name), in a tree that
+#: mirrors the release's (``{acc2}``: the factor's two digits), without its extension (``.mat`` and ``.gif``; under
+#: ``logs/`` and ``benchmarks/``, ``.log`` and ``.tsv``).
+RECONSTRUCTION = "reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}"
 
 
 def slug(name: str) -> str:
     """File-name form of a method name (``t-ssdu*`` -> ``t-ssdu-star``)."""
     return name.replace("*", "-star")
+
+
+def reconstruction(model: str, cmr_set: str, acceleration: int, patient: str, view: str) -> str:
+    """:data:`RECONSTRUCTION` filled for one scan, e.g. ``reconstruct/ddei_seed0/ValidationSet/AccFactor08/P001/cine_sax``."""
+    acc2 = accfactor_name(acceleration).removeprefix("AccFactor")
+    return RECONSTRUCTION.format(model=model, cmrset=cmr_set, acc2=acc2, patient=patient, view=view)
 
 
 def result(pattern: str, method: str, acc: int | str, seed: int | str) -> str:

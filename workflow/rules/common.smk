@@ -15,7 +15,7 @@ from ddei.methods.schema import schema_error
 from ddei.mri.metrics import PAPER_METRICS
 from ddei.io.layout import (
     ALL_METRICS, CHECKPOINT, LOSS, MASK_FOLDER_PREFIX, METRICS, MODEL, RECON, RUN_NAME, VAL, VIEWS,
-    accfactor_dir, accfactor_name, mask_folder_name, result, slug,
+    RECONSTRUCTION, accfactor_dir, accfactor_name, mask_folder_name, reconstruction, result, slug,
 )
 from ddei.provenance.fingerprints import stat_digest
 from ddei.provenance.reasons import remember
@@ -167,9 +167,8 @@ def get_reconstruct_scans():
 
 
 def get_reconstruct_outputs():
-    base = results_path(f"reconstruct/{RECON_MODEL}")
     return [
-        f"{base}/{cmr_set}/{accfactor_name(a)}/{patient}/cine_{view}.{ext}"
+        results_path(f"{reconstruction(RECON_MODEL, cmr_set, a, patient, view)}.{ext}")
         for cmr_set, a, patient, view in get_reconstruct_scans()
         for ext in ("mat", "gif")
     ]
@@ -196,26 +195,18 @@ def get_reconstruct_input(wildcards):
 GROUND_TRUTH = not (ACQUIRED and config["data"]["set"] == "ValidationSet")
 
 
-def get_all_outputs():
-    recon = get_reconstruct_outputs() + ([results_path("figures/reconstructions.png")] if RECONSTRUCT["input"] else [])
+def get_all_outputs(defined):
+    """What `rule all` asks for, from the outputs of the ``defined`` rules (the Snakefile's ``rules``, once every rule
+    exists): the metrics, tables and figures, or without ground truth the models and their curves; and the
+    reconstructions."""
+    curves = [*defined.training_figure.output, *defined.validation_figure.output]
+    recon = get_reconstruct_outputs() + (list(defined.reconstruct_figure.output) if RECONSTRUCT["input"] else [])
     if not GROUND_TRUTH:  # nothing to measure: the models, their training and validation, their reconstructions
         models = [results_path(result(MODEL, m, a, s)) for m, a, s in get_training_runs()]
-        curves = [results_path(f"figures/{name}.png") for name in ("training_curves", "training_curves_raw", "validation_curves")]
         return models + curves + recon
-    return [results_path(ALL_METRICS)] + get_report_outputs() + recon
-
-
-def get_report_outputs():
-    tables = [results_path(f"tables/results.{ext}") for ext in ("csv", "md", "tex", "html")]
-    tables += [results_path(f"tables/wilcoxon.{ext}") for ext in ("csv", "md", "html")]
-    figures = [
-        results_path(f"figures/{name}_acc{a}.{ext}")
-        for a in ACCELERATIONS
-        for name, ext in (("cine", "gif"), ("cine", "html"), ("frame", "png"))
-    ]
-    figures += [results_path("figures/metrics_vs_acceleration.png"), results_path("figures/training_curves.png")]
-    figures += [results_path("figures/training_curves_raw.png"), results_path("figures/validation_curves.png")]
-    return tables + figures
+    tables = [*defined.table.output, *defined.wilcoxon.output]
+    figures = expand(defined.cine_figure.output, acc=ACCELERATIONS) + list(defined.metrics_figure.output)
+    return [*defined.collect_metrics.output] + tables + figures + curves + recon
 
 
 # Integrity (ddei.provenance.integrity): the results folder is this checkout's (results/.stamp.json, written when a

@@ -7,8 +7,8 @@ rule reconstruct:
     input:
         unpack(get_reconstruct_input),
     output:
-        mat=results_path("reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}.mat"),
-        gif=results_path("reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}/cine_{view}.gif"),
+        mat=results_path(f"{RECONSTRUCTION}.mat"),
+        gif=results_path(f"{RECONSTRUCTION}.gif"),
     params:
         scan=get_scan,
         scan_digest=lambda wildcards: None if SYNTHETIC_SCANS else get_path_digest(
@@ -18,9 +18,9 @@ rule reconstruct:
         device=config["training"]["device"],
         code=get_code_fingerprint("reconstruct.py"),
     log:
-        results_path("logs/reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}_{view}.log"),
+        results_path(f"logs/{RECONSTRUCTION}.log"),
     benchmark:
-        results_path("benchmarks/reconstruct/{model}/{cmrset}/AccFactor{acc2}/{patient}_{view}.tsv")
+        results_path(f"benchmarks/{RECONSTRUCTION}.tsv")
     threads: config["training"]["threads"]
     resources:
         mem_mb=8000,
