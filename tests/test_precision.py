@@ -12,7 +12,8 @@ from deepinv.physics import DynamicMRI
 
 from ddei.mri.models import CRNN, build_model
 from ddei.mri.precision import PrecisionError, check_precision, configure, warm_up
-from ddei.mri.transforms import _findcellidx2d, cpab_basis, cpab_integrate, uniform_meshgrid
+from ddei.mri.transforms import cpab_basis, cpab_integrate, uniform_meshgrid
+from ddei.mri.transforms.cpab import _findcellidx2d
 
 T, H = 6, 16
 
