@@ -24,7 +24,7 @@ from pathlib import Path
 from deepinv.datasets import CMRxReconSliceDataset
 
 from ddei.data.dataset import CineSliceDataset
-from ddei.data.extract import extract
+from ddei.data.extract import Selection, extract
 from ddei.data.synthetic import generate_cmrxrecon
 from ddei.mri.masks import write_mask_folder
 
@@ -55,7 +55,7 @@ def run(patients: int = 2, repeats: int = 5, sax_slices: int = 10) -> dict:
             progress=False,
         )
         t0 = time.perf_counter()
-        extract(tmp / "raw", tmp / "extract", img_size=(512, 256), progress=False)
+        extract(tmp / "raw", tmp / "extract", Selection(img_size=(512, 256)), progress=False)
         masks = tmp / "raw" / "SingleCoil/Cine/TrainingSet"  # the paper's layout, beside FullSample
         write_mask_folder(tmp / "extract" / "index.csv", masks, 8, progress=False)
         extract_seconds = time.perf_counter() - t0

@@ -108,7 +108,7 @@ def step_time(
 
 def pipeline_check(device, precision: str, compile: bool) -> None:
     """Train and evaluate three methods end to end through the pipeline on tiny synthetic data."""
-    from ddei.data.extract import extract
+    from ddei.data.extract import Selection, extract
     from ddei.data.synthetic import generate_cmrxrecon
     from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
     from ddei.mri.masks import write_mask_folder
@@ -130,7 +130,7 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
         generate_cmrxrecon(
             tmp / "raw", 5, lax_shape=(60, 44), sax_shape=(64, 52), n_sax_slices=1, progress=False
         )
-        extract(tmp / "raw", tmp / "ex", img_size=(64, 64), progress=False)
+        extract(tmp / "raw", tmp / "ex", Selection(val_fraction=0.0, img_size=(64, 64)), progress=False)
         write_mask_folder(tmp / "ex" / "index.csv", tmp / "masks", 8, progress=False)
         for method in ("ddei", "t-ssdu*", "phase2phase"):
             cfg = RunConfig(

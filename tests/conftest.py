@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ddei.data.extract import extract
+from ddei.data.extract import Selection, extract
 from ddei.data.synthetic import generate_cmrxrecon
 from ddei.mri.masks import write_mask_folder
 
@@ -30,7 +30,7 @@ def extracted(raw_root, tmp_path_factory) -> Path:
     """The extraction of :func:`raw_root` at 32x32 (3 training, 1 validation, 1 test patient), with generated masks
     at 4x and 8x under ``<dir>/masks``."""
     out = tmp_path_factory.mktemp("extracted") / "extract"
-    extract(raw_root, out, img_size=(32, 32), val_fraction=0.2, progress=False)
+    extract(raw_root, out, Selection(val_fraction=0.2, img_size=(32, 32)), progress=False)
     for acc in (4, 8):
         write_mask_folder(out / "index.csv", out.parent / "masks", acc, seed=0, progress=False)
     return out

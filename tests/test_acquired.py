@@ -18,12 +18,15 @@ import torch
 
 from ddei.data.acquired import extract_acquired, scan_acquired
 from ddei.data.dataset import CineSliceDataset
+from ddei.data.extract import Selection
 from ddei.data.synthetic import acs_lines, generate_cmrxrecon, uniform_mask
 from ddei.io.layout import accfactor_dir, fullsample_dir
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 from ddei.mri.fft import image_to_kspace
 
 SHAPES = dict(lax_shape=(30, 24), sax_shape=(32, 28))
+#: The split and size of the extractions here: 3 of 4 patients train or validate, one validates.
+SPLIT = Selection(train_fraction=0.75, val_fraction=0.25, img_size=(32, 32))
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +43,7 @@ def release(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def extracted_acquired(release, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("acquired")
-    extract_acquired(release, out / "extract", out / "masks", "TrainingSet", (4, 8), train_fraction=0.75,
-                     val_fraction=0.25, img_size=(32, 32), progress=False)  # fmt: skip
+    extract_acquired(release, out / "extract", out / "masks", "TrainingSet", (4, 8), SPLIT, progress=False)
     return out
 
 
@@ -160,7 +162,7 @@ def test_bad_input_is_named_and_nothing_is_written(release, tmp_path, case):
     root = _copy(release, tmp_path)
     message = BAD[case](root)
     with pytest.raises(MatFileError, match=message):
-        extract_acquired(root, tmp_path / "extract", tmp_path / "masks", "TrainingSet", (8,), img_size=(32, 32),
+        extract_acquired(root, tmp_path / "extract", tmp_path / "masks", "TrainingSet", (8,), SPLIT,
                          progress=False)  # fmt: skip
     assert not (tmp_path / "extract").exists() and not (tmp_path / "masks").exists()
 
@@ -260,8 +262,9 @@ def test_validation_without_ground_truth_scores_held_out_lines(release, tmp_path
     from ddei.runs.preparation import make_physics
     from ddei.runs.validation import Validation
 
-    extract_acquired(release, tmp_path / "extract", tmp_path / "masks", "ValidationSet", (8,), train_fraction=0.75,
-                     val_fraction=0.25, img_size=(32, 32), progress=False)  # fmt: skip
+    extract_acquired(
+        release, tmp_path / "extract", tmp_path / "masks", "ValidationSet", (8,), SPLIT, progress=False
+    )
     ds = CineSliceDataset(tmp_path / "extract", "val", tmp_path / "masks", 8, img_size=(32, 32),
                           normalisation="measurement")  # fmt: skip
     physics = make_physics((2, 12, 32, 32), 0.0, torch.Generator().manual_seed(0), "cpu")

@@ -6,13 +6,14 @@ import ddei  # noqa: F401
 
 # isort: split
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-from ddei.data.extract import FULLSAMPLE, KSPACE_KEY, extract, load_index, patient_split
+from ddei.data.extract import FULLSAMPLE, KSPACE_KEY, Selection, extract, load_index, patient_split
 from ddei.io.matlab import MatFileError, read_mat, write_mat73
 
 
@@ -83,9 +84,9 @@ def test_validation_patients_come_out_of_training_and_never_change_the_test_set(
 
 
 def test_all_slices(raw_root, tmp_path):
-    index = extract(raw_root, tmp_path / "all", lax_slices=-1, sax_slices=-1, progress=False)
+    index = extract(raw_root, tmp_path / "all", Selection(lax_slices=-1, sax_slices=-1), progress=False)
     assert len(index) == 5 * (3 + 2)
-    index = extract(raw_root, tmp_path / "lax", lax_slices=2, sax_slices=0, progress=False)
+    index = extract(raw_root, tmp_path / "lax", Selection(lax_slices=2, sax_slices=0), progress=False)
     assert set(index.view) == {"lax"} and len(index) == 10
 
 
@@ -141,3 +142,22 @@ def test_failure_keeps_previous_output(raw_root, tmp_path):
     with pytest.raises(MatFileError, match="NaN"):
         extract(root, out, progress=False)
     assert sorted(p.name for p in (out / "slices").iterdir()) == before
+
+
+def test_the_selections_defaults_are_the_schemas():
+    """One default each: :class:`Selection`'s are the config schema's for the same ``data`` keys (``val_fraction``
+    was 0 in the code and 0.1 in the schema)."""
+    import dataclasses
+
+    import yaml
+
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text()
+    )
+    data = schema["properties"]["data"]["properties"]
+    keys = {"lax_slices": "lax_slices", "sax_slices": "sax_slices", "train_fraction": "train_fraction",
+            "val_fraction": "val_fraction", "seed": "split_seed"}  # fmt: skip
+    defaults = {f.name: f.default for f in dataclasses.fields(Selection)}
+    assert {field: defaults[field] for field in keys} == {
+        field: data[key]["default"] for field, key in keys.items()
+    }

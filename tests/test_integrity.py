@@ -29,7 +29,7 @@ from test_training import IMG, _Killer, _run
 from test_workflow import REPO, snakemake, tiny_config
 
 from ddei.data.dataset import CineSliceDataset
-from ddei.data.extract import ImageSizeError, extract
+from ddei.data.extract import ImageSizeError, Selection, extract
 from ddei.io.files import CorruptFileError, DiskFullError, LockedError, atomic_write, file_record, warn
 from ddei.methods.config import ConfigError, check_config
 from ddei.mri.masks import AccelerationError, gaussian_kt_mask, write_mask_folder
@@ -482,10 +482,10 @@ def test_real_data_too_large_for_image_size_is_refused_before_writing(raw_root, 
     with pytest.raises(
         ImageSizeError, match=r"image_size \[8, 8\] is smaller than the data.*cine_.*image_crop"
     ):
-        extract(raw_root, tmp_path / "out", img_size=(8, 8), progress=False)
+        extract(raw_root, tmp_path / "out", Selection(img_size=(8, 8)), progress=False)
     assert not (tmp_path / "out").exists()
     capsys.readouterr()
-    index = extract(raw_root, tmp_path / "out", lax_slices=1, sax_slices=0, img_size=(8, 8), progress=False,
+    index = extract(raw_root, tmp_path / "out", Selection(lax_slices=1, sax_slices=0, img_size=(8, 8)), progress=False,
                     crop=True)  # fmt: skip
     assert set(index.height) == {8}
     said = capsys.readouterr().out  # the extract log
@@ -523,7 +523,7 @@ def test_full_disk_during_extraction_names_the_slice(raw_root, tmp_path, monkeyp
 
     monkeypatch.setattr(module.np, "save", full)
     with pytest.raises(DiskFullError, match=r"Disk full.*out/slices/P001_lax_s0.npy"):
-        extract(raw_root, tmp_path / "out", img_size=(32, 32), progress=False)
+        extract(raw_root, tmp_path / "out", Selection(img_size=(32, 32)), progress=False)
     assert list(tmp_path.iterdir()) == []
 
 

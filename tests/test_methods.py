@@ -202,11 +202,11 @@ def test_psnr_and_ssim_are_the_papers_on_magnitudes(scale):
 def test_normalisation_is_the_references(raw_root, tmp_path):
     """Each slice is normalised by the mean and standard deviation of its padded image's real and imaginary values
     pooled, with torch's (the reference's, deepinv's CMRxReconSliceDataset) unbiased std: numpy with ddof=1."""
-    from ddei.data.extract import KSPACE_KEY, center_fit, extract
+    from ddei.data.extract import KSPACE_KEY, Selection, center_fit, extract
     from ddei.io.matlab import read_mat_slice
     from ddei.mri.fft import kspace_to_image
 
-    index = extract(raw_root, tmp_path / "out", img_size=(32, 32), progress=False)
+    index = extract(raw_root, tmp_path / "out", Selection(img_size=(32, 32)), progress=False)
     for row in index.head(3).itertuples():
         kspace = read_mat_slice(raw_root / "SingleCoil/Cine/TrainingSet/FullSample" / row.patient
                                 / f"cine_{row.view}.mat", KSPACE_KEY, row.slice, axis=2)  # fmt: skip

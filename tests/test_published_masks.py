@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import scipy.io
 
-from ddei.data.extract import extract
+from ddei.data.extract import Selection, extract
 from ddei.data.synthetic import DATA_DIR, generate_cmrxrecon
 from ddei.io.matlab import MatFileError
 from ddei.mri.masks import mask_folder_name, mask_path, read_mask, write_mask_folder
@@ -92,7 +92,9 @@ def extraction(published, tmp_path_factory) -> Path:
         if lax is None:  # as in the real data, e.g. P003 has no long-axis cine
             (target / "cine_lax.mat").unlink()
     out = tmp / "extract"
-    extract(raw, out, lax_slices=1, sax_slices=1, img_size=(32, 32), progress=False, crop=True)  # real shapes
+    extract(
+        raw, out, Selection(lax_slices=1, sax_slices=1, img_size=(32, 32)), progress=False, crop=True
+    )  # real shapes
     return out
 
 

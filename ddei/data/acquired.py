@@ -38,14 +38,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ddei.data.extract import center_fit, complex_to_channels, patient_split, select_slices, standardise
+from ddei.data.extract import Selection, center_fit, complex_to_channels, standardise, write_index
 from ddei.io.files import disk_space, file_record, write_manifest
 from ddei.io.folders import atomic_folder
 from ddei.io.layout import (
     FULL_KEY,
-    INDEX_COLUMNS,
     SETS,
-    SPLIT_COLUMNS,
     VIEWS,
     accfactor_dir,
     accfactor_name,
@@ -233,12 +231,7 @@ def extract_acquired(
     mask_root: str | os.PathLike,
     cmr_set: str = "TrainingSet",
     accelerations=(8,),
-    lax_slices: int = -1,
-    sax_slices: int = 1,
-    train_fraction: float = 0.8,
-    seed: int = 0,
-    val_fraction: float = 0.0,
-    img_size: tuple[int, int] = (512, 256),
+    selection: Selection = Selection(),
     frames: int | None = 12,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -250,25 +243,17 @@ def extract_acquired(
     :param mask_root: the folder of the mask folders (``AccFactorXX`` is replaced whole).
     :param str cmr_set: ``TrainingSet`` or ``ValidationSet``.
     :param accelerations: the factors to read.
-    :param int lax_slices: long-axis views kept per patient (-1: all).
-    :param int sax_slices: short-axis slices kept per patient, from the first (-1: all).
-    :param float train_fraction: share of patients for training and validation.
-    :param int seed: split seed.
-    :param float val_fraction: share of patients held out for validation.
-    :param tuple img_size: ``(H, W)`` of the k-space every slice is zero-padded to; no scan may be larger.
+    :param Selection selection: the slices kept, the split, and the ``(H, W)`` of the k-space every slice is
+        zero-padded to (no scan may be larger).
     :param int frames: frames every scan must have.
     :param bool progress: show a progress bar.
     :return: the index (``acceleration`` and ``truth`` columns included).
     """
-    keep = {"lax": lax_slices, "sax": sax_slices}
-    views = tuple(v for v in VIEWS if keep[v] != 0)
-    scans = {int(a): scan_acquired(root, cmr_set, int(a), views, frames) for a in accelerations}
+    img_size = selection.img_size
+    scans = {int(a): scan_acquired(root, cmr_set, int(a), selection.views, frames) for a in accelerations}
     _check_fits(scans, img_size)
-    patients = sorted({f.patient for files in scans.values() for f in files})
-    split = patient_split(patients, train_fraction, seed, val_fraction)
-    jobs = [
-        (f, s) for files in scans.values() for f in files for s in select_slices(f.shape[2], keep[f.view])
-    ]
+    split = selection.split(sorted({f.patient for files in scans.values() for f in files}))
+    jobs = [(f, s) for files in scans.values() for f in files for s in selection.slices(f)]
     mask_root = Path(mask_root)
     with atomic_folder(out_dir) as tmp:
         (tmp / "slices").mkdir()
@@ -290,11 +275,7 @@ def extract_acquired(
             })  # fmt: skip
         for acceleration in scans:
             _write_masks(masks, acceleration, mask_root / accfactor_name(acceleration), frames or 12)
-        index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-        index.to_csv(tmp / "index.csv", index=False)
-        pd.DataFrame(sorted(split.items()), columns=list(SPLIT_COLUMNS)).to_csv(
-            tmp / "split.csv", index=False
-        )
+        index = write_index(tmp, rows, split)
     return index
 
 

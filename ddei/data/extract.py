@@ -160,15 +160,56 @@ def select_slices(n_slices: int, keep: int) -> list[int]:
     return list(range(n_slices if keep < 0 else min(keep, n_slices)))
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which slices an extraction keeps, how it splits the patients, and the size it pads them to: the config's
+    ``data`` keys of the same names (``seed`` is ``data.split_seed``, ``img_size`` ``image_size``), with the schema's
+    defaults (``tests/test_extract.py`` checks that they agree).
+
+    :param int lax_slices: long-axis views kept per patient (-1: all).
+    :param int sax_slices: short-axis slices kept per patient, from the first (-1: all).
+    :param float train_fraction: fraction of patients for training and validation; the rest are test patients.
+    :param float val_fraction: fraction of patients held out for validation (see :func:`patient_split`).
+    :param int seed: split seed.
+    :param tuple img_size: ``(H, W)`` every slice is zero-padded to at the centre (the paper: ``(512, 256)``).
+    """
+
+    lax_slices: int = -1
+    sax_slices: int = 1
+    train_fraction: float = 0.8
+    val_fraction: float = 0.1
+    seed: int = 0
+    img_size: tuple[int, int] = (512, 256)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views with at least one slice kept."""
+        return tuple(v for v in VIEWS if self._keep(v) != 0)
+
+    def _keep(self, view: str) -> int:
+        return self.lax_slices if view == "lax" else self.sax_slices
+
+    def slices(self, f: CineFile) -> list[int]:
+        """The slices of a file that are kept (:func:`select_slices`)."""
+        return select_slices(f.shape[2], self._keep(f.view))
+
+    def split(self, patients: list[str]) -> dict[str, str]:
+        """The patients' split (:func:`patient_split`)."""
+        return patient_split(patients, self.train_fraction, self.seed, self.val_fraction)
+
+
+def write_index(folder: Path, rows: list[dict], split: dict[str, str]) -> pd.DataFrame:
+    """Write an extraction's ``index.csv`` (one row per slice) and ``split.csv``; return the index."""
+    index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
+    index.to_csv(folder / "index.csv", index=False)
+    pd.DataFrame(sorted(split.items()), columns=list(SPLIT_COLUMNS)).to_csv(folder / "split.csv", index=False)
+    return index
+
+
 def extract(
     root: str | os.PathLike,
     out_dir: str | os.PathLike,
-    lax_slices: int = -1,
-    sax_slices: int = 1,
-    train_fraction: float = 0.8,
-    seed: int = 0,
-    val_fraction: float = 0.0,
-    img_size: tuple[int, int] = (512, 256),
+    selection: Selection = Selection(),
     progress: bool = True,
     crop: bool = False,
 ) -> pd.DataFrame:
@@ -176,27 +217,21 @@ def extract(
 
     :param root: CMRxRecon root or ``FullSample`` folder.
     :param out_dir: output folder (replaced as a whole when the extraction succeeds).
-    :param int lax_slices: long-axis views kept per patient (-1: all).
-    :param int sax_slices: short-axis slices kept per patient, from the first (-1: all).
-    :param float train_fraction: fraction of patients for training.
-    :param int seed: split seed.
-    :param float val_fraction: fraction of patients held out for validation (see :func:`patient_split`).
-    :param tuple img_size: ``(H, W)`` every slice is zero-padded to at the centre (the paper: ``(512, 256)``).
+    :param Selection selection: the slices kept, the split and the padded size.
     :param bool progress: show a progress bar.
     :param bool crop: centre-crop data larger than ``img_size`` (config ``image_crop``); otherwise such data is
         refused before anything is written.
     :return: the index table (also written to ``index.csv``).
     :raises ImageSizeError: data larger than ``img_size`` without ``crop``.
     """
-    keep = {"lax": lax_slices, "sax": sax_slices}
-    views = tuple(v for v in VIEWS if keep[v] != 0)
-    files = scan(root, views)
+    img_size = selection.img_size
+    files = scan(root, selection.views)
     if not crop:
         check_image_size(files, img_size)
     else:
         report_crop(files, img_size)
-    split = patient_split([f.patient for f in files], train_fraction, seed, val_fraction)
-    jobs = [(f, s) for f in files for s in select_slices(f.shape[2], keep[f.view])]
+    split = selection.split([f.patient for f in files])
+    jobs = [(f, s) for f in files for s in selection.slices(f)]
 
     with atomic_folder(out_dir) as tmp:
         (tmp / "slices").mkdir()
@@ -234,11 +269,7 @@ def extract(
                     "truth": 1,
                 }
             )
-        index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-        index.to_csv(tmp / "index.csv", index=False)
-        pd.DataFrame(sorted(split.items()), columns=list(SPLIT_COLUMNS)).to_csv(
-            tmp / "split.csv", index=False
-        )
+        index = write_index(tmp, rows, split)
     return index
 
 

@@ -8,13 +8,14 @@ from _preamble import setup
 
 setup(snakemake)
 
+from ddei.data.extract import Selection
+
 p = snakemake.params
-common = dict(lax_slices=p.lax_slices, sax_slices=p.sax_slices, train_fraction=p.train_fraction,
-              val_fraction=p.val_fraction, seed=p.seed, img_size=tuple(p.img_size))  # fmt: skip
+selection = Selection(p.lax_slices, p.sax_slices, p.train_fraction, p.val_fraction, p.seed, tuple(p.img_size))
 if p.acquired is None:
     from ddei.data.extract import extract
 
-    index = extract(p.root, Path(snakemake.output.index).parent, crop=p.crop, **common)
+    index = extract(p.root, Path(snakemake.output.index).parent, selection, crop=p.crop)
 else:
     from ddei.data.acquired import extract_acquired
 
@@ -24,7 +25,7 @@ else:
         Path(snakemake.output.masks[0]).parent,
         cmr_set=p.acquired["set"],
         accelerations=p.acquired["accelerations"],
+        selection=selection,
         frames=p.acquired["frames"],
-        **common,
     )
 print(index.groupby(["split", "view"]).size().to_string())
