@@ -361,7 +361,9 @@ def test_slice_helpers(recon_files):
     key, gt, recon = figures.load_slice(recon_files)
     assert key == "P002_lax_s0" and gt.shape == (T, H, W)
     assert list(recon) == ["zf", "t-ssdu*", "ddei", "sup"]  # table order
-    assert figures.parse_key("P_01_lax_s12") == ("P_01", "lax", 12)
+    from ddei.io.layout import parse_slice_key
+
+    assert parse_slice_key("P_01_lax_s12") == ("P_01", "lax", 12)
     assert figures.motion_frame(gt) in (2, 3, 4)  # the largest disc is the farthest from frame 0
     assert abs(figures.profile_row(gt) - 12) <= 2  # through the disc
     metrics = pd.DataFrame(

@@ -44,6 +44,7 @@ from ddei.io.folders import atomic_folder
 from ddei.io.layout import (
     FULL_KEY,
     SETS,
+    SLICES,
     VIEWS,
     accfactor_dir,
     accfactor_name,
@@ -51,6 +52,7 @@ from ddei.io.layout import (
     cine_mask_file,
     fullsample_dir,
     release_mask_key,
+    slice_key,
     subsampled_key,
 )
 from ddei.io.maskfiles import write_mask
@@ -256,7 +258,7 @@ def extract_acquired(
     jobs = [(f, s) for files in scans.values() for f in files for s in selection.slices(f)]
     mask_root = Path(mask_root)
     with atomic_folder(out_dir) as tmp:
-        (tmp / "slices").mkdir()
+        (tmp / SLICES).mkdir()
         rows = []
         masks = {}
         for f, s in tqdm(jobs, desc=f"extract {cmr_set}", unit="slice", disable=not progress):
@@ -264,14 +266,14 @@ def extract_acquired(
             masks[(f.acceleration, f.patient, f.view)] = mask
             twin = None if f.twin is None else read_mat_slice(f.twin, FULL_KEY, s, axis=2)
             x, y, mean, std = _normalised(kspace, mask, twin, img_size)
-            name = f"{f.patient}_{f.view}_s{s}_{accfactor_name(f.acceleration)}.npy"
-            with disk_space(Path(out_dir) / "slices" / name):
-                np.save(tmp / "slices" / name, np.stack([complex_to_channels(x), complex_to_channels(y)]))
+            name = f"{slice_key(f.patient, f.view, s)}_{accfactor_name(f.acceleration)}.npy"
+            with disk_space(Path(out_dir) / SLICES / name):
+                np.save(tmp / SLICES / name, np.stack([complex_to_channels(x), complex_to_channels(y)]))
             rows.append({
                 "patient": f.patient, "view": f.view, "slice": s, "split": split[f.patient],
-                "file": f"slices/{name}", "kx": f.shape[0], "ky": f.shape[1], "frames": f.shape[3],
+                "file": f"{SLICES}/{name}", "kx": f.shape[0], "ky": f.shape[1], "frames": f.shape[3],
                 "height": img_size[0], "width": img_size[1], "mean": mean, "std": std,
-                **file_record(tmp / "slices" / name), "acceleration": f.acceleration, "truth": int(f.twin is not None),
+                **file_record(tmp / SLICES / name), "acceleration": f.acceleration, "truth": int(f.twin is not None),
             })  # fmt: skip
         for acceleration in scans:
             _write_masks(masks, acceleration, mask_root / accfactor_name(acceleration), frames or 12)

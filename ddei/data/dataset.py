@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from ddei.data.extract import center_fit, check_slice, complex_to_channels, load_index, standardise
 from ddei.io.files import read_manifest
-from ddei.io.layout import REBUILD_EXTRACT, REBUILD_MASKS, accfactor_name, mask_folder_name
+from ddei.io.layout import INDEX, REBUILD_EXTRACT, REBUILD_MASKS, accfactor_name, mask_folder_name
 from ddei.io.maskfiles import check_mask, read_mask
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 
@@ -79,7 +79,7 @@ class CineSliceDataset(Dataset):
             self.index = self.index[self.index["acceleration"] == int(acceleration)].reset_index(drop=True)
         if len(self.index) == 0:
             what = f"{split} slices" + (f" measured at {acceleration}x" if self.acquired else "")
-            raise ValueError(f"No {what} in {self.extract_dir / 'index.csv'}")
+            raise ValueError(f"No {what} in {self.extract_dir / INDEX}")
         sizes = set(zip(self.index["height"], self.index["width"]))
         if img_size is not None and sizes != {tuple(img_size)}:
             raise ValueError(

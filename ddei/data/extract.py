@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from ddei.io.files import check_file, disk_space, file_record, require_columns
 from ddei.io.folders import atomic_folder
-from ddei.io.layout import INDEX_COLUMNS, REBUILD_EXTRACT, SPLIT_COLUMNS
+from ddei.io.layout import INDEX, INDEX_COLUMNS, REBUILD_EXTRACT, SLICES, SPLIT, SPLIT_COLUMNS, slice_key
 from ddei.io.matlab import MatFileError, mat_shape, read_mat_slice
 from ddei.mri.fft import image_to_kspace, kspace_to_image
 
@@ -201,8 +201,8 @@ class Selection:
 def write_index(folder: Path, rows: list[dict], split: dict[str, str]) -> pd.DataFrame:
     """Write an extraction's ``index.csv`` (one row per slice) and ``split.csv``; return the index."""
     index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-    index.to_csv(folder / "index.csv", index=False)
-    pd.DataFrame(sorted(split.items()), columns=list(SPLIT_COLUMNS)).to_csv(folder / "split.csv", index=False)
+    index.to_csv(folder / INDEX, index=False)
+    pd.DataFrame(sorted(split.items()), columns=list(SPLIT_COLUMNS)).to_csv(folder / SPLIT, index=False)
     return index
 
 
@@ -234,7 +234,7 @@ def extract(
     jobs = [(f, s) for f in files for s in selection.slices(f)]
 
     with atomic_folder(out_dir) as tmp:
-        (tmp / "slices").mkdir()
+        (tmp / SLICES).mkdir()
         rows = []
         for f, s in tqdm(jobs, desc="extract", unit="slice", disable=not progress):
             kspace = read_mat_slice(f.path, KSPACE_KEY, s, axis=2)  # (kx, ky, t)
@@ -243,11 +243,11 @@ def extract(
             image = kspace_to_image(np.moveaxis(kspace, -1, 0)).astype(np.complex64)  # (t, kx, ky)
             if not np.isfinite(image).all():
                 raise MatFileError(f"{f.path}: slice {s} contains NaN or inf values")
-            name = f"{f.patient}_{f.view}_s{s}.npy"
+            name = f"{slice_key(f.patient, f.view, s)}.npy"
             x, mean, std = standardise(center_fit(image, img_size))
-            with disk_space(Path(out_dir) / "slices" / name):
+            with disk_space(Path(out_dir) / SLICES / name):
                 np.save(
-                    tmp / "slices" / name,
+                    tmp / SLICES / name,
                     np.stack([complex_to_channels(x), complex_to_channels(image_to_kspace(x))]),
                 )
             rows.append(
@@ -256,7 +256,7 @@ def extract(
                     "view": f.view,
                     "slice": s,
                     "split": split[f.patient],
-                    "file": f"slices/{name}",
+                    "file": f"{SLICES}/{name}",
                     "kx": f.shape[0],
                     "ky": f.shape[1],
                     "frames": f.shape[3],
@@ -264,7 +264,7 @@ def extract(
                     "width": img_size[1],
                     "mean": mean,
                     "std": std,
-                    **file_record(tmp / "slices" / name),
+                    **file_record(tmp / SLICES / name),
                     "acceleration": 0,  # fully sampled: every acceleration's masks apply
                     "truth": 1,
                 }
@@ -371,7 +371,7 @@ def load_index(extract_dir: str | os.PathLike, split: str | None = None) -> pd.D
     :param str split: one of :data:`SPLITS`, or ``None`` for all.
     :raises ddei.io.files.CorruptFileError: it lacks a column of :data:`ddei.io.layout.INDEX_COLUMNS`.
     """
-    path = Path(extract_dir) / "index.csv"
+    path = Path(extract_dir) / INDEX
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the extract rule first")
     require_columns(path, INDEX_COLUMNS, REBUILD)

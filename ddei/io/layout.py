@@ -25,6 +25,22 @@ REBUILD_EXTRACT = f"snakemake -R {EXTRACT_RULE}"
 MASKS_RULE = "masks"
 REBUILD_MASKS = f"snakemake -R {MASKS_RULE}"
 
+#: An extraction's folder: one array per slice under ``slices/``, the index of the slices, the patients' split.
+SLICES, INDEX, SPLIT = "slices", "index.csv", "split.csv"
+
+
+def slice_key(patient: str, view: str, slice_: int) -> str:
+    """The name of one slice of a patient's view, e.g. ``P002_lax_s0`` (its array's name, its key in a
+    reconstruction file)."""
+    return f"{patient}_{view}_s{int(slice_)}"
+
+
+def parse_slice_key(key: str) -> tuple[str, str, int]:
+    """:func:`slice_key` read back: ``P002_lax_s0`` -> ``("P002", "lax", 0)``."""
+    patient, view, s = key.rsplit("_", 2)
+    return patient, view, int(s.removeprefix("s"))
+
+
 #: The columns of an extraction's ``index.csv`` (one row per slice; see :mod:`ddei.data.extract`). ``acceleration``
 #: is the factor of an acquired scan's measurement (:mod:`ddei.data.acquired`; 0: fully sampled, masks simulated),
 #: ``truth`` whether the slice has a fully sampled image (1 for every fully sampled slice).
@@ -89,6 +105,8 @@ def cine_mask_file(view: str) -> str:
 # Patterns in Snakemake's wildcard syntax: the rules use them as they are, code fills them with :func:`result`.
 # ``{method}`` is a method's file-name form (:func:`slug`).
 
+#: The extraction (:data:`SLICES`, :data:`INDEX`, :data:`SPLIT`) and the mask folders.
+EXTRACTION, MASKS = "extract", "masks"
 #: A training run's folder: its weights, loss log and validation log.
 MODEL_DIR = "models/{method}/acc{acc}/seed{seed}"
 MODEL = f"{MODEL_DIR}/model.pt"

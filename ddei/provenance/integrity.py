@@ -32,11 +32,13 @@ from pathlib import Path
 from ddei.io.files import MANIFEST, CorruptFileError, atomic_write, require_columns
 from ddei.io.layout import (
     EXTRACT_RULE,
+    INDEX,
     INDEX_COLUMNS,
     MANIFEST_COLUMNS,
     MASKS_RULE,
     REBUILD_EXTRACT,
     REBUILD_MASKS,
+    SPLIT,
     SPLIT_COLUMNS,
 )
 
@@ -196,12 +198,12 @@ def damaged_intermediates(
 def damaged_extract(extract_dir: str | os.PathLike, rebuild: str = REBUILD_EXTRACT) -> str | None:
     """The first damage of an extraction (a message): a table without one of its columns, or a slice file whose
     size differs from ``index.csv``'s record; ``None`` if whole or not made yet."""
-    index = Path(extract_dir) / "index.csv"
+    index = Path(extract_dir) / INDEX
     if not index.is_file():
         return None
     try:
         require_columns(index, INDEX_COLUMNS, rebuild)
-        split = Path(extract_dir) / "split.csv"
+        split = Path(extract_dir) / SPLIT
         if split.exists():
             require_columns(split, SPLIT_COLUMNS, rebuild)
         with open(index, newline="") as f:

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import MaxNLocator
 
+from ddei.io.layout import parse_slice_key
 from ddei.mri.metrics import HOLDOUT_NMSE, PAPER_METRICS, PSNR, zero_filled
 from ddei.report import style as styles
 from ddei.report.tables import label, order_methods
@@ -79,12 +80,6 @@ def _save(fig: Figure, path, dpi: int = 200) -> None:
 # Reconstructions
 
 
-def parse_key(key: str) -> tuple[str, str, int]:
-    """``P002_lax_s0`` → ``("P002", "lax", 0)``."""
-    patient, view, s = key.rsplit("_", 2)
-    return patient, view, int(s.removeprefix("s"))
-
-
 def recon_keys(path) -> list[str]:
     with np.load(path) as npz:
         return [k for k in npz.files if not k.startswith("gt/")]
@@ -122,7 +117,7 @@ def slice_psnr(metrics: pd.DataFrame | None, method, acceleration, key, seed=Non
     """The slice's PSNR from ``metrics/all.csv``, the evaluation's (what the table averages); NaN (shown as
     "n/a") when the table has no row for it: the figures compute no metric of their own."""
     if metrics is not None and len(metrics):
-        patient, view, s = parse_key(key)
+        patient, view, s = parse_slice_key(key)
         sel = metrics[
             (metrics["method"] == method)
             & (metrics["acceleration"] == int(acceleration))
@@ -181,7 +176,7 @@ class ReconGrid:
             for j, m in enumerate(columns):
                 self._xt_panel(gs[2, j], m, first=j == 0)
         self._colour_bars(gs, len(columns))
-        patient, view, s = parse_key(key)
+        patient, view, s = parse_slice_key(key)
         self.where = f"×{acceleration} acceleration · test slice {patient} {view.upper()} {s}"
         self.suptitle = self.fig.suptitle(self.where, y=1 - 0.12 / self._size[1], va="top")
 

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
 from ddei.io.files import atomic_write
+from ddei.io.layout import slice_key
 from ddei.methods.config import RunConfig
 from ddei.methods.registry import lookup
 from ddei.mri.metrics import METRICS, metric_functions
@@ -99,7 +100,7 @@ def evaluate(
             row["versions"] = versions
             rows.append(row)
         if recon is not None and (recon.slices < 0 or i < recon.slices):
-            key = f"{rec['patient']}_{rec['view']}_s{rec['slice']}"
+            key = slice_key(rec["patient"], rec["view"], rec["slice"])
             saved[key] = magnitude(x_hat)[0]
             if truth:
                 saved[f"gt/{key}"] = magnitude(x)[0]

@@ -19,6 +19,7 @@ from torch import nn
 
 import ddei  # noqa: F401
 from ddei.data.dataset import CineSliceDataset
+from ddei.io.layout import INDEX, SPLIT
 from ddei.methods.config import RunConfig
 from ddei.methods.registry import Method, lookup
 from ddei.mri import losses
@@ -40,9 +41,7 @@ def data_digest(dataset: CineSliceDataset) -> str:
     """Content hash of the data a run learns from: the slice index (with each slice's statistics), the patient
     split and the mask files of its acceleration."""
     extract_dir = Path(dataset.extract_dir)
-    return files_digest(
-        [extract_dir / "index.csv", extract_dir / "split.csv", dataset.mask_root / dataset.mask_folder]
-    )
+    return files_digest([extract_dir / INDEX, extract_dir / SPLIT, dataset.mask_root / dataset.mask_folder])
 
 
 def run_identity(cfg: RunConfig, acceleration: int, seed: int, data: str, code: str) -> str:

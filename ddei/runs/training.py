@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 import ddei  # noqa: F401
 from ddei.io.files import CorruptFileError, atomic_write, exclusive, warn
-from ddei.io.layout import REBUILD_EXTRACT
+from ddei.io.layout import REBUILD_EXTRACT, SPLIT
 from ddei.methods.config import ConfigError, TrainingConfig
 from ddei.mri.losses import generators
 from ddei.mri.precision import warm_up
@@ -456,7 +456,7 @@ def validation_of(run: Run, frames: int, device) -> Validation | None:
 
     if not (load_index(run.extract_dir)["split"] == "val").any():
         raise ConfigError(
-            f"training.validate_every is {every} but {run.extract_dir / 'split.csv'} has no validation patient: "
+            f"training.validate_every is {every} but {run.extract_dir / SPLIT} has no validation patient: "
             "raise data.val_fraction (or add patients), or set training.validate_every: false"
         )
     rng = torch.Generator(device="cpu").manual_seed(

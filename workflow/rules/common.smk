@@ -14,7 +14,8 @@ from ddei.methods.config import ConfigError, check_config, method_config, method
 from ddei.methods.schema import schema_error
 from ddei.mri.metrics import PAPER_METRICS
 from ddei.io.layout import (
-    ALL_METRICS, CHECKPOINT, LOSS, MASK_FOLDER_PREFIX, METRICS, MODEL, RECON, RUN_NAME, VAL, VIEWS,
+    ALL_METRICS, CHECKPOINT, EXTRACTION, INDEX, LOSS, MASK_FOLDER_PREFIX, MASKS, METRICS, MODEL, RECON, RUN_NAME,
+    SLICES, SPLIT, VAL, VIEWS,
     RECONSTRUCTION, accfactor_dir, accfactor_name, mask_folder_name, reconstruction, result, slug,
 )
 from ddei.provenance.fingerprints import stat_digest
@@ -88,7 +89,7 @@ def get_synthetic_input(wildcards):
 
 def get_mask_folder(acceleration):
     """The mask folder of an acceleration: generated or imported k-t masks, or the acquired scans' own masks."""
-    return results_path(f"masks/{(accfactor_name if ACQUIRED else mask_folder_name)(int(acceleration))}")
+    return results_path(f"{MASKS}/{(accfactor_name if ACQUIRED else mask_folder_name)(int(acceleration))}")
 
 
 def get_mask_dir(wildcards):
@@ -242,7 +243,7 @@ def _command_rebuilds(damage):
 
 
 if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding the folder must not stop
-    for _damage in damaged_intermediates(results_path("extract"), [get_mask_folder(a) for a in ACCELERATIONS], ACQUIRED):
+    for _damage in damaged_intermediates(results_path(EXTRACTION), [get_mask_folder(a) for a in ACCELERATIONS], ACQUIRED):
         if not _command_rebuilds(_damage):
             raise WorkflowError(_damage.message)
 

@@ -27,9 +27,9 @@ rule extract:
     input:
         get_synthetic_input,
     output:
-        index=results_path("extract/index.csv"),
-        split=results_path("extract/split.csv"),
-        slices=directory(results_path("extract/slices")),
+        index=results_path(f"{EXTRACTION}/{INDEX}"),
+        split=results_path(f"{EXTRACTION}/{SPLIT}"),
+        slices=directory(results_path(f"{EXTRACTION}/{SLICES}")),
         masks=[directory(get_mask_folder(a)) for a in ACCELERATIONS] if ACQUIRED else [],
     params:
         root=get_data_root(),
@@ -60,9 +60,9 @@ rule extract:
 
 rule masks:
     input:
-        index=results_path("extract/index.csv"),
+        index=rules.extract.output.index,
     output:
-        directory(results_path(f"masks/{MASK_FOLDER_PREFIX}{{acc2}}")),
+        directory(results_path(f"{MASKS}/{MASK_FOLDER_PREFIX}{{acc2}}")),
     params:
         seed=config["masks"]["seed"],
         frames=config["masks"]["frames"],

@@ -4,8 +4,8 @@
 rule evaluate:
     input:
         unpack(get_model_input),
-        index=results_path("extract/index.csv"),
-        slices=results_path("extract/slices"),
+        index=rules.extract.output.index,
+        slices=rules.extract.output.slices,
         masks=get_mask_dir,
     output:
         metrics=results_path(METRICS),

@@ -5,8 +5,8 @@
 
 rule train:
     input:
-        index=results_path("extract/index.csv"),
-        slices=results_path("extract/slices"),
+        index=rules.extract.output.index,
+        slices=rules.extract.output.slices,
         masks=get_mask_dir,
     output:
         model=results_path(MODEL),
