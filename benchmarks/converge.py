@@ -318,7 +318,7 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
         for row, (metric, name) in enumerate(((PSNR, "validation PSNR (dB)"), (SSIM, "validation SSIM"))):
             ax = axes[row, col]
             for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
-                style = styles.style(m)
+                style = styles.style_of(m)
                 ax.plot(run.step * batch, run[metric], color=style.colour, ls="--" if s else "-", lw=1.2,
                         label=f"{style.label}, seed {s}")  # fmt: skip
             ax.axvline(19_200, color="grey", lw=0.8, ls=":")

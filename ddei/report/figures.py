@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ddei.io.layout import parse_slice_key
 from ddei.mri.metrics import HOLDOUT_NMSE, PAPER_METRICS, PSNR, zero_filled
-from ddei.report import style as styles
+from ddei.report import style
 from ddei.report.tables import label, order_methods
 
 STYLE = {
@@ -48,15 +48,15 @@ ERROR_CMAP = "inferno"
 
 def colour(method: str) -> str:
     """The method's colour (:mod:`ddei.report.style`)."""
-    return styles.colour(method)
+    return style.colour(method)
 
 
 def marker(method: str) -> str:
-    return styles.style(method).marker
+    return style.style_of(method).marker
 
 
 def linestyle(method: str) -> str:
-    return "--" if styles.style(method).dashed else "-"
+    return "--" if style.style_of(method).dashed else "-"
 
 
 def palette(methods) -> dict[str, str]:
@@ -65,7 +65,7 @@ def palette(methods) -> dict[str, str]:
 
 
 @contextmanager
-def style():
+def figure_style():
     with mpl.rc_context(STYLE):
         yield
 
@@ -334,7 +334,7 @@ def cine_gif(
     import imageio.v3 as iio
 
     key, gt, recon, psnrs = _grid_inputs(recon_files, acceleration, metrics, seed, key)
-    with style():
+    with figure_style():
         grid = ReconGrid(gt, recon, acceleration, key, psnrs)
         frames = []
         for t in range(grid.frames):
@@ -356,7 +356,7 @@ def cine_still(
     key, gt, recon, psnrs = _grid_inputs(recon_files, acceleration, metrics, seed, key)
     t = motion_frame(gt) if frame == "motion" else int(frame)
     row = profile_row(gt)
-    with style():
+    with figure_style():
         grid = ReconGrid(gt, recon, acceleration, key, psnrs, xt_row=row)
         grid.show(t)
         _save(grid.fig, out_png, dpi)
@@ -393,7 +393,7 @@ def metrics_plot(df: pd.DataFrame, out_png, methods=None, metrics=PAPER_METRICS,
     order = order_methods(df["method"])
     accs = sorted(int(a) for a in df["acceleration"].unique())
     data = df.assign(label=df["method"].map(label), acc=df["acceleration"].map(lambda a: f"×{int(a)}"))
-    with style():
+    with figure_style():
         fig = Figure(figsize=(3.3 * len(metrics) + 0.2, 3.6))
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, len(metrics))
@@ -468,7 +468,7 @@ def training_curves(loss_files, out_png, out_raw_png=None, dpi=200):
     accs = sorted(df["acceleration"].unique())
     df["label"] = df["method"].map(label)
     several = df.groupby(["method", "acceleration"])["seed"].nunique().max() > 1
-    with style():
+    with figure_style():
         _relative_losses(df, order, accs, several, out_png, dpi)
         if out_raw_png is not None:
             _raw_losses(df, order, accs, several, out_raw_png, dpi)
@@ -497,7 +497,7 @@ def _relative_losses(df, order, accs, several: bool, out_png, dpi) -> None:
             palette=palette(order),
             style="label",
             style_order=[label(m) for m in order],
-            dashes={label(m): (3, 2) if styles.style(m).dashed else "" for m in order},
+            dashes={label(m): (3, 2) if style.style_of(m).dashed else "" for m in order},
             markers={label(m): marker(m) for m in order} if markers else False,
             markersize=4,
             linewidth=1.3,
@@ -605,7 +605,7 @@ def validation_curves(val_files, out_png, dpi=200):
 
     frames = [pd.read_csv(p).assign(method=m, acceleration=int(a), seed=int(s)) for m, a, s, p in val_files]
     df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    with style():
+    with figure_style():
         if df is None:
             fig = Figure(figsize=(6, 2))
             FigureCanvasAgg(fig)

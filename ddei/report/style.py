@@ -67,7 +67,7 @@ def register(variants: Mapping | None = None, externals=()) -> None:
             _EXTRA[name] = Style(given or f"{base.label} ({name})", colour, "D", base.dashed)
 
 
-def style(name: str) -> Style:
+def style_of(name: str) -> Style:
     """The style of a registered method or a :func:`register`-ed variant or external model.
 
     :raises KeyError: for any other name, naming it.
@@ -80,11 +80,11 @@ def style(name: str) -> Style:
 
 
 def label(name: str) -> str:
-    return style(name).label
+    return style_of(name).label
 
 
 def colour(name: str) -> str:
-    return style(name).colour
+    return style_of(name).colour
 
 
 def order(names) -> list[str]:
