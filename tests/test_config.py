@@ -256,3 +256,20 @@ def test_schema_errors_are_one_line_with_the_key_and_what_is_allowed(change, lin
     assert message.startswith(line) and "\n" not in message
     assert schema_error(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
                         yaml.safe_load(Path(SCHEMA).read_text())) is None  # fmt: skip
+
+
+def test_the_shipped_variant_needs_no_entry_and_an_entry_replaces_it():
+    """``ddei-upstream`` is defined once, in the registry: a config lists it without a ``variants`` entry (the
+    paper's, the GPU's and the convergence configs do), with its label; a config's entry of that name wins."""
+    from ddei.methods.registry import SHIPPED_VARIANTS
+
+    shipped = catalogue()["ddei-upstream"]
+    assert shipped.base == "ddei" and shipped.overrides == {"transform_mode": "upstream"}
+    assert set(SHIPPED_VARIANTS) == {"ddei-upstream"}
+    style.register()
+    assert style.label("ddei-upstream") == "DDEI, the reference code's transform"
+    mine = catalogue({"ddei-upstream": {"method": "ddei", "transform_mode": "fixed"}})["ddei-upstream"]
+    assert mine.overrides == {"transform_mode": "fixed"}
+    for name in ("paper", "gpu", "converge"):
+        config = yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
+        assert "ddei-upstream" in config["methods"] and "ddei-upstream" not in config.get("variants", {})

@@ -133,20 +133,27 @@ def external(name: str) -> Method:
     return Method(name, "external")
 
 
+#: The variants the project ships, known to every configuration without a ``variants`` entry (an entry of the same
+#: name replaces one): DDEI with the reference code's transform, time-shift defect included (README, "The reference
+#: code's transform"). Their labels are the report's (:data:`ddei.report.style.SHIPPED_LABELS`).
+SHIPPED_VARIANTS: dict[str, dict] = {"ddei-upstream": {"method": "ddei", "transform_mode": "upstream"}}
+
 #: Presentation keys a variant may carry in the config (read by :mod:`ddei.report.style`, ignored here).
 PRESENTATION = ("label",)
 
 
 def catalogue(variants: Mapping | None = None, externals=()) -> dict[str, Method]:
-    """The registry extended by the configuration's variants and external models.
+    """The registry extended by the shipped variants (:data:`SHIPPED_VARIANTS`), the configuration's variants and
+    its external models.
 
     :param dict variants: ``{name: {"method": base, "label": ..., <settings>}}`` (the config's ``variants``).
     :param externals: names of external models (the keys of the config's ``evaluation.external``).
-    :return: name -> :class:`Method`, registered methods first, then variants and external models.
+    :return: name -> :class:`Method`, registered methods first, then the shipped and the config's variants and
+        the external models.
     """
     out = dict(METHODS)
     extra = []
-    for name, spec in (variants or {}).items():
+    for name, spec in (SHIPPED_VARIANTS | dict(variants or {})).items():
         spec = {k: v for k, v in spec.items() if k not in PRESENTATION}
         extra.append(variant(name, spec.pop("method"), spec))
     extra += [external(name) for name in externals]

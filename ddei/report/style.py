@@ -42,7 +42,10 @@ STYLES: dict[str, Style] = {
     "ddei-sure": Style("DDEI + SURE", "#ff7f0e"),
     "sup": Style("Supervised (oracle)", "#000000", "s", True),
 }
-#: Colours for variants and external models, in order of appearance.
+#: The labels of the shipped variants (:data:`ddei.methods.registry.SHIPPED_VARIANTS`; a config's ``label``
+#: replaces one).
+SHIPPED_LABELS = {"ddei-upstream": "DDEI, the reference code's transform"}
+#: Colours for variants and external models, in order of appearance (the shipped variants first).
 EXTRA_COLOURS = ("#8c564b", "#e377c2", "#7b4173", "#637939", "#393b79", "#843c39")
 
 _EXTRA: dict[str, Style] = {}
@@ -63,7 +66,7 @@ def register(variants: Mapping | None = None, externals=()) -> None:
             _EXTRA[name] = Style(name, colour, "P")
         else:
             base = STYLES[m.base]
-            given = (variants or {}).get(name, {}).get("label")
+            given = (variants or {}).get(name, {}).get("label") or SHIPPED_LABELS.get(name)
             _EXTRA[name] = Style(given or f"{base.label} ({name})", colour, "D", base.dashed)
 
 
