@@ -310,7 +310,9 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's styles
     from ddei.report import style as styles
 
-    styles.register(config.get("variants", {}))
+    # a shipped variant is labelled by this checkout (the run's config may carry an older label of it)
+    variants = {n: v for n, v in config.get("variants", {}).items() if n not in styles.SHIPPED_LABELS}
+    styles.register(variants)
     accs = sorted(curves.acceleration.unique())
     fig, axes = plt.subplots(2, len(accs), figsize=(6.5 * len(accs), 7.4), squeeze=False, sharex=True)
     batch = config["training"]["batch_size"]
