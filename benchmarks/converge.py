@@ -300,6 +300,9 @@ def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     return cat(curves), cat(metrics), pd.DataFrame(rows)
 
 
+SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
+
+
 def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     """Validation PSNR and SSIM against slice-passes, one column per acceleration, one line per run."""
     import matplotlib
@@ -321,13 +324,14 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
             ax = axes[row, col]
             for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
                 style = styles.style_of(m)
-                ax.plot(run.step * batch, run[metric], color=style.colour, ls="--" if s else "-", lw=1.2,
+                ax.plot(run.step * batch, run[metric], color=style.colour, ls=SEED_LINES[s % len(SEED_LINES)], lw=1.2,
                         label=f"{style.label}, seed {s}")  # fmt: skip
             ax.axvline(19_200, color="grey", lw=0.8, ls=":")
             ax.set(ylabel=name, title=f"{acc}x" if row == 0 else "")
             ax.grid(alpha=0.3)
         axes[1, col].set_xlabel("training slice-passes (the paper: 19,200)")
-    axes[0, 0].legend(fontsize=7)
+    for ax in axes[0]:  # each column has its own runs
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
