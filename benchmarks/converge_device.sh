@@ -52,7 +52,7 @@ if [ -n "${SMOKE:-}" ]; then  # tiny, the GPU config's precision, batch and comp
         '       train_fraction: 0.8, val_fraction: 0.1}' 'masks: {accelerations: [8]}' 'methods: [ddei, t-ssdu]' \
         'evaluation: {reference: ddei}' \
         'training: {epochs: 1, steps_per_epoch: 2, batch_size: 2, seeds: [0], device: cpu, precision: bf16,' \
-        '           compile: true, validate_every: 1}' 'resources: {train: {gpu: 0}}' > "$OUT/smoke.yaml"
+        '           compile: true, validate_every: 2, threads: 1}' 'resources: {train: {gpu: 0}}' > "$OUT/smoke.yaml"
     cfgs=(config/converge.yaml "$OUT/smoke.yaml")
 fi
 timeout $(( $(left) - 40 )) $PY -m snakemake --cores all --configfile "${cfgs[@]}" "${extra[@]}" \

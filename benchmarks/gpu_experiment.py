@@ -132,8 +132,9 @@ def main() -> None:
         used["image_size"], used["model"]["chans"] = [32, 32], 4
         used["methods"] = [m for m in used["methods"] if m in ("ddei", "ddei-upstream")]
         used["masks"]["accelerations"] = used["masks"]["accelerations"][:1]
+        # one thread a job, so that two jobs run at a time on CI's 2 cores
         used["training"] |= {"seeds": used["training"]["seeds"][:1], "steps_per_epoch": 2, "batch_size": 2,
-                             "precision": "bf16", "compile": True, "validate_every": 1}  # fmt: skip
+                             "precision": "bf16", "compile": True, "validate_every": 2, "threads": 1}  # fmt: skip
         used["evaluation"] = used.get("evaluation", {}) | {"reference": "ddei"}
     if args.device == "cpu":
         used["training"]["device"], used["resources"]["train"]["gpu"] = "cpu", 0
