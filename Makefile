@@ -3,7 +3,7 @@
 #   make run    the default workflow end to end (synthetic data, CPU), then its HTML report
 #   make test   the test suite (installs slurm-wlm + munge with apt for the SLURM test when run as root)
 #   make test-extended  what CI runs after it: every shipped config end to end at tiny size, every rule in its
-#               env, the GPU scripts' CPU smoke, the longest rerun checks and a training job through SLURM
+#               env, the GPU scripts' CPU smoke, the longest rerun checks and the jobs through SLURM
 #               (pytest marker `extended`)
 #   make env-venvs  one venv per conda env file (envs/*.yaml) from its pip part alone, under .venv-envs/, for
 #               tests/test_envs.py; built once per machine, rebuilt when an env file changes (content hash)

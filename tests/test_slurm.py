@@ -231,6 +231,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
 
 
 @pytest.mark.slurm
+@pytest.mark.extended  # 70 s of SLURM polling: kept out of `make test` (under 5 minutes); CI runs it right after
 def test_first_rules_run_through_slurm(slurm_run):
     workdir, results, log = slurm_run
     assert (results / "extract" / "index.csv").is_file()
