@@ -273,3 +273,19 @@ def test_the_shipped_variant_needs_no_entry_and_an_entry_replaces_it():
     for name in ("paper", "gpu", "converge"):
         config = yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
         assert "ddei-upstream" in config["methods"] and "ddei-upstream" not in config.get("variants", {})
+
+
+def test_training_cost_orders_the_runs_longest_first():
+    """The train jobs' scheduling priority: the equivariant losses run the network twice a step, so their runs
+    start first; more epochs cost more; what is not trained (zf, t-ssdu*'s reuse of T-SSDU) costs nothing."""
+    config = load(
+        methods=["sup", "ddei", "ei-r", "t-ssdu", "t-ssdu*", "phase2phase", "ddei-upstream"],
+        method_overrides={"phase2phase": {"training": {"epochs": 90}}},
+    )
+    cost = {
+        m: RunConfig.from_dict(method_config(config, m)).training_cost() for m in [*config["methods"], "zf"]
+    }
+    assert cost["ddei"] == cost["ei-r"] == cost["ddei-upstream"] == 2 * cost["sup"] > 0
+    assert cost["sup"] == cost["t-ssdu"] > 0
+    assert cost["phase2phase"] == 3 * cost["sup"]  # 90 epochs instead of 30
+    assert cost["t-ssdu*"] == cost["zf"] == 0

@@ -112,6 +112,21 @@ class RunConfig:
             out.pop(key)
         return out
 
+    def training_cost(self) -> int:
+        """A training run's cost relative to the workflow's other runs, for ordering jobs only (the workflow starts
+        the longest first, so that the cores finish together): network passes per step times steps per epoch
+        (the cap, else one) times epochs times cascades. 0 for a method that is not trained.
+        """
+        if self.training is None or self.trained_as != self.method:
+            return 0
+        tr, model = self.training, self.model
+        return (
+            METHODS[self.base].passes_per_step
+            * max(tr.steps_per_epoch, 1)
+            * tr.epochs
+            * (model.cascades if model.name == "crnn" else 1)
+        )
+
     @classmethod
     def from_dict(cls, d: Mapping) -> RunConfig:
         """Build from :func:`method_config`'s dict (what the rules receive as ``params.cfg``)."""

@@ -79,6 +79,14 @@ class Method:
         return self.build is not None
 
     @property
+    def passes_per_step(self) -> int:
+        """How many times a training step runs the network, forward and backward: twice for the equivariant losses
+        (on the measurement, then on the transformed reconstruction's measurement), once otherwise."""
+        if not self.trained:
+            return 0
+        return 2 if self.build[0] == "equivariant" else 1
+
+    @property
     def unsupervised(self) -> bool:
         return self.kind == "unsupervised"
 

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the ddei package of this workflow's own source tree
 
-from ddei.methods.config import ConfigError, check_config, method_config, methods_of
+from ddei.methods.config import ConfigError, RunConfig, check_config, method_config, methods_of
 from ddei.methods.schema import schema_error
 from ddei.mri.metrics import PAPER_METRICS
 from ddei.io.layout import (
@@ -70,6 +70,12 @@ def get_run_config(wildcards):
     """The resolved settings of the method's runs (ddei.methods.config.method_config): a param of its rules, so that
     changing one method's settings reruns only its jobs."""
     return method_config(config, METHOD_OF_SLUG[wildcards.method])
+
+
+def get_train_priority(wildcards):
+    """Longest training runs first (ddei.methods.config.RunConfig.training_cost), so that the cores finish
+    together rather than one waiting on the last long run; evaluations and reports keep priority 0."""
+    return RunConfig.from_dict(get_run_config(wildcards)).training_cost()
 
 
 def get_catalogue_params():

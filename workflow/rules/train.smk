@@ -23,6 +23,7 @@ rule train:
     benchmark:
         results_path(f"benchmarks/train/{RUN_NAME}.tsv")
     threads: config["training"]["threads"]
+    priority: get_train_priority
     resources:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
