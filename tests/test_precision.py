@@ -11,7 +11,7 @@ import torch
 from deepinv.physics import DynamicMRI
 
 from ddei.mri.models import CRNN, build_model
-from ddei.mri.precision import PrecisionError, check_precision, configure, warm_up
+from ddei.mri.precision import PrecisionError, check_precision, configure, full_precision, warm_up
 from ddei.mri.transforms import cpab_basis, cpab_integrate, uniform_meshgrid
 from ddei.mri.transforms.cpab import _findcellidx2d
 
@@ -112,6 +112,32 @@ def test_compiled_crnn_traces_as_one_graph_and_matches(data, monkeypatch):
     seconds = warm_up(model, y, physics)
     assert seconds > 0 and all(p.grad is None for p in model.parameters())
     assert torch.allclose(model(y, physics), reference, atol=1e-6)
+
+
+def test_validation_runs_the_compiled_network_eagerly_in_float32(data, monkeypatch):
+    """Validation's float32, gradient-free pass (full_precision) compiles nothing: each guard it changes would
+    compile the network anew, at a GPU's inductor cost. Its output is the eager float32 network's, bit for bit."""
+    import ddei.mri.precision as precision
+
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    monkeypatch.setattr(precision, "COMPILE_BACKEND", counting)
+    torch._dynamo.reset()
+    y, physics = data
+    model = _crnn().configure(precision="bf16", compile=True)
+    warm_up(model, y, physics)
+    compiled = len(graphs)
+    assert compiled > 0
+    with torch.no_grad(), full_precision(model):
+        out = model(y, physics)
+    assert len(graphs) == compiled
+    with torch.no_grad(), full_precision(eager := _crnn().configure(precision="bf16")):
+        assert torch.equal(out, eager(y, physics))
+    assert model.autocast_dtype == torch.bfloat16  # restored on exit
 
 
 def test_compile_failure_names_the_key(data, monkeypatch):

@@ -280,3 +280,31 @@ class _NaN(Dataset):
 def test_nan_loss_stops_with_clear_error(dataset, tmp_path):
     with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 1, step 1"):
         _run("sup", _NaN(dataset), tmp_path)
+
+
+def test_the_network_is_compiled_before_training_for_its_batches(dataset, monkeypatch):
+    """compile_for_training compiles at the training batch size: a batch of 2 then compiles nothing more (at batch 1
+    it recompiled every graph in the first step, 20 s a step in the GPU scripts' CPU smoke)."""
+    import ddei.mri.precision as precision
+    from torch.utils.data import DataLoader
+
+    from ddei.runs.training import compile_for_training
+
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    monkeypatch.setattr(precision, "COMPILE_BACKEND", counting)
+    torch._dynamo.reset()
+    rng = torch.Generator().manual_seed(0)
+    data = RunData("cpu", dataset, IMG[1], make_physics(IMG, 0.0, rng, "cpu"), rng)
+    net = precision.configure(build_model("crnn", chans=4), "fp32", True, True, "cpu")
+    assert compile_for_training(net, data, batch_size=2) > 0
+    compiled = len(graphs)
+    assert compiled > 0
+    batch = next(iter(DataLoader(dataset, batch_size=2)))
+    data.physics.update(mask=batch["params"]["mask"])
+    net(batch["y"], data.physics).square().mean().backward()
+    assert len(graphs) == compiled

@@ -143,10 +143,13 @@ def warm_up(model: nn.Module, y: torch.Tensor, physics, key: str = "training.com
 
 @contextlib.contextmanager
 def full_precision(model: nn.Module):
-    """Run ``model`` in float32 inside the block, whatever precision it was configured with (validation).
+    """Run ``model`` in float32 and eagerly inside the block, whatever precision and compilation it was configured
+    with (validation).
 
     Turns off the autocast of every :class:`ddei.mri.models.CRNN` and :class:`Autocast` inside ``model`` and restores
-    it on exit.
+    it on exit. Compiled code runs eagerly (:func:`torch.compiler.set_stance` ``"force_eager"``): a float32,
+    gradient-free pass at batch 1 would otherwise compile the network anew for each of its guards (autocast, grad
+    mode, batch size, the first cascade's empty hidden states), which cost the CPU smoke 10 s a train job.
 
     :param torch.nn.Module model: a configured network, or a method's model that wraps one.
     """
@@ -162,7 +165,8 @@ def full_precision(model: nn.Module):
             saved.append((m, attr, getattr(m, attr)))
             setattr(m, attr, None)
     try:
-        yield model
+        with torch.compiler.set_stance("force_eager"):
+            yield model
     finally:
         for m, attr, value in saved:
             setattr(m, attr, value)

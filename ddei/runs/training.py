@@ -466,6 +466,21 @@ def validation_of(run: Run, frames: int, device) -> Validation | None:
     return Validation(run.dataset("val"), physics, device)
 
 
+def compile_for_training(net: nn.Module, data: RunData, batch_size: int) -> float:
+    """Compile a network configured with ``compile`` for the shapes that training runs, before training: one forward
+    and backward pass (:func:`ddei.mri.precision.warm_up`) on the first training slice, repeated to a batch.
+
+    :param torch.nn.Module net: the configured network (not the method-adapted model).
+    :param RunData data: the run's training data and physics.
+    :param int batch_size: the training batch size.
+    :return: seconds spent.
+    """
+    sample = data.dataset[0]
+    y, mask = (torch.stack([t] * batch_size).to(data.device) for t in (sample["y"], sample["params"]["mask"]))
+    data.physics.update(mask=mask)
+    return warm_up(net, y, data.physics)
+
+
 def run_training(
     run: Run, model_out: str | os.PathLike, files: RunFiles, code: str | None = None, progress: bool = True
 ) -> str:
@@ -493,9 +508,7 @@ def _run_training(run: Run, model_out, files: RunFiles, code: str | None, progre
     torch.manual_seed(run.seed)  # the network's initial weights
     net = build_network(cfg, tr.precision, tr.compile, data.device)
     if tr.compile:
-        sample = data.dataset[0]
-        data.physics.update(mask=sample["params"]["mask"][None].to(data.device))
-        seconds = warm_up(net, sample["y"][None].to(data.device), data.physics)
+        seconds = compile_for_training(net, data, tr.batch_size)
         print(f"compiled the network in {seconds:.1f} s")
     model, losses = method_of(cfg, net, data)
     model = train(model, losses, data, tr, TrainingJob(rid, run.seed, files, progress), validation)
