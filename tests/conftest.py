@@ -47,3 +47,22 @@ def finished_run(tmp_path_factory):
     result = snakemake(clone, config, snakefile=clone / "Snakefile")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return clone, config
+
+
+@pytest.fixture
+def compiled_graphs(monkeypatch) -> list:
+    """The graphs that :func:`ddei.mri.precision.compiled` compiles from now on, counted by a pass-through backend
+    (the network runs eagerly; each compilation appends its graph)."""
+    import torch
+
+    import ddei.mri.precision as precision
+
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    monkeypatch.setattr(precision, "COMPILE_BACKEND", counting)
+    torch._dynamo.reset()
+    return graphs

@@ -114,27 +114,17 @@ def test_compiled_crnn_traces_as_one_graph_and_matches(data, monkeypatch):
     assert torch.allclose(model(y, physics), reference, atol=1e-6)
 
 
-def test_validation_runs_the_compiled_network_eagerly_in_float32(data, monkeypatch):
+def test_validation_runs_the_compiled_network_eagerly_in_float32(data, compiled_graphs):
     """Validation's float32, gradient-free pass (full_precision) compiles nothing: each guard it changes would
     compile the network anew, at a GPU's inductor cost. Its output is the eager float32 network's, bit for bit."""
-    import ddei.mri.precision as precision
-
-    graphs = []
-
-    def counting(gm, example_inputs):
-        graphs.append(gm)
-        return gm.forward
-
-    monkeypatch.setattr(precision, "COMPILE_BACKEND", counting)
-    torch._dynamo.reset()
     y, physics = data
     model = _crnn().configure(precision="bf16", compile=True)
     warm_up(model, y, physics)
-    compiled = len(graphs)
+    compiled = len(compiled_graphs)
     assert compiled > 0
     with torch.no_grad(), full_precision(model):
         out = model(y, physics)
-    assert len(graphs) == compiled
+    assert len(compiled_graphs) == compiled
     with torch.no_grad(), full_precision(eager := _crnn().configure(precision="bf16")):
         assert torch.equal(out, eager(y, physics))
     assert model.autocast_dtype == torch.bfloat16  # restored on exit

@@ -282,20 +282,12 @@ def test_nan_loss_stops_with_clear_error(dataset, tmp_path):
         _run("sup", _NaN(dataset), tmp_path)
 
 
-def test_the_network_is_compiled_before_training_for_its_batches(monkeypatch):
+def test_the_network_is_compiled_before_training_for_its_batches(compiled_graphs):
     """compile_for_training compiles at the training batch size: a batch of 2 then compiles nothing more (at batch 1
     it recompiled every graph in the first step, 20 s a step in the GPU scripts' CPU smoke)."""
-    import ddei.mri.precision as precision
+    from ddei.mri.precision import configure
     from ddei.runs.training import compile_for_training
 
-    graphs = []
-
-    def counting(gm, example_inputs):
-        graphs.append(gm)
-        return gm.forward
-
-    monkeypatch.setattr(precision, "COMPILE_BACKEND", counting)
-    torch._dynamo.reset()
     img = (2, 4, 8, 8)  # small, so that tracing is quick
     g = torch.Generator().manual_seed(0)
     slices = [
@@ -304,10 +296,10 @@ def test_the_network_is_compiled_before_training_for_its_batches(monkeypatch):
     ]
     rng = torch.Generator().manual_seed(0)
     data = RunData("cpu", slices, img[1], make_physics(img, 0.0, rng, "cpu"), rng)
-    net = precision.configure(build_model("crnn", chans=4), "fp32", True, True, "cpu")
+    net = configure(build_model("crnn", chans=4), "fp32", True, True, "cpu")
     assert compile_for_training(net, data, batch_size=2) > 0
-    compiled = len(graphs)
+    compiled = len(compiled_graphs)
     assert compiled > 0
     data.physics.update(mask=torch.stack([s["params"]["mask"] for s in slices]))
     net(torch.stack([s["y"] for s in slices]), data.physics).square().mean().backward()
-    assert len(graphs) == compiled
+    assert len(compiled_graphs) == compiled

@@ -411,7 +411,7 @@ def job_priorities(result: subprocess.CompletedProcess, rule: str) -> dict[str, 
     """``{method: priority}`` of a rule's jobs in a dry run's listing (Snakemake prints a priority only if not 0)."""
     out = {}
     for block in (result.stdout + result.stderr).split("\n\n"):
-        if block.lstrip().startswith(f"rule {rule}:") or f"\nrule {rule}:" in block:
+        if re.search(rf"^rule {rule}:", block, re.M):
             method = re.search(r"wildcards: method=([^,\s]+)", block)
             priority = re.search(r"priority: (\d+)", block)
             if method:
