@@ -235,6 +235,23 @@ def test_every_enum_of_the_schema_is_its_code_definition():
     assert props["evaluation"]["properties"]["precision"]["enum"] == list(PRECISIONS)
 
 
+def test_the_fewest_frames_are_the_ssims():
+    """The SSIM's reflection padding needs MIN_EXTENT frames: it runs at that many and fails at one fewer (a config
+    of 4 frames passed the schema and crashed in its train jobs' validation). The schema's minimum is that number."""
+    import torch
+
+    from ddei.mri.metrics import MIN_EXTENT, metric_functions
+
+    ssim = metric_functions(("ssim",))["ssim"]
+    x = torch.rand(1, 2, MIN_EXTENT, 8, 8, generator=torch.Generator().manual_seed(0)) + 0.5
+    assert float(ssim(x, x)) == pytest.approx(1.0)
+    with pytest.raises(RuntimeError, match="[Pp]adding"):
+        ssim(x[:, :, 1:], x[:, :, 1:])
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    assert schema["properties"]["masks"]["properties"]["frames"]["minimum"] == MIN_EXTENT
+    assert schema["definitions"]["shape"]["items"]["minimum"] >= MIN_EXTENT  # image sizes and phantom shapes
+
+
 @pytest.mark.parametrize(
     "change, line",
     [
@@ -245,6 +262,7 @@ def test_every_enum_of_the_schema_is_its_code_definition():
         ({"training": {"epochs": 0, "seeds": [0]}}, "training.epochs: 0 is less than the minimum of 1"),
         ({"trainig": {}}, "trainig: unknown key; allowed under the configuration: allow_shared_results, data"),
         ({"training": {"epochs": 3}}, "training: 'seeds' is a required property"),
+        ({"masks": {"accelerations": [4], "frames": 4}}, "masks.frames: 4 is less than the minimum of 6"),
     ],
 )  # fmt: skip
 def test_schema_errors_are_one_line_with_the_key_and_what_is_allowed(change, line):

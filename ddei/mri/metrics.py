@@ -15,6 +15,11 @@ METRICS = (PSNR, SSIM, NMSE)
 PAPER_METRICS = (PSNR, SSIM)
 #: Without ground truth: the normalised error of the measured lines held out of a model's input.
 HOLDOUT_NMSE = "holdout_nmse"
+#: The side of the SSIM's Gaussian window (torchmetrics' default, which deepinv's SSIM keeps). The SSIM of a frame
+#: series pads its three axes (frames, H, W) by half the window, by reflection, so each needs more samples than that.
+SSIM_WINDOW = 11
+#: The fewest frames (and pixels along H or W) a series can have for its SSIM: the schema's minimum of ``masks.frames``.
+MIN_EXTENT = SSIM_WINDOW // 2 + 1
 
 
 def zero_filled(name: str) -> str:
