@@ -46,10 +46,12 @@ if [ -n "${RESUME:-}" ]; then tar xzf "$RESUME"; fi
 extra=(--rerun-triggers params input code software-env)
 cfgs=(config/converge.yaml); [ "$DEVICE" = cpu ] && cfgs+=(config/converge_cpu.yaml)
 [ -n "${SMALL:-}" ] && { printf 'training: {epochs: 1, steps_per_epoch: 4, validate_every: 2}\n' > /tmp/small.yaml; cfgs+=(/tmp/small.yaml); }
-if [ -n "${SMOKE:-}" ]; then  # tiny, the GPU config's precision, batch and compile, DDEI and T-SSDU at one factor
+if [ -n "${SMOKE:-}" ]; then  # tiny, the GPU config's precision, batch and compile, DDEI and T-SSDU at one factor;
+    # 6 frames, the fewest the SSIM takes (ddei.mri.metrics.MIN_EXTENT): compilation time grows with the frames
     printf '%s\n' 'results: results/converge-smoke' 'image_size: [32, 32]' 'model: {chans: 4}' \
         'data: {synthetic: {patients: 4, lax_shape: [30, 24], sax_shape: [32, 28], sax_slices: 1, seed: 0},' \
-        '       train_fraction: 0.8, val_fraction: 0.1}' 'masks: {accelerations: [8]}' 'methods: [ddei, t-ssdu]' \
+        '       train_fraction: 0.8, val_fraction: 0.1}' 'masks: {accelerations: [8], frames: 6}' \
+        'methods: [ddei, t-ssdu]' \
         'evaluation: {reference: ddei}' \
         'training: {epochs: 1, steps_per_epoch: 2, batch_size: 2, seeds: [0], device: cpu, precision: bf16,' \
         '           compile: true, validate_every: 2, threads: 1}' 'resources: {train: {gpu: 0}}' > "$OUT/smoke.yaml"
