@@ -6,7 +6,7 @@ DDEI training step, in fp32, bf16 autocast, channels_last and ``torch.compile``.
   (``model(y, physics)``, the data-consistency FFTs included in the time but not in the count), counted by
   :class:`torch.utils.flop_counter.FlopCounterMode`, divided by the median time of a pass.
 - **Step:** one DDEI training step (:func:`ddei.runs.training.train_step`: the network, MC + EI over the DDEI group,
-  backward, Adam), median seconds, from :func:`bench_train_step.step_time`.
+  backward, Adam), median seconds, from :func:`bench_train_step.step_times` (the settings' steps interleaved).
 - **Compile time:** the first pass (or step) of a compiled network, reported apart: it is paid once per job.
 
 One thread (``training.threads: 1``, as the CPU configs run), batch 1, 12 frames. Prints a Markdown table and, with
@@ -32,7 +32,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train_step import SETTINGS, step_time  # noqa: E402
+from bench_train_step import SETTINGS, step_times  # noqa: E402
 
 from ddei.mri.masks import gaussian_kt_mask  # noqa: E402
 from ddei.mri.models import build_model  # noqa: E402
@@ -123,11 +123,16 @@ def main() -> None:
     for name in args.sizes:
         size, chans = SIZES[name]
         flops = pass_flops(size, chans)
+        timed = args.settings if args.step_settings is None else args.step_settings
+        steps = {
+            r["setting"]: r
+            for r in step_times("ddei", timed, size, chans, 1, torch.device("cpu"), args.repeats)
+        }
         for setting in args.settings:
             row = {"size": name, "hw": list(size), "chans": chans, "setting": setting}
             row |= network_pass(size, chans, setting, args.repeats, flops)
-            if setting in (args.settings if args.step_settings is None else args.step_settings):
-                step = step_time("ddei", setting, size, chans, 1, torch.device("cpu"), args.repeats)
+            step = steps.get(setting, {})
+            if "seconds" in step:
                 row |= {"step_s": step["seconds"], "first_step_s": step["first_step"]}
             rows.append(row)
             print(f"| {name} {size[0]}x{size[1]}, {chans} ch | {setting} | {row['gflops']:.3f} | {row['pass_s']:.4f} | "

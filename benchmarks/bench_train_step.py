@@ -53,21 +53,17 @@ SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
 METHOD_SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 5}
 
 
-def step_time(
+def build_step(
     method: str,
     setting: str,
     size,
     chans: int,
     batch: int,
     device,
-    repeats: int,
     transform_mode: str = "fixed",
-) -> dict:
-    """Median seconds per step (after warm-up), peak memory and the first step's time (compilation)."""
+):
+    """One training step of ``method`` in ``setting``, as a function: random data, a real 8x k-t mask."""
     precision, channels_last, compile, benchmark = SETTINGS[setting]
-    torch.backends.cudnn.benchmark = benchmark
-    if compile:
-        torch._dynamo.reset()
     img = (2, 12, *size)
     torch.manual_seed(0)
     rng = torch.Generator().manual_seed(0)
@@ -84,26 +80,85 @@ def step_time(
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
+        torch.backends.cudnn.benchmark = benchmark
         loss = train_step(model, losses, batch_, physics, opt, 0)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return loss
 
-    t0 = time.perf_counter()
-    step()  # warm-up (compilation, cudnn autotuning)
-    first = time.perf_counter() - t0
-    for _ in range(2):
-        step()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-    seconds = sorted(times)[len(times) // 2]
-    return {"method": method, "setting": setting, "seconds": seconds, "peak_gib": peak, "first_step": first}
+    return step
+
+
+def step_times(
+    method: str,
+    settings: list[str],
+    size,
+    chans: int,
+    batch: int,
+    device,
+    repeats: int,
+    transform_mode: str = "fixed",
+) -> list[dict]:
+    """Median seconds per step of each setting (after warm-up), peak memory and the first step's time (compilation).
+
+    The settings' steps are timed in turn, forwards then backwards (A B C, C B A, ...), so that a change of the
+    machine's speed during the measurement (our shared VMs drift by tens of percent) falls on every setting alike.
+    A setting that fails to build or run gives a row with its ``error``; the others are timed without it.
+    """
+    if any(SETTINGS[s][2] for s in settings):
+        torch._dynamo.reset()
+    steps, rows = {}, {}
+    for setting in settings:
+        try:
+            step = build_step(method, setting, size, chans, batch, device, transform_mode)
+            t0 = time.perf_counter()
+            step()  # warm-up (compilation, cudnn autotuning)
+            first = time.perf_counter() - t0
+            for _ in range(2):
+                step()
+        except Exception as e:  # noqa: BLE001 - report it and time the other settings
+            rows[setting] = {"method": method, "setting": setting, "error": f"{type(e).__name__}: {e}"[:2000]}
+            continue
+        steps[setting] = step
+        rows[setting] = {"method": method, "setting": setting, "first_step": first, "times": [], "peak": 0.0}
+    order = list(steps)
+    for r in range(repeats):
+        for setting in order if r % 2 == 0 else order[::-1]:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            t0 = time.perf_counter()
+            steps[setting]()
+            rows[setting]["times"].append(time.perf_counter() - t0)
+            if device.type == "cuda":
+                rows[setting]["peak"] = max(rows[setting]["peak"], torch.cuda.max_memory_allocated() / 2**30)
+    out = []
+    for setting in settings:
+        row = rows[setting]
+        if "times" in row:
+            times, peak = row.pop("times"), row.pop("peak")
+            row |= {
+                "seconds": sorted(times)[len(times) // 2],
+                "peak_gib": peak if device.type == "cuda" else float("nan"),
+            }
+        out.append(row)
+    return out
+
+
+def step_time(
+    method: str,
+    setting: str,
+    size,
+    chans: int,
+    batch: int,
+    device,
+    repeats: int,
+    transform_mode: str = "fixed",
+) -> dict:
+    """Median seconds per step of one setting (:func:`step_times`); raises if the setting fails."""
+    row = step_times(method, [setting], size, chans, batch, device, repeats, transform_mode)[0]
+    if "error" in row:
+        raise RuntimeError(row["error"])
+    return row
 
 
 def pipeline_check(device, precision: str, compile: bool) -> None:
@@ -176,19 +231,15 @@ def main() -> None:
           f"{'paper run (h)':>14s}")  # fmt: skip
     rows = []
     for method in args.methods:
-        base = None
-        for setting in settings:
-            try:
-                r = step_time(method, setting, size, chans, args.batch, device, args.repeats)
-            except Exception as e:  # noqa: BLE001 - report and go on with the other settings
-                print(f"{method:12s} {setting:16s} failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
-                rows.append(
-                    {"method": method, "setting": setting, "error": f"{type(e).__name__}: {e}"[:2000]}
-                )
-                continue
-            base = base or (r["seconds"] if setting == "fp32" else None)
-            r["ratio"] = base / r["seconds"] if base else float("nan")
+        timed = step_times(method, settings, size, chans, args.batch, device, args.repeats)
+        base = next((r["seconds"] for r in timed if r["setting"] == "fp32" and "error" not in r), None)
+        for r in timed:
+            setting = r["setting"]
             rows.append(r)
+            if "error" in r:
+                print(f"{method:12s} {setting:16s} failed: {r['error'][:300]}", flush=True)
+                continue
+            r["ratio"] = base / r["seconds"] if base else float("nan")
             hours = r["seconds"] * PAPER_STEPS / args.batch / 3600
             print(f"{method:12s} {setting:16s} {r['seconds']:8.3f} {r['ratio']:7.2f} {r['peak_gib']:9.2f} "
                   f"{r['first_step']:10.1f} {hours:14.2f}", flush=True)  # fmt: skip
