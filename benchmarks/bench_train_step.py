@@ -103,7 +103,8 @@ def step_times(
 
     The settings' steps are timed in turn, forwards then backwards (A B C, C B A, ...), so that a change of the
     machine's speed during the measurement (our shared VMs drift by tens of percent) falls on every setting alike.
-    A setting that fails to build or run gives a row with its ``error``; the others are timed without it.
+    A setting that fails to build or in its first steps (a compilation error) gives a row with its ``error``; the
+    others are timed without it.
     """
     if any(SETTINGS[s][2] for s in settings):
         torch._dynamo.reset()
