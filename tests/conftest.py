@@ -6,6 +6,7 @@ from __future__ import annotations
 import ddei  # noqa: F401  (must be imported before deepinv)
 
 # isort: split
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -36,16 +37,43 @@ def extracted(raw_root, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def finished_run(tmp_path_factory):
-    """The tiny workflow (``test_workflow.tiny_config``), run to the end in a clone of the repository (results under
-    ``<clone>/results``). Tests that change its files work on a copy."""
-    from test_workflow import clone_repo, snakemake, tiny_config
+FINISHED_RUN = "finished_run"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that use :func:`finished_run` go last (in their order), so that the tiny run, started in the
+    background when the first test starts (:func:`_tiny_run_in_background`), overlaps the other tests."""
+    items.sort(key=lambda item: FINISHED_RUN in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_run_in_background(request, tmp_path_factory):
+    """The tiny workflow (``test_workflow.tiny_config``), started in a clone of the repository, in the background,
+    if a collected test uses :func:`finished_run`; ``None`` otherwise. Stopped at the end of the session."""
+    if not any(FINISHED_RUN in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    from test_workflow import clone_repo, snakemake_command, tiny_config
 
     clone = clone_repo(tmp_path_factory.mktemp("clone"))
     config = tiny_config("results")
-    result = snakemake(clone, config, snakefile=clone / "Snakefile")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = clone.parent / "tiny_run.log"
+    with open(log, "w") as out:
+        cmd = snakemake_command(clone, config, snakefile=clone / "Snakefile")
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    yield clone, config, proc, log
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def finished_run(_tiny_run_in_background):
+    """The tiny workflow (``test_workflow.tiny_config``), run to the end in a clone of the repository (results under
+    ``<clone>/results``). Tests that change its files work on a copy."""
+    clone, config, proc, log = _tiny_run_in_background
+    returncode = proc.wait(timeout=900)
+    assert returncode == 0, log.read_text()[-6000:]
     return clone, config
 
 

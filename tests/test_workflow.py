@@ -27,15 +27,20 @@ def tiny_config(results: Path | str) -> dict:
     return shrink(merged(), results) | {"methods": ["sup", "ddei"]}
 
 
-def snakemake(
-    workdir: Path, config: dict, *args: str, snakefile: Path | None = None, env: dict | None = None
-) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, config: dict, *args: str, snakefile: Path | None = None) -> list[str]:
+    """The command of :func:`snakemake`, with ``config`` written to ``workdir/config.yaml``."""
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     cmd = (
         SNAKEMAKE if snakefile is None else [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
     )
-    cmd = cmd + ["--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
+    return cmd + ["--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args]
+
+
+def snakemake(
+    workdir: Path, config: dict, *args: str, snakefile: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    cmd = snakemake_command(workdir, config, *args, snakefile=snakefile)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
 
