@@ -37,20 +37,21 @@ def extracted(raw_root, tmp_path_factory) -> Path:
     return out
 
 
-FINISHED_RUN = "finished_run"
+def _uses_finished_run(item) -> bool:
+    return "finished_run" in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_modifyitems(session, config, items):
     """The tests that use :func:`finished_run` go last (in their order), so that the tiny run, started in the
     background when the first test starts (:func:`_tiny_run_in_background`), overlaps the other tests."""
-    items.sort(key=lambda item: FINISHED_RUN in getattr(item, "fixturenames", ()))
+    items.sort(key=_uses_finished_run)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _tiny_run_in_background(request, tmp_path_factory):
     """The tiny workflow (``test_workflow.tiny_config``), started in a clone of the repository, in the background,
     if a collected test uses :func:`finished_run`; ``None`` otherwise. Stopped at the end of the session."""
-    if not any(FINISHED_RUN in getattr(item, "fixturenames", ()) for item in request.session.items):
+    if not any(map(_uses_finished_run, request.session.items)):
         yield None
         return
     from test_workflow import clone_repo, snakemake_command, tiny_config
