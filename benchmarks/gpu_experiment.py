@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_train_step import step_time  # noqa: E402
 
 from ddei.methods.config import method_config  # noqa: E402
+from ddei.mri.metrics import MIN_EXTENT  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 JOB_STARTUP_S = 5.0  # python, torch, deepinv and CUDA start-up of one Snakemake job (train or evaluate)
@@ -131,8 +132,8 @@ def main() -> None:
         used["data"]["train_fraction"], used["data"]["val_fraction"] = 0.8, 0.1
         used["image_size"], used["model"]["chans"] = [32, 32], 4
         used["methods"] = [m for m in used["methods"] if m in ("ddei", "ddei-upstream")]
-        # 6 frames, the fewest the SSIM takes (ddei.mri.metrics.MIN_EXTENT): compiling takes longer with more
-        used["masks"] |= {"accelerations": used["masks"]["accelerations"][:1], "frames": 6}
+        # the fewest frames the SSIM takes: compiling takes longer with more
+        used["masks"] |= {"accelerations": used["masks"]["accelerations"][:1], "frames": MIN_EXTENT}
         # one thread a job, so that two jobs run at a time on CI's 2 cores
         used["training"] |= {"seeds": used["training"]["seeds"][:1], "steps_per_epoch": 2, "batch_size": 2,
                              "precision": "bf16", "compile": True, "validate_every": 2, "threads": 1}  # fmt: skip
