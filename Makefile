@@ -1,7 +1,8 @@
 # The two set-up commands of the README. Both create the project venv (.venv) and install the pinned
 # dependencies (requirements.txt) on first use, then reuse it.
 #   make run    the default workflow end to end (synthetic data, CPU), then its HTML report
-#   make test   the test suite (installs slurm-wlm + munge with apt for the SLURM test when run as root)
+#   make test   the test suite, one pytest-xdist worker per core (installs slurm-wlm + munge with apt for the
+#               SLURM test when run as root)
 #   make test-extended  what CI runs after it: every shipped config end to end at tiny size, every rule in its
 #               env, the GPU scripts' CPU smoke, the longest rerun checks and the jobs through SLURM
 #               (pytest marker `extended`)
@@ -32,7 +33,7 @@ run: venv
 
 test: venv env-venvs
 	-@[ "$$(id -u)" = 0 ] && scripts/slurm.sh install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test-extended: venv env-venvs
 	-@[ "$$(id -u)" = 0 ] && scripts/slurm.sh install
