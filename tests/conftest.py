@@ -18,6 +18,7 @@ import pytest
 
 from ddei.data.extract import Selection, extract
 from ddei.data.synthetic import generate_cmrxrecon
+from ddei.io.files import atomic_write
 from ddei.mri.masks import write_mask_folder
 
 TINY_SHAPES = dict(lax_shape=(30, 24), sax_shape=(32, 28))
@@ -107,9 +108,7 @@ def _tiny_run_in_background(request, tmp_path_factory):
 def _write_status(proc: subprocess.Popen, path: Path) -> None:
     """Wait for ``proc``, then write its exit status to ``path`` (whole: other processes poll for it)."""
     returncode = proc.wait()
-    part = path.with_suffix(".part")
-    part.write_text(f"{returncode}\n")
-    os.replace(part, path)
+    atomic_write(path, lambda tmp: tmp.write_text(f"{returncode}\n"))
 
 
 @pytest.fixture(scope="session")
