@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The convergence experiment on a lent H200 (issue 13), one command with at most ~9 minutes of device time:
-#   1. install the carried wheels (.whl, as for benchmarks/device_session.sh);
+#   1. install the carried wheels (.whl, made here by benchmarks/device_wheels.py, as for device_session.sh);
 #   2. smoke test (< 1 min): DDEI (the paper's transform and the fixed one), T-SSDU and the oracle train one
 #      step at the experiment's size and batch (128x128, 32 channels, batch 8, per-sample transforms);
 #   3. step times at that size: bf16 + channels_last, with and without torch.compile (training.compile);

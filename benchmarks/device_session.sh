@@ -7,6 +7,7 @@
 #   4. the experiment of config/gpu.yaml, sized to the remaining budget (benchmarks/gpu_experiment.py);
 #   5. packs the results (metrics, loss curves, reconstructions, logs) into $OUT.
 # Usage on the device (repository root, .whl carried):  bash benchmarks/device_session.sh
+#   (.whl/ is made here first, with its check: python benchmarks/device_wheels.py)
 # Locally, as a scaled-down dry run on the CPU:         DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/device_session.sh
 # The CPU smoke that CI runs (tests/test_device_scripts.py): SMOKE=1 OUT=/tmp/out bash benchmarks/device_session.sh
 #   every stage at tiny size on the CPU, bf16 on, and torch.compile in the workflow's train jobs (the aot_eager
