@@ -58,10 +58,21 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 MAX_BYTES = 48 * 2**20
 
 
+def image_versions(path: Path = IMAGE) -> dict[str, str | None]:
+    """``{name: version}`` of the image file's lines (``name`` or ``name==version``; ``#`` starts a comment); the
+    version is ``None`` where none was read off the device."""
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            req = Requirement(line)
+            out[canonicalize_name(req.name)] = next(iter(req.specifier)).version if req.specifier else None
+    return out
+
+
 def image_names(path: Path = IMAGE) -> frozenset[str]:
-    """The canonical names listed in the image file (one a line; ``#`` starts a comment)."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return frozenset(canonicalize_name(line) for line in lines if line)
+    """The canonical names the device image provides (:func:`image_versions`)."""
+    return frozenset(image_versions(path))
 
 
 def runtime_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
@@ -138,22 +149,31 @@ def download(carry: dict[str, str], dest: Path) -> None:
         sdist.unlink()
 
 
-def unmet(requires: dict[str, list[str]], versions: dict[str, str], image: frozenset[str]) -> list[str]:
+def unmet(
+    requires: dict[str, list[str]],
+    versions: dict[str, str],
+    image: frozenset[str],
+    image_version: dict[str, str | None] | None = None,
+) -> list[str]:
     """The ``Requires-Dist`` entries of carried distributions that the device would lack, one line each.
 
     :param requires: ``{name: Requires-Dist lines}`` of each carried distribution.
     :param versions: ``{name: version}`` of each carried distribution.
-    :param image: the names the device image provides (their versions are not known here).
+    :param image: the names the device image provides.
+    :param image_version: the image's versions where known (:func:`image_versions`); the others are not checked.
     """
+    image_version = image_version or {}
     problems = []
     for name, lines in sorted(requires.items()):
         for req in needs(lines):
             dep = canonicalize_name(req.name)
-            if dep in versions:
-                if not req.specifier.contains(versions[dep], prereleases=True):
-                    problems.append(f"{name} needs {req}, the carried {dep} is {versions[dep]}")
-            elif dep not in image:
+            have, where = (
+                (versions[dep], "carried") if dep in versions else (image_version.get(dep), "image's")
+            )
+            if dep not in versions and dep not in image:
                 problems.append(f"{name} needs {req}: neither carried nor in the image")
+            elif have is not None and not req.specifier.contains(have, prereleases=True):
+                problems.append(f"{name} needs {req}, the {where} {dep} is {have}")
     return problems
 
 
@@ -167,12 +187,18 @@ def device_tags() -> set[Tag]:
     return tags
 
 
-def check(dest: Path, image: frozenset[str], carry: dict[str, str] | None = None) -> list[str]:
+def check(
+    dest: Path,
+    image: frozenset[str],
+    carry: dict[str, str] | None = None,
+    image_version: dict[str, str | None] | None = None,
+) -> list[str]:
     """What is wrong with the wheels in ``dest`` for the device, one line each (empty: nothing).
 
     :param dest: the folder of wheels (``.whl/``).
     :param image: the names the device image provides.
     :param carry: the plan, if the folder must hold exactly it.
+    :param image_version: the image's versions where known (:func:`image_versions`).
     """
     import zipfile
     from email.parser import Parser
@@ -191,7 +217,7 @@ def check(dest: Path, image: frozenset[str], carry: dict[str, str] | None = None
         with zipfile.ZipFile(wheel) as z:
             meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
             requires[name] = Parser().parsestr(z.read(meta).decode()).get_all("Requires-Dist") or []
-    problems += unmet(requires, found, image)
+    problems += unmet(requires, found, image, image_version)
     if carry is not None:
         for name in sorted(set(carry) - set(found)):
             problems.append(f"{name}=={carry[name]}: planned, not in {dest}")
@@ -219,7 +245,7 @@ def main() -> None:
     for old in args.dest.glob("*.whl"):  # one version of each: a stale wheel would stop the install
         old.unlink()
     download(carry, args.dest)
-    problems = check(args.dest, image, carry)
+    problems = check(args.dest, image, carry, image_versions())
     size = sum(w.stat().st_size for w in args.dest.glob("*.whl")) / 2**20
     print(f"{args.dest}: {len(list(args.dest.glob('*.whl')))} wheels, {size:.1f} MiB")
     if problems:

@@ -33,7 +33,10 @@ def test_the_plan_carries_what_the_image_lacks_and_nothing_it_has(carry):
 
 def test_everything_the_carried_distributions_need_on_the_device_is_there(carry):
     requires = {name: importlib.metadata.distribution(name).requires or [] for name in carry}
-    assert dw.unmet(requires, carry, IMAGE) == []
+    assert (
+        dw.unmet(requires, carry, IMAGE, dw.image_versions()) == []
+    )  # deepinv's torch>=2.2 against 2.11, ...
+    assert dw.image_versions()["torch"] == "2.11.0" and dw.image_versions()["h5py"] is None
 
 
 def test_the_plan_follows_the_image(carry):
@@ -77,25 +80,32 @@ def _wheel(folder: Path, filename: str, requires: list[str] = ()) -> None:
 
 
 def test_the_check_refuses_a_folder_that_would_not_install_on_the_device(tmp_path):
-    _wheel(tmp_path, "alpha-1.0-py3-none-any.whl", ["beta>=2", "numpy", "gamma"])
+    _wheel(tmp_path, "alpha-1.0-py3-none-any.whl", ["beta>=2", "numpy>=3", "gamma"])
     _wheel(tmp_path, "beta-1.5-cp312-cp312-manylinux_2_17_x86_64.whl")
     _wheel(tmp_path, "delta-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
     _wheel(tmp_path, "eps-1.0-py3-none-any.whl")
     _wheel(tmp_path, "eps-2.0-py3-none-any.whl")
     problems = "\n".join(
-        dw.check(tmp_path, frozenset({"numpy"}), {"alpha": "1.0", "beta": "1.5", "zeta": "1"})
+        dw.check(
+            tmp_path, frozenset({"numpy"}), {"alpha": "1.0", "beta": "1.5", "zeta": "1"}, {"numpy": "2.5.2"}
+        )
     )
     assert "alpha needs beta>=2, the carried beta is 1.5" in problems
     assert "alpha needs gamma: neither carried nor in the image" in problems
-    assert "numpy" not in problems  # in the image
+    assert "alpha needs numpy>=3, the image's numpy is 2.5.2" in problems
     assert "delta-1.0-cp311-cp311-manylinux_2_17_x86_64.whl: does not install on the device" in problems
     assert "eps: two wheels" in problems
     assert "zeta==1: planned, not in" in problems and "delta==1.0: in" in problems
-    assert len(problems.splitlines()) == 7, problems
+    assert len(problems.splitlines()) == 8, problems
 
 
 def test_the_check_passes_a_folder_that_installs(tmp_path):
     _wheel(tmp_path, "alpha-1.0-py3-none-any.whl", ["beta>=1", 'tomli; python_version < "3.11"'])
     _wheel(tmp_path, "beta-1.5-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")
     _wheel(tmp_path, "gamma-3.0-cp39-abi3-manylinux_2_28_x86_64.whl")
-    assert dw.check(tmp_path, frozenset(), {"alpha": "1.0", "beta": "1.5", "gamma": "3.0"}) == []
+    _wheel(tmp_path, "delta-1.0-py3-none-any.whl", ["numpy>=2", "h5py"])
+    image, versions = frozenset({"numpy", "h5py"}), {"numpy": "2.5.2", "h5py": None}
+    assert (
+        dw.check(tmp_path, image, {"alpha": "1.0", "beta": "1.5", "gamma": "3.0", "delta": "1.0"}, versions)
+        == []
+    )
