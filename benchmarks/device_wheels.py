@@ -242,15 +242,17 @@ def main() -> None:
     print("  " + " ".join(f"{n}=={v}" for n, v in carry.items()))
     if args.plan:
         return
-    for old in args.dest.glob("*.whl"):  # one version of each: a stale wheel would stop the install
-        old.unlink()
-    download(carry, args.dest)
-    problems = check(args.dest, image, carry, image_versions())
-    size = sum(w.stat().st_size for w in args.dest.glob("*.whl")) / 2**20
-    print(f"{args.dest}: {len(list(args.dest.glob('*.whl')))} wheels, {size:.1f} MiB")
-    if problems:
-        sys.exit("not ready for the device:\n  " + "\n  ".join(problems))
-    print("ready: carry it with run(carry=['.whl'])")
+    from ddei.io.folders import atomic_folder
+
+    # built afresh beside it (a stale wheel would stop the install) and put in place only once it checks out
+    with atomic_folder(args.dest) as tmp:
+        download(carry, tmp)
+        problems = check(tmp, image, carry, image_versions())
+        size = sum(w.stat().st_size for w in tmp.glob("*.whl")) / 2**20
+        print(f"{len(list(tmp.glob('*.whl')))} wheels, {size:.1f} MiB")
+        if problems:
+            sys.exit(f"not ready for the device, {args.dest} left as it was:\n  " + "\n  ".join(problems))
+    print(f"ready in {args.dest}: carry it with run(carry=['.whl'])")
 
 
 if __name__ == "__main__":
