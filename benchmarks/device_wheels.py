@@ -28,6 +28,7 @@ import argparse
 import importlib.metadata
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -58,9 +59,9 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 MAX_BYTES = 48 * 2**20
 
 
-def image_versions(path: Path = IMAGE) -> dict[str, str | None]:
-    """``{name: version}`` of the image file's lines (``name`` or ``name==version``; ``#`` starts a comment); the
-    version is ``None`` where none was read off the device."""
+def device_image(path: Path = IMAGE) -> dict[str, str | None]:
+    """What the device image provides, ``{name: version}``, from the image file's lines (``name`` or
+    ``name==version``; ``#`` starts a comment); the version is ``None`` where none was read off the device."""
     out = {}
     for line in path.read_text().splitlines():
         line = line.split("#")[0].strip()
@@ -68,11 +69,6 @@ def image_versions(path: Path = IMAGE) -> dict[str, str | None]:
             req = Requirement(line)
             out[canonicalize_name(req.name)] = next(iter(req.specifier)).version if req.specifier else None
     return out
-
-
-def image_names(path: Path = IMAGE) -> frozenset[str]:
-    """The canonical names the device image provides (:func:`image_versions`)."""
-    return frozenset(image_versions(path))
 
 
 def runtime_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
@@ -100,12 +96,14 @@ def needs(requires: list[str] | None, extras: frozenset[str] = frozenset()) -> l
     return out
 
 
-def plan(pins: dict[str, str], image: frozenset[str], metadata=importlib.metadata) -> dict[str, str]:
+def plan(
+    pins: dict[str, str], image: Mapping[str, str | None], metadata=importlib.metadata
+) -> dict[str, str]:
     """The distributions to carry, ``{name: version}``: ``pins`` and, through their ``Requires-Dist``, everything
     they need that ``image`` lacks, at the version installed here.
 
     :param pins: the runtime pins (:func:`runtime_pins`).
-    :param image: the names the device image provides (:func:`image_names`).
+    :param image: what the device image provides (:func:`device_image`).
     :param metadata: where installed distributions are looked up (:mod:`importlib.metadata`).
     :raises LookupError: a distribution is needed on the device but installed neither here nor there (a
         requirement of Python 3.12 only): it must be added to requirements.txt or to the image list.
@@ -152,24 +150,19 @@ def download(carry: dict[str, str], dest: Path) -> None:
 def unmet(
     requires: dict[str, list[str]],
     versions: dict[str, str],
-    image: frozenset[str],
-    image_version: dict[str, str | None] | None = None,
+    image: Mapping[str, str | None],
 ) -> list[str]:
     """The ``Requires-Dist`` entries of carried distributions that the device would lack, one line each.
 
     :param requires: ``{name: Requires-Dist lines}`` of each carried distribution.
     :param versions: ``{name: version}`` of each carried distribution.
-    :param image: the names the device image provides.
-    :param image_version: the image's versions where known (:func:`image_versions`); the others are not checked.
+    :param image: what the device image provides (:func:`device_image`); a version not known is not checked.
     """
-    image_version = image_version or {}
     problems = []
     for name, lines in sorted(requires.items()):
         for req in needs(lines):
             dep = canonicalize_name(req.name)
-            have, where = (
-                (versions[dep], "carried") if dep in versions else (image_version.get(dep), "image's")
-            )
+            have, where = (versions[dep], "carried") if dep in versions else (image.get(dep), "image's")
             if dep not in versions and dep not in image:
                 problems.append(f"{name} needs {req}: neither carried nor in the image")
             elif have is not None and not req.specifier.contains(have, prereleases=True):
@@ -189,16 +182,14 @@ def device_tags() -> set[Tag]:
 
 def check(
     dest: Path,
-    image: frozenset[str],
+    image: Mapping[str, str | None],
     carry: dict[str, str] | None = None,
-    image_version: dict[str, str | None] | None = None,
 ) -> list[str]:
     """What is wrong with the wheels in ``dest`` for the device, one line each (empty: nothing).
 
     :param dest: the folder of wheels (``.whl/``).
-    :param image: the names the device image provides.
+    :param image: what the device image provides (:func:`device_image`).
     :param carry: the plan, if the folder must hold exactly it.
-    :param image_version: the image's versions where known (:func:`image_versions`).
     """
     import zipfile
     from email.parser import Parser
@@ -217,7 +208,7 @@ def check(
         with zipfile.ZipFile(wheel) as z:
             meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
             requires[name] = Parser().parsestr(z.read(meta).decode()).get_all("Requires-Dist") or []
-    problems += unmet(requires, found, image, image_version)
+    problems += unmet(requires, found, image)
     if carry is not None:
         for name in sorted(set(carry) - set(found)):
             problems.append(f"{name}=={carry[name]}: planned, not in {dest}")
@@ -236,7 +227,7 @@ def main() -> None:
     parser.add_argument("--dest", type=Path, default=REPO / ".whl")
     parser.add_argument("--plan", action="store_true", help="print the plan only (no download)")
     args = parser.parse_args()
-    image = image_names()
+    image = device_image()
     carry = plan(runtime_pins(), image)
     print(f"{len(carry)} distributions to carry (the image has the rest):")
     print("  " + " ".join(f"{n}=={v}" for n, v in carry.items()))
@@ -247,7 +238,7 @@ def main() -> None:
     # built afresh beside it (a stale wheel would stop the install) and put in place only once it checks out
     with atomic_folder(args.dest) as tmp:
         download(carry, tmp)
-        problems = check(tmp, image, carry, image_versions())
+        problems = check(tmp, image, carry)
         size = sum(w.stat().st_size for w in tmp.glob("*.whl")) / 2**20
         print(f"{len(list(tmp.glob('*.whl')))} wheels, {size:.1f} MiB")
         if problems:

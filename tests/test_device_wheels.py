@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import device_wheels as dw  # noqa: E402
 
-IMAGE = dw.image_names()
+IMAGE = dw.device_image()
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,8 @@ def carry() -> dict[str, str]:
 
 def test_the_plan_carries_what_the_image_lacks_and_nothing_it_has(carry):
     assert {"deepinv", "libcpab", "snakemake", "mat73"} <= set(carry)
-    assert not set(carry) & IMAGE  # the image's torch (a CUDA build), numpy, ... are used as they are
-    assert {"torch", "torchvision", "numpy", "h5py"} <= IMAGE
+    assert not set(carry) & set(IMAGE)  # the image's torch (a CUDA build), numpy, ... are used as they are
+    assert {"torch", "torchvision", "numpy", "h5py"} <= set(IMAGE)
     for name, version in dw.runtime_pins().items():  # every runtime pin is carried at its version, or there
         assert carry.get(name, version) == version and (name in carry or name in IMAGE)
     assert not {"pytest", "ruff", "pytest-xdist"} & set(carry)
@@ -33,15 +33,13 @@ def test_the_plan_carries_what_the_image_lacks_and_nothing_it_has(carry):
 
 def test_everything_the_carried_distributions_need_on_the_device_is_there(carry):
     requires = {name: importlib.metadata.distribution(name).requires or [] for name in carry}
-    assert (
-        dw.unmet(requires, carry, IMAGE, dw.image_versions()) == []
-    )  # deepinv's torch>=2.2 against 2.11, ...
-    assert dw.image_versions()["torch"] == "2.11.0" and dw.image_versions()["h5py"] is None
+    assert dw.unmet(requires, carry, IMAGE) == []  # deepinv's torch>=2.2 against 2.11, ...
+    assert IMAGE["torch"] == "2.11.0" and IMAGE["h5py"] is None
 
 
 def test_the_plan_follows_the_image(carry):
     """A distribution the image does not have is carried, with what it needs that the image lacks."""
-    without = IMAGE - {"pyyaml", "jinja2"}
+    without = {name: v for name, v in IMAGE.items() if name not in ("pyyaml", "jinja2")}
     more = dw.plan(dw.runtime_pins(), without)
     assert set(more) - set(carry) >= {"pyyaml", "jinja2"}
     requires = {name: importlib.metadata.distribution(name).requires or [] for name in carry}
@@ -67,7 +65,7 @@ def test_a_needed_distribution_installed_nowhere_is_an_error():
             raise importlib.metadata.PackageNotFoundError(name)
 
     with pytest.raises(LookupError, match="not installed here"):
-        dw.plan({"deepinv": importlib.metadata.version("deepinv")}, frozenset(), Metadata)
+        dw.plan({"deepinv": importlib.metadata.version("deepinv")}, {}, Metadata)
 
 
 def _wheel(folder: Path, filename: str, requires: list[str] = ()) -> None:
@@ -85,11 +83,7 @@ def test_the_check_refuses_a_folder_that_would_not_install_on_the_device(tmp_pat
     _wheel(tmp_path, "delta-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
     _wheel(tmp_path, "eps-1.0-py3-none-any.whl")
     _wheel(tmp_path, "eps-2.0-py3-none-any.whl")
-    problems = "\n".join(
-        dw.check(
-            tmp_path, frozenset({"numpy"}), {"alpha": "1.0", "beta": "1.5", "zeta": "1"}, {"numpy": "2.5.2"}
-        )
-    )
+    problems = "\n".join(dw.check(tmp_path, {"numpy": "2.5.2"}, {"alpha": "1.0", "beta": "1.5", "zeta": "1"}))
     assert "alpha needs beta>=2, the carried beta is 1.5" in problems
     assert "alpha needs gamma: neither carried nor in the image" in problems
     assert "alpha needs numpy>=3, the image's numpy is 2.5.2" in problems
@@ -104,8 +98,5 @@ def test_the_check_passes_a_folder_that_installs(tmp_path):
     _wheel(tmp_path, "beta-1.5-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")
     _wheel(tmp_path, "gamma-3.0-cp39-abi3-manylinux_2_28_x86_64.whl")
     _wheel(tmp_path, "delta-1.0-py3-none-any.whl", ["numpy>=2", "h5py"])
-    image, versions = frozenset({"numpy", "h5py"}), {"numpy": "2.5.2", "h5py": None}
-    assert (
-        dw.check(tmp_path, image, {"alpha": "1.0", "beta": "1.5", "gamma": "3.0", "delta": "1.0"}, versions)
-        == []
-    )
+    image = {"numpy": "2.5.2", "h5py": None}
+    assert dw.check(tmp_path, image, {"alpha": "1.0", "beta": "1.5", "gamma": "3.0", "delta": "1.0"}) == []
