@@ -59,29 +59,26 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 MAX_BYTES = 48 * 2**20
 
 
-def device_image(path: Path = IMAGE) -> dict[str, str | None]:
-    """What the device image provides, ``{name: version}``, from the image file's lines (``name`` or
-    ``name==version``; ``#`` starts a comment); the version is ``None`` where none was read off the device."""
+def _listed(path: Path) -> dict[str, str | None]:
+    """``{canonical name: version}`` of a file of ``name`` or ``name==version`` lines (``#`` starts a comment);
+    ``None`` where no version is given."""
     out = {}
     for line in path.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
+        if line := line.split("#")[0].strip():
             req = Requirement(line)
             out[canonicalize_name(req.name)] = next(iter(req.specifier)).version if req.specifier else None
     return out
 
 
+def device_image(path: Path = IMAGE) -> dict[str, str | None]:
+    """What the device image provides, ``{name: version}``; the version is ``None`` where none was read off the
+    device."""
+    return _listed(path)
+
+
 def runtime_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
     """``{name: version}`` of the ``==`` pins of ``requirements.txt`` that a device session runs."""
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            req = Requirement(line)
-            name = canonicalize_name(req.name)
-            if name not in NOT_ON_DEVICE:
-                pins[name] = next(iter(req.specifier)).version
-    return pins
+    return {name: version for name, version in _listed(path).items() if name not in NOT_ON_DEVICE}
 
 
 def needs(requires: list[str] | None, extras: frozenset[str] = frozenset()) -> list[Requirement]:
