@@ -28,11 +28,13 @@ import argparse
 import importlib.metadata
 import subprocess
 import sys
+import zipfile
 from collections.abc import Mapping
+from email.parser import Parser
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.tags import Tag
+from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,13 +170,13 @@ def unmet(
 
 
 def device_tags() -> set[Tag]:
-    """The wheel tags the device's pip installs (CPython 3.12 on manylinux x86-64; pure-Python wheels too)."""
-    tags = {Tag(i, "none", "any") for i in ("py3", "py312", "cp312")}
-    for platform in (*PLATFORMS, "any"):
-        tags |= {Tag("cp312", abi, platform) for abi in ("cp312", "abi3", "none")}
-        tags |= {Tag(f"cp3{m}", "abi3", platform) for m in range(2, 13)}
-        tags |= {Tag(i, "none", platform) for i in ("py3", "py312")}
-    return tags
+    """The wheel tags the device's pip installs (CPython 3.12 on manylinux x86-64; pure-Python wheels too), as
+    :mod:`packaging.tags` derives them for that interpreter and those platforms."""
+    version = tuple(int(n) for n in DEVICE_PYTHON["python_version"].split("."))
+    interpreter = "cp" + "".join(map(str, version))
+    return set(cpython_tags(version, platforms=PLATFORMS)) | set(
+        compatible_tags(version, interpreter, PLATFORMS)
+    )
 
 
 def check(
@@ -188,9 +190,6 @@ def check(
     :param image: what the device image provides (:func:`device_image`).
     :param carry: the plan, if the folder must hold exactly it.
     """
-    import zipfile
-    from email.parser import Parser
-
     problems, found, requires = [], {}, {}
     tags = device_tags()
     for wheel in sorted(dest.glob("*.whl")):
