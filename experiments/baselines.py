@@ -1,0 +1,288 @@
+"""The baselines study: T-SSDU and Phase2Phase with each of their settings, against zero-filled and DDEI, and its
+results page.
+
+The question: why does the reference code's T-SSDU end at or below zero-filled at this project's small sizes, and
+which settings make it the strongest competitor DDEI can be compared with? Two causes are tested, each setting on
+its own (``experiments/baselines/default.yaml``):
+
+- the CRNN's learnable soft data consistency (``split_dc: learned``) against hard DC (``hard``);
+- the Gaussian split's always-kept 8x8 centre block, sized for 512x256 (``split_centre: reference``), against the
+  block scaled to the image (``scaled``) and a uniform split (``split_mask: uniform``).
+
+1. ``run``: the workflow on ``config/config.yaml`` amended by the study's config, every run of its grid.
+2. ``report``: ``docs/results/baselines.md`` and its figure from what the runs wrote: each method's test PSNR
+   against zero-filled, paired by slice (a 95 % bootstrap CI over slices, per seed, slices won), its
+   data-consistency weight over training (``val.csv``), and its k-space error on the test slices on the measured and
+   on the unmeasured points, then the hand-written reading (``experiments/baselines/notes.md``), the machine, the
+   commit and the date.
+
+    python experiments/baselines.py run [--config experiments/baselines/default.yaml] [--cores 2]
+    python experiments/baselines.py report [--config ...] [--out docs/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ddei.io.layout import METRICS, MODEL, VAL, result
+from ddei.mri.metrics import PSNR
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+DEFAULT = "experiments/baselines/default.yaml"
+#: The page's name in ``docs/results`` for each study config (its figure: the same name, ``.png``).
+PAGES = {DEFAULT: "baselines"}
+
+
+def load_config(name: str) -> dict:
+    """The study's config as the workflow validates it: ``config/config.yaml`` amended by ``name``, key by key, with
+    the schema's defaults filled in and the variants registered."""
+    from snakemake.utils import validate
+
+    from ddei.methods.registry import register
+
+    def merge(a: dict, b: dict) -> dict:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    config = merge(
+        yaml.safe_load((REPO / "config/config.yaml").read_text()), yaml.safe_load((REPO / name).read_text())
+    )
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
+    register(config["variants"], config["evaluation"]["external"])
+    return config
+
+
+def grid(config: dict) -> list[tuple[str, int, int]]:
+    """(method, acceleration, seed) of every trained run."""
+    return [(m, int(a), int(s)) for m in config["methods"] for a in config["masks"]["accelerations"]
+            for s in config["training"]["seeds"]]  # fmt: skip
+
+
+def run(name: str, cores: int) -> int:
+    """Train and evaluate the study's grid with Snakemake (``--keep-going``); return its exit status."""
+    config = load_config(name)
+    results = Path(config["results"])
+    targets = [results / result(METRICS, m, a, s) for m, a, s in grid(config)]
+    targets += [results / result(METRICS, "zf", a, 0) for a in config["masks"]["accelerations"]]
+    cmd = [sys.executable, "-m", "snakemake", "--configfile", "config/config.yaml", name, "--cores", str(cores),
+           "--keep-going", "--", *map(str, targets)]  # fmt: skip
+    print(" ".join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=REPO)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The results page
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def collect(config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(test metrics of every run that has them and of zero-filled, validation logs of every run)."""
+    results = REPO / config["results"]
+    metrics, curves = [], []
+    runs = grid(config) + [("zf", int(a), 0) for a in config["masks"]["accelerations"]]
+    for m, a, s in runs:
+        mf = results / result(METRICS, m, a, s)
+        if mf.is_file():
+            metrics.append(pd.read_csv(mf, dtype={"patient": str}))
+        vf = results / result(VAL, m, a, s)
+        if vf.is_file():
+            curves.append(pd.read_csv(vf).assign(method=m, acceleration=a, seed=s))
+    cat = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
+    return cat(metrics), cat(curves)
+
+
+def kspace_errors(config: dict) -> pd.DataFrame:
+    """Each trained model's k-space error on the test slices, normalised per slice:
+
+    - ``measured``: :math:`\\|M(F\\hat x - y)\\|^2 / \\|y\\|^2`, what the output changes of the measurement;
+    - ``unmeasured``: :math:`\\|(1-M)(F\\hat x - Fx)\\|^2 / \\|(1-M)Fx\\|^2`, its error where nothing was measured
+      (1 is the error of leaving zeros there, as zero-filled does).
+
+    :return: one row per run: method, acceleration, seed and the two errors' means over the test slices.
+    """
+    import torch
+
+    from ddei.methods.config import RunConfig, method_config
+    from ddei.runs.evaluation import load_model
+    from ddei.runs.preparation import Run, prepare
+
+    results = REPO / config["results"]
+    index = next(results.rglob("index.csv"), None)
+    masks = next(results.rglob("TimeVaryingGaussianMask*"), None)
+    rows = []
+    if index is None or masks is None:
+        return pd.DataFrame(rows)
+    for m, a, s in grid(config):
+        model_path = results / result(MODEL, m, a, s)
+        if not model_path.is_file():
+            continue
+        cfg = RunConfig.from_dict(method_config(config, m))
+        data = prepare(Run(cfg, a, s, index.parent, masks.parent), "test", "fp32", 10_000 + s)
+        model = load_model(cfg, model_path, data, "fp32").eval()
+        measured, unmeasured = [], []
+        with torch.no_grad():
+            for i in range(len(data.dataset)):
+                sample = data.dataset[i]
+                x, y, mask = (t[None] for t in (sample["x"], sample["y"], sample["params"]["mask"]))
+                data.physics.update(mask=torch.ones_like(mask))
+                k_hat, k = data.physics.A(model_after(model, y, mask, data.physics)), data.physics.A(x)
+                measured.append(float(((mask * (k_hat - y)) ** 2).sum() / (y**2).sum()))
+                rest = 1 - mask
+                unmeasured.append(float(((rest * (k_hat - k)) ** 2).sum() / ((rest * k) ** 2).sum()))
+        rows.append({"method": m, "acceleration": a, "seed": s, "measured": np.mean(measured),
+                     "unmeasured": np.mean(unmeasured)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def model_after(model, y, mask, physics):
+    """The model's reconstruction of ``y`` measured with ``mask`` (the physics' mask is set to it)."""
+    physics.update(mask=mask)
+    return model(y, physics)
+
+
+def figure(config: dict, metrics: pd.DataFrame, path: Path) -> None:
+    """Test PSNR minus zero-filled's, paired by slice: one point per seed, the mean as a bar, per acceleration."""
+    from converge import paired_difference
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ddei.report.style import label, register
+
+    register(config["variants"], config["evaluation"]["external"])
+    accs = [int(a) for a in config["masks"]["accelerations"]]
+    methods = list(config["methods"])
+    fig = Figure(figsize=(4.2 * len(accs), 0.45 * len(methods) + 1.2))
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(accs), sharey=True))
+    for ax, acc in zip(axes, accs, strict=True):
+        for i, m in enumerate(methods):
+            d = paired_difference(metrics, m, "zf", acc)
+            if d is None:
+                continue
+            ax.barh(i, d["mean"], color="#bbbbbb")
+            ax.plot([d["ci"][0], d["ci"][1]], [i, i], color="black", lw=1)
+            ax.scatter(
+                list(d["per_seed"].values()), [i] * len(d["per_seed"]), s=12, color="#d62728", zorder=3
+            )
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_title(f"×{acc}")
+        ax.set_xlabel("test PSNR − zero-filled (dB)")
+        ax.set_yticks(range(len(methods)), [label(m) for m in methods], fontsize=7)
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def report(name: str, out: Path) -> Path:
+    """Write the study's page (and figure) to ``out``; return the page."""
+    from converge import commit, difference_row, machine, paired_difference  # the convergence page's
+
+    config = load_config(name)
+    metrics, curves = collect(config)
+    page = PAGES.get(name, Path(name).stem)
+    out.mkdir(parents=True, exist_ok=True)
+    accs = [int(a) for a in config["masks"]["accelerations"]]
+    lines = [
+        f"# Baselines: T-SSDU and Phase2Phase at their best ({Path(name).name})",
+        "",
+        f"Generated by `python experiments/baselines.py report --config {name}` from the runs of "
+        f"`python experiments/baselines.py run --config {name}` (`config/config.yaml` amended by `{name}`: "
+        f"{config['image_size'][0]}x{config['image_size'][1]} images, {config['model']['chans']} channels, "
+        f"{config['training']['epochs']} epochs, seeds {config['training']['seeds']}, "
+        f"{', '.join(f'{a}x' for a in accs)}). Machine: {machine()}. Commit: {commit()}. "
+        f"Date: {datetime.date.today().isoformat()}.",
+        "",
+    ]
+    notes = HERE / "baselines" / f"{Path(name).stem}_notes.md"
+    if notes.is_file():
+        lines += [notes.read_text().rstrip(), ""]
+    if metrics.empty:
+        lines += ["No run has finished yet."]
+    else:
+        figure(config, metrics, out / f"{page}.png")
+        lines += [
+            "## Test PSNR against zero-filled",
+            "",
+            f"![PSNR differences]({page}.png)",
+            "",
+            "Paired by test slice; the CI is a 95 % bootstrap over slices of the seed-averaged differences; "
+            "wins: slices where the seed-averaged difference is above 0.",
+            "",
+            "| comparison | metric | acceleration | mean | 95 % CI | per seed | slices won |",
+            "|:--|:--|--:|--:|:--|:--|--:|",
+        ]
+        for acc in accs:
+            for m in config["methods"]:
+                d = paired_difference(metrics, m, "zf", acc, PSNR)
+                if d is not None:
+                    lines.append(difference_row(m, "zf", PSNR, d, acc))
+        zf = metrics[metrics.method == "zf"].groupby("acceleration")[PSNR].mean()
+        lines += [
+            "",
+            "Zero-filled mean test PSNR: " + ", ".join(f"{a}x {v:.2f} dB" for a, v in zf.items()),
+            "",
+        ]
+    if not curves.empty and curves["dc_weight"].notna().any():
+        learned = curves[curves.dc_weight.notna()]
+        table = learned.groupby(["method", "acceleration", "step"]).dc_weight.mean().unstack("step")
+        steps = list(table.columns)
+        lines += [
+            "## The data-consistency weight λ over training",
+            "",
+            "Mean over seeds at each validation step (0: hard data consistency; the reference initialises λ at "
+            "log(e − 1) = 0.541).",
+            "",
+            "| method | acceleration | " + " | ".join(f"step {s}" for s in steps) + " |",
+            "|:--|--:|" + "--:|" * len(steps),
+        ]
+        for (m, a), row in table.iterrows():
+            lines.append(f"| {m} | {a} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+        lines.append("")
+    errors = kspace_errors(config)
+    if not errors.empty:
+        mean = errors.groupby(["method", "acceleration"])[["measured", "unmeasured"]].mean()
+        lines += [
+            "## k-space error on the test slices",
+            "",
+            "measured: ‖M(Fx̂ − y)‖² / ‖y‖², how much of the measurement the output changes; unmeasured: "
+            "‖(1 − M)(Fx̂ − Fx)‖² / ‖(1 − M)Fx‖², its error where nothing was measured (zero-filled: 1). "
+            "Means over test slices and seeds.",
+            "",
+            "| method | acceleration | measured | unmeasured |",
+            "|:--|--:|--:|--:|",
+        ]
+        for (m, a), row in mean.iterrows():
+            lines.append(f"| {m} | {a} | {100 * row.measured:.2f} % | {row.unmeasured:.3f} |")
+        lines.append("")
+    path = out / f"{page}.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("--config", default=DEFAULT, help="the study's config, relative to the repository")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "results")
+    args = parser.parse_args()
+    if args.command == "run":
+        sys.exit(run(args.config, args.cores))
+    print(report(args.config, args.out))
+
+
+if __name__ == "__main__":
+    main()
