@@ -4,7 +4,7 @@ and summed CPU time (Snakemake's ``s`` and ``cpu_time`` columns), and the totals
 Snakemake samples a job's CPU time every 0.5 s for 15 s, then every 30 s, and keeps the last sample, so
 ``cpu_time`` undercounts longer jobs; for one-thread jobs the summed wall time is the CPU time they held.
 
-Issue 16 measures the default run by the total CPU time of these files. Give several results folders to compare
+The default configuration was chosen by the total CPU time of these files (``docs/results/default_budget.md``). Give several results folders to compare
 runs side by side (the ratio is to the first one):
 
     python benchmarks/run_cost.py results [/other/checkout/results ...]
@@ -13,10 +13,13 @@ runs side by side (the ratio is to the first one):
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
-from converge import machine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+from converge import machine  # noqa: E402
 
 
 def run_cost(results: Path) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The shipped configurations (every YAML file of ``config/`` and ``benchmarks/``), merged as Snakemake merges them,
+"""The shipped configurations (every YAML file of ``config/`` and ``experiments/``), merged as Snakemake merges them,
 and shrunk to a tiny size that keeps their structure: what ``tests/test_config.py`` checks in-process and
 ``tests/test_configs.py`` runs end to end."""
 
@@ -10,19 +10,19 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-#: Overlays that amend another shipped file rather than config/config.yaml alone (benchmarks/converge.py's CONFIGS).
+#: Overlays that amend another shipped file rather than config/config.yaml alone (experiments/converge.py's CONFIGS).
 AMENDS = {"config/converge_cpu.yaml": ("config/converge.yaml",)}
 #: The order of the end-to-end runs (the files not named here run last, sorted): configurations that share jobs
 #: next to each other.
-ORDER = ("config/config.yaml", "benchmarks/default_budget/check.yaml", "benchmarks/default_budget/threads2.yaml",
-         "benchmarks/default_budget/pilot32.yaml", "benchmarks/default_budget/pilot40.yaml",
-         "benchmarks/default_budget/pilot48.yaml", "config/converge_cpu.yaml", "config/paper.yaml",
+ORDER = ("config/config.yaml", "experiments/default_budget/check.yaml", "experiments/default_budget/threads2.yaml",
+         "experiments/default_budget/pilot32.yaml", "experiments/default_budget/pilot40.yaml",
+         "experiments/default_budget/pilot48.yaml", "config/converge_cpu.yaml", "config/paper.yaml",
          "config/gpu.yaml", "config/converge.yaml")  # fmt: skip
 
 
 def shipped() -> list[str]:
-    """Every configuration file of ``config/`` and ``benchmarks/`` (relative paths), in :data:`ORDER`."""
-    found = [*REPO.glob("config/*.yaml"), *REPO.glob("benchmarks/**/*.yaml")]
+    """Every configuration file of ``config/`` and ``experiments/`` (relative paths), in :data:`ORDER`."""
+    found = [*REPO.glob("config/*.yaml"), *REPO.glob("experiments/**/*.yaml")]
     files = [p.relative_to(REPO).as_posix() for p in found]
     return sorted(files, key=lambda f: (ORDER.index(f) if f in ORDER else len(ORDER), f))
 

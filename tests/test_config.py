@@ -28,7 +28,7 @@ def load(name: str = "config.yaml", **changes) -> dict:
 
 @pytest.mark.parametrize("name", shipped())
 def test_shipped_configs_are_valid(name, monkeypatch):
-    """Every file of config/ and benchmarks/ (merged as the workflow merges it) validates, and every method's
+    """Every file of config/ and experiments/ (merged as the workflow merges it) validates, and every method's
     resolved settings round-trip and give the weights configuration that an evaluation checks a model against,
     without registering the config's variants (the evaluate job of a variant did not, and failed)."""
     monkeypatch.setattr(registry, "_REGISTERED", {})  # as in a job's fresh process

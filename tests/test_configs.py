@@ -1,4 +1,4 @@
-"""Every shipped configuration runs end to end: each YAML file of ``config/`` and ``benchmarks/``
+"""Every shipped configuration runs end to end: each YAML file of ``config/`` and ``experiments/``
 (:func:`shipped.shipped`), shrunk to tiny sizes on the CPU (:func:`shipped.shrink`), through the whole DAG:
 training, evaluation and report rules. A new file in either folder is tested by being there.
 

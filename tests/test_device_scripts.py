@@ -1,6 +1,6 @@
-"""The GPU path kept alive without a GPU (issue 22): the prepared device sessions run end to end in their CPU smoke
-mode (SMOKE=1: tiny sizes, a few steps, bf16 and torch.compile on), writing under $OUT what a GPU session brings
-back. CI runs these after `make test` (marker `extended`)."""
+"""The GPU scripts checked without a GPU: gpu/device_session.sh and gpu/converge_device.sh run end to end in their CPU
+smoke mode (SMOKE=1: tiny sizes, a few steps, bf16 and torch.compile on), writing into their output folder what a
+GPU run brings back. CI runs these after `make test` (marker `extended`)."""
 
 from __future__ import annotations
 
@@ -31,12 +31,13 @@ def smoke_runs(tmp_path_factory) -> dict:
         root = tmp_path_factory.mktemp(script.split(".")[0])
         (root / "clone").mkdir()
         clone = clone_repo(root / "clone")
-        shutil.copytree(
-            REPO / "benchmarks", clone / "benchmarks", ignore=shutil.ignore_patterns("__pycache__", "out")
-        )
+        for folder in ("benchmarks", "experiments", "gpu"):
+            shutil.copytree(
+                REPO / folder, clone / folder, ignore=shutil.ignore_patterns("__pycache__", "out")
+            )
         out = root / "out"
-        env = dict(os.environ, SMOKE="1", OUT=str(out), PY=sys.executable)
-        proc = subprocess.Popen(["bash", f"benchmarks/{script}"], cwd=clone, env=env, stdout=subprocess.PIPE,
+        env = dict(os.environ, SMOKE="1", PY=sys.executable)
+        proc = subprocess.Popen(["bash", f"gpu/{script}", str(out)], cwd=clone, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)  # fmt: skip
         runs[script] = (proc, clone, out)
     done = {}

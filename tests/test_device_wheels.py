@@ -1,6 +1,6 @@
-"""The wheels a GPU session carries (benchmarks/device_wheels.py, issue 22: the GPU path kept alive without a GPU):
+"""The wheelhouse for a GPU host without a package index (gpu/device_wheels.py):
 the plan holds what the device image lacks and all it needs, for the device's Python, and the check refuses a
-folder that would not install there. Offline: the download itself runs before a GPU session."""
+folder that would not install there. Offline: the download itself is not run here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu"))
 import device_wheels as dw  # noqa: E402
 
 IMAGE = dw.device_image()

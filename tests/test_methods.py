@@ -278,15 +278,15 @@ def test_a_package_imported_only_through_other_modules_is_in_the_fingerprint(mon
     assert provenance.script_fingerprint(script) != before
 
 
-# The mutants of benchmarks/mutation stay applicable
+# The mutants of tests/mutation stay applicable
 
 
 def test_every_mutant_still_applies_to_the_code():
     """Each mutant's text is in its file exactly once, and its tests exist: a refactor that moves the text would
-    otherwise make ``benchmarks/mutation/run.py`` skip the mutant ("NOT APPLIED") and the check it stands for."""
+    otherwise make ``tests/mutation/run.py`` skip the mutant ("NOT APPLIED") and the check it stands for."""
     import json
 
-    mutants = json.loads((REPO / "benchmarks" / "mutation" / "mutants.json").read_text())
+    mutants = json.loads((REPO / "tests" / "mutation" / "mutants.json").read_text())
     stale = {m["name"]: (REPO / m["file"]).read_text().count(m["old"]) for m in mutants}
     assert {name: n for name, n in stale.items() if n != 1} == {}
     for m in mutants:

@@ -16,7 +16,7 @@ SOURCES = [
     *sorted((REPO / "workflow").rglob("*.py")),
     *sorted((REPO / "workflow").rglob("*.smk")),
     *sorted((REPO / "envs").glob("*.yaml")),
-    *sorted((REPO / "benchmarks").glob("*.py")),
+    *sorted(p for folder in ("benchmarks", "experiments", "gpu") for p in (REPO / folder).glob("*.py")),
     REPO / "Snakefile",
 ]
 #: A dotted name beginning with ``ddei.`` (in a Sphinx role or not), e.g. ``ddei.runs.training.train``.

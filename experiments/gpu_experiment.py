@@ -9,7 +9,7 @@
 
 Writes ``<out>/gpu_used.yaml`` (the config as run), ``<out>/calibration.json`` and the workflow's log.
 
-    python benchmarks/gpu_experiment.py --config config/gpu.yaml --budget 330 --out $OUT
+    python experiments/gpu_experiment.py --config config/gpu.yaml --budget 330 --out $OUT
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_train_step import step_time  # noqa: E402
 
 from ddei.methods.config import method_config  # noqa: E402
@@ -156,7 +156,7 @@ def main() -> None:
     used["training"]["epochs"] = epochs
     used_file = args.out / "gpu_used.yaml"
     used_file.write_text(
-        f"# {args.config.name} as run on {card}: training.epochs sized to the budget by benchmarks/gpu_experiment.py\n"
+        f"# {args.config.name} as run on {card}: training.epochs sized to the budget by experiments/gpu_experiment.py\n"
         + yaml.safe_dump(used, sort_keys=False)
     )
     summary = {"card": card, "torch": torch.__version__, "epochs": epochs, "calibration_s_per_step": seconds,

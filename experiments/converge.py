@@ -12,8 +12,8 @@
 The plateau criterion was fixed before any run: the mean validation PSNR of the last quarter of a run improves on
 the quarter before by less than :data:`PLATEAU_DB`.
 
-    python benchmarks/converge.py run [--cpu] [--cores 2] [--only METHOD:ACC:SEED ...]
-    python benchmarks/converge.py report [--cpu] [--out docs/results]
+    python experiments/converge.py run [--cpu] [--cores 2] [--only METHOD:ACC:SEED ...]
+    python experiments/converge.py report [--cpu] [--out docs/results]
 """
 
 from __future__ import annotations
@@ -351,7 +351,7 @@ def report(cpu: bool, out: Path) -> Path:
     lines = [
         f"# Convergence experiment ({'CPU variant' if cpu else 'GPU'}): DDEI against T-SSDU trained to a plateau",
         "",
-        f"- **Config:** `{' + '.join(CONFIGS[cpu])}`; driver `benchmarks/converge.py {'--cpu' if cpu else ''}`.",
+        f"- **Config:** `{' + '.join(CONFIGS[cpu])}`; driver `experiments/converge.py {'--cpu' if cpu else ''}`.",
         f"- **Commit:** {commit()}. **Machine:** {machine()}.",
         f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
         "training time below (Snakemake's `benchmark:` files).",

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# The prepared GPU session (issues 8 and 9), one command on a lent H100/H200 with at most ~9 minutes:
-#   1. install the carried wheels (.whl: deepinv, libcpab, snakemake, ...; the image has torch and numpy);
+# The GPU session, one command on any GPU host (one H100/H200-class card, about 9 minutes), from the repository root:
+#   bash gpu/device_session.sh OUT        OUT: the output folder (created; default /tmp/ddei-device)
+#   1. install the wheels in .whl/, if present (for a GPU host without a package index: python gpu/device_wheels.py
+#      makes them on a machine with one; the host's image provides torch and numpy);
 #   2. smoke test (< 1 min): every method trains one step on the GPU in fp32 and bf16; the pipeline trains and
-#      evaluates end to end in bf16; stops the session early if anything fails;
+#      evaluates end to end in bf16; stops early if anything fails;
 #   3. paper-scale step times (512x256, 64 channels): fp32 against bf16 + channels_last and + torch.compile;
-#   4. the experiment of config/gpu.yaml, sized to the remaining budget (benchmarks/gpu_experiment.py);
-#   5. packs the results (metrics, loss curves, reconstructions, logs) into $OUT.
-# Usage on the device (repository root, .whl carried):  bash benchmarks/device_session.sh
-#   (.whl/ is made here first, with its check: python benchmarks/device_wheels.py)
-# Locally, as a scaled-down dry run on the CPU:         DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/device_session.sh
-# The CPU smoke that CI runs (tests/test_device_scripts.py): SMOKE=1 OUT=/tmp/out bash benchmarks/device_session.sh
+#   4. the experiment of config/gpu.yaml, sized to the remaining budget (experiments/gpu_experiment.py);
+#   5. packs the results (metrics, loss curves, reconstructions, logs) into OUT.
+# Scaled down on the CPU:             DEVICE=cpu SMALL=1 bash gpu/device_session.sh /tmp/out
+# The CPU smoke (tests/test_device_scripts.py): SMOKE=1 bash gpu/device_session.sh /tmp/out
 #   every stage at tiny size on the CPU, bf16 on, and torch.compile in the workflow's train jobs (the aot_eager
 #   backend: inductor's code generation takes minutes on 2 cores), writing what a GPU session brings back.
 set -uo pipefail
-OUT=${OUT:-/tmp/ddei-device}
+OUT=${1:-${OUT:-/tmp/ddei-device}}
 if [ -n "${SMOKE:-}" ]; then DEVICE=cpu; SMALL=1; export DDEI_COMPILE_BACKEND=aot_eager; fi
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-555}            # seconds this script may take in all
@@ -50,7 +50,7 @@ budget=$(( $(left) - 45 ))
 extra=()
 if [ -n "${SMALL:-}" ]; then extra=(--min-epochs 1 --max-epochs 1 --cores 2 --scale-down); fi
 if [ -n "${SMOKE:-}" ]; then extra=(--cores 2 --smoke); fi
-$PY benchmarks/gpu_experiment.py --config config/gpu.yaml --budget "$budget" --out "$OUT" --device "$DEVICE" ${extra[@]+"${extra[@]}"} \
+$PY experiments/gpu_experiment.py --config config/gpu.yaml --budget "$budget" --out "$OUT" --device "$DEVICE" ${extra[@]+"${extra[@]}"} \
     2>&1 | tee "$OUT/experiment.log"
 
 echo "== pack ($(left) s left)"

@@ -1,12 +1,12 @@
 """Write the GPU experiment's results page (docs/results/gpu_experiment.md) from a results folder.
 
 Reads ``<results>/metrics/*/acc*/seed*.csv`` and ``<results>/models/*/acc*/seed*/loss.csv`` (what the workflow of
-config/gpu.yaml writes, as packed by benchmarks/device_session.sh) and writes, with the report's own code
+config/gpu.yaml writes, as packed by gpu/device_session.sh) and writes, with the report's own code
 (:mod:`ddei.report`): the results table, the paired Wilcoxon tests, the answer to the experiment's question
 (DDEI against T-SSDU at each acceleration, per seed, and whether the gap widens), the bf16 fidelity check
 (``sup`` against ``sup-fp32``), the metrics-against-acceleration figure and the training curves.
 
-    python benchmarks/gpu_results.py --results /tmp/dev1/results/gpu --config benchmarks/out/gpu_used.yaml \\
+    python experiments/gpu_results.py --results /tmp/dev1/results/gpu --config experiments/out/gpu_used.yaml \\
         --notes notes.md --out docs/results
 """
 

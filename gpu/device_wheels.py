@@ -1,25 +1,25 @@
-"""The wheels a GPU session carries: the project's runtime distributions that the device image lacks.
+"""The wheelhouse for a GPU host without a package index: the project's runtime distributions that its image lacks.
 
-The device machine cannot reach a package index, and its Python (3.12, with a CUDA torch) is not ours (3.11, CPU
-torch). ``benchmarks/device_env.sh`` installs whatever ``.whl/`` holds there (``pip install --no-deps --target``),
-so that folder must hold, for CPython 3.12 on manylinux x86-64, every distribution that the workflow needs and the
-image does not have, with their own needs, and nothing twice. This module works that set out before the session,
-on the CPU, so that no device minute goes on a missing wheel:
+The GPU image (:data:`IMAGE`: a generic CUDA image, CPython 3.12 with a CUDA torch) cannot reach a package index,
+and its Python differs from the project venv's (3.11). ``gpu/device_env.sh`` installs whatever ``.whl/`` holds
+there (``pip install --no-deps --target``), so that folder must hold, for CPython 3.12 on manylinux x86-64, every
+distribution that the workflow needs and the image does not have, with their own needs, and nothing twice. This
+module works that set out beforehand, on a machine with a package index, so that no GPU time goes on a missing
+wheel:
 
 1. :func:`plan`: from the runtime pins of ``requirements.txt`` (not the test and lint tools), through the
-   ``Requires-Dist`` of the distributions installed in this venv, evaluated for the device's Python, every
-   distribution that the image (:data:`IMAGE`, a list of names) does not provide, at the version installed here,
-   the one the suite tests;
-2. :func:`download`: ``pip download --no-deps --only-binary=:all:`` of exactly those, for the device's Python and
-   platform;
-3. :func:`check`: every wheel installs there (its tags), no name comes twice, every ``Requires-Dist`` of a carried
-   wheel is met by another carried wheel (name and version) or by the image (name), and the folder fits the
-   device tool's limit on what travels.
+   ``Requires-Dist`` of the distributions installed in this venv, evaluated for the GPU host's Python, every
+   distribution that the image does not provide, at the version installed here, the one the suite tests;
+2. :func:`download`: ``pip download --no-deps --only-binary=:all:`` of exactly those, for the GPU host's Python
+   and platform;
+3. :func:`check`: every wheel installs there (its tags), no name comes twice, every ``Requires-Dist`` of a
+   wheel is met by another wheel (name and version) or by the image (name), and the folder stays under
+   :data:`MAX_BYTES`.
 
-Before a GPU session, in the repository root (``.whl/`` is git-ignored; ``run`` then needs ``carry: [".whl"]``)::
+In the repository root (``.whl/`` is git-ignored; copy it beside the checkout on the GPU host)::
 
-    python benchmarks/device_wheels.py            # plan, download into .whl/, check
-    python benchmarks/device_wheels.py --plan     # print the plan only (no network)
+    python gpu/device_wheels.py            # plan, download into .whl/, check
+    python gpu/device_wheels.py --plan     # print the plan only (no network)
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 REPO = Path(__file__).resolve().parents[1]
-#: The device image's distributions, by name (from the tool library's device/KINDS.md).
+#: The GPU image's distributions: ``name`` or ``name==version`` lines.
 IMAGE = Path(__file__).with_name("device_image.txt")
 REQUIREMENTS = REPO / "requirements.txt"
-#: Pins of requirements.txt that a device session does not run: the test and lint tools, the SLURM executor.
+#: Pins of requirements.txt that the GPU scripts do not run: the test and lint tools, the SLURM executor.
 NOT_ON_DEVICE = frozenset({"pytest", "pytest-xdist", "ruff", "snakemake-executor-plugin-slurm"})
 #: The device's Python, for ``Requires-Dist`` markers (``packaging.markers``' environment keys).
 DEVICE_PYTHON = {
@@ -57,7 +57,7 @@ DEVICE_PYTHON = {
 #: ``pip download``'s target: the device's interpreter and the manylinux tags its pip accepts.
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")  # fmt: skip
-#: What the device tool lets travel (the working tree and carried paths together: 64 MiB); the wheels may use most.
+#: The largest wheelhouse accepted, so that the checkout and its wheels copy to a GPU host in one small transfer.
 MAX_BYTES = 48 * 2**20
 
 
@@ -79,7 +79,7 @@ def device_image(path: Path = IMAGE) -> dict[str, str | None]:
 
 
 def runtime_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
-    """``{name: version}`` of the ``==`` pins of ``requirements.txt`` that a device session runs."""
+    """``{name: version}`` of the ``==`` pins of ``requirements.txt`` that the GPU scripts run."""
     return {name: version for name, version in _listed(path).items() if name not in NOT_ON_DEVICE}
 
 
@@ -212,9 +212,7 @@ def check(
             problems.append(f"{name}=={found[name]}: in {dest}, not planned")
     size = sum(w.stat().st_size for w in dest.glob("*.whl"))
     if size > MAX_BYTES:
-        problems.append(
-            f"{size / 2**20:.1f} MiB of wheels: over the {MAX_BYTES / 2**20:.0f} MiB left to travel"
-        )
+        problems.append(f"{size / 2**20:.1f} MiB of wheels: over the {MAX_BYTES / 2**20:.0f} MiB limit")
     return problems
 
 
@@ -239,7 +237,7 @@ def main() -> None:
         print(f"{len(list(tmp.glob('*.whl')))} wheels, {size:.1f} MiB")
         if problems:
             sys.exit(f"not ready for the device, {args.dest} left as it was:\n  " + "\n  ".join(problems))
-    print(f"ready in {args.dest}: carry it with run(carry=['.whl'])")
+    print(f"ready in {args.dest}: copy it beside the checkout on the GPU host")
 
 
 if __name__ == "__main__":

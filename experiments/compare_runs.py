@@ -6,7 +6,7 @@ For each (method, acceleration): the mean PSNR and SSIM in both runs and their d
 conclusion holds in both: the same sign of the mean difference on every training seed of both runs, and
 p (Holm) < 0.05 in both.
 
-    python benchmarks/compare_runs.py results/metrics/all.csv results/threads2/metrics/all.csv [--reference ddei]
+    python experiments/compare_runs.py results/metrics/all.csv results/threads2/metrics/all.csv [--reference ddei]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 replacement in one file) to a copy of this checkout, run the tests it names, and say whether a test failed
 (killed) or none did (survived). The checkout itself is never changed.
 
-    python benchmarks/mutation/run.py [--only NAME ...]
+    python tests/mutation/run.py [--only NAME ...]
 """
 
 from __future__ import annotations

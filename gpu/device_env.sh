@@ -1,5 +1,6 @@
-# Sourced by the prepared device sessions (device_session.sh, converge_device.sh), after they set OUT, DEVICE and
-# TOTAL: the output folder, the time left (`left`), the carried wheels (.whl) on a GPU, and PY, the Python to run.
+# Sourced by the GPU scripts (device_session.sh, converge_device.sh), after they set OUT, DEVICE and TOTAL: the
+# output folder, the time left (`left`), the wheels of .whl/ installed on a GPU (for a GPU host without a package
+# index), and PY, the Python to run.
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 start=$(date +%s)

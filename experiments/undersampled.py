@@ -10,8 +10,8 @@ pipeline's time-varying Gaussian masks), on the same patients, and zero-filled.
    the scans as measured) and on its own test data; paired differences by slice and seed with 95 % bootstrap
    confidence intervals, as ``docs/results/convergence_cpu.md`` does; ``docs/results/undersampled.md``.
 
-    python benchmarks/undersampled.py run [--cores 2]
-    python benchmarks/undersampled.py report [--out docs/results]
+    python experiments/undersampled.py run [--cores 2]
+    python experiments/undersampled.py report [--out docs/results]
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def report(out: Path) -> Path:
         "# Learning from undersampled scans alone (synthetic TrainingSet, 8x)",
         "",
         "- **Configs:** `config/config.yaml + config/undersampled.yaml` with the overlays of "
-        "`benchmarks/undersampled.py` (`acquired`: `data.measurements: acquired`; `simulated`: the FullSample twins "
+        "`experiments/undersampled.py` (`acquired`: `data.measurements: acquired`; `simulated`: the FullSample twins "
         "with the pipeline's masks); methods DDEI and T-SSDU, 8x, seeds 0, 1, 2; 600 steps at 32x32 with 8 channels "
         "(the default's budget); normalisation by the zero-filled image in both.",
         f"- **Commit:** {commit()}. **Machine:** {machine()}.",

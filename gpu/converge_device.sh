@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# The convergence experiment on a lent H200 (issue 13), one command with at most ~9 minutes of device time:
-#   1. install the carried wheels (.whl, made here by benchmarks/device_wheels.py, as for device_session.sh);
+# The convergence experiment on any GPU host (one H200-class card), one command of about 9 minutes, from the
+# repository root:
+#   bash gpu/converge_device.sh OUT       OUT: the output folder (created; default /tmp/ddei-converge)
+#   1. install the wheels in .whl/, if present (as for device_session.sh);
 #   2. smoke test (< 1 min): DDEI (the paper's transform and the fixed one), T-SSDU and the oracle train one
 #      step at the experiment's size and batch (128x128, 32 channels, batch 8, per-sample transforms);
 #   3. step times at that size: bf16 + channels_last, with and without torch.compile (training.compile);
-#   4. `benchmarks/converge.py run` (config/converge.yaml: 16x first) until TOTAL seconds are spent, then
+#   4. `experiments/converge.py run` (config/converge.yaml: 16x first) until TOTAL seconds are spent, then
 #      `converge.py report`;
-#   5. packs into $OUT: the logs, the results page and figure, and results.tgz (val.csv, loss.csv, metrics,
-#      checkpoints and model.pt of every run: small at 32 channels), for the next session to resume from.
-# A later session resumes: carry results.tgz, run `RESUME=results.tgz bash benchmarks/converge_device.sh`. The
-# synthetic data, extraction and masks are rebuilt byte for byte (seeded); `--rerun-triggers params input code
-# software-env` (no mtime) keeps the brought-back models, and a checkpoint is resumed only by a run of the same
-# identity (configuration, data content hash, code).
-# Locally, scaled down on the CPU: DEVICE=cpu SMALL=1 OUT=/tmp/out bash benchmarks/converge_device.sh
-# The CPU smoke that CI runs (tests/test_device_scripts.py): SMOKE=1 OUT=/tmp/out bash benchmarks/converge_device.sh
+#   5. packs into OUT: the logs, the results page and figure, and results.tgz (val.csv, loss.csv, metrics,
+#      checkpoints and model.pt of every run: small at 32 channels), for the next run to resume from.
+# A later run resumes: `RESUME=results.tgz bash gpu/converge_device.sh OUT`. The synthetic data, extraction and
+# masks are rebuilt byte for byte (seeded); `--rerun-triggers params input code software-env` (no mtime) keeps the
+# brought-back models, and a checkpoint is resumed only by a run of the same identity (configuration, data content
+# hash, code).
+# Scaled down on the CPU:             DEVICE=cpu SMALL=1 bash gpu/converge_device.sh /tmp/out
+# The CPU smoke (tests/test_device_scripts.py): SMOKE=1 bash gpu/converge_device.sh /tmp/out
 #   every stage at tiny size with the GPU config's settings (bf16, per-sample transforms on batches; torch.compile in
-#   the train jobs, with the aot_eager backend), writing what a GPU session brings back.
-# Not yet run on a GPU: no session with a device has had it since it was written.
+#   the train jobs, with the aot_eager backend), writing what a GPU run brings back.
+# Not yet run on a GPU.
 set -uo pipefail
-OUT=${OUT:-/tmp/ddei-converge}
+OUT=${1:-${OUT:-/tmp/ddei-converge}}
 if [ -n "${SMOKE:-}" ]; then DEVICE=cpu; SMALL=1; export DDEI_COMPILE_BACKEND=aot_eager; fi
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-520}
@@ -59,12 +61,12 @@ if [ -n "${SMOKE:-}" ]; then  # tiny, the GPU config's precision, batch and comp
 fi
 timeout $(( $(left) - 40 )) $PY -m snakemake --cores all --configfile "${cfgs[@]}" "${extra[@]}" \
     > "$OUT/snakemake.log" 2>&1
-echo "snakemake: rc $? (124: stopped at the time limit; the next session resumes)"
+echo "snakemake: rc $? (124: stopped at the time limit; the next run resumes)"
 tail -n 15 "$OUT/snakemake.log"
 
 echo "== report and pack ($(left) s left)"
 flag=(); [ "$DEVICE" = cpu ] && flag=(--cpu)
-$PY benchmarks/converge.py report "${flag[@]}" --out "$OUT" > "$OUT/report.log" 2>&1
+$PY experiments/converge.py report "${flag[@]}" --out "$OUT" > "$OUT/report.log" 2>&1
 results=$(cat "${cfgs[@]}" | sed -n "s/^results: *//p" | tail -1)
 tar czf "$OUT/results.tgz" --exclude="$results/recon" --exclude="$results/extract" --exclude="$results/synthetic" \
     --exclude="$results/masks" "$results" 2>/dev/null
