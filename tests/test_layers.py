@@ -1,4 +1,5 @@
-"""The folders of ddei/ are its layers, and no import runs back up (the README's "Layout")."""
+"""The folders of ddei/ are its layers, no import runs back up (docs/development.md, "Layers"), and no module
+imports itself through others."""
 
 from __future__ import annotations
 
@@ -76,3 +77,54 @@ def test_the_network_knows_no_configuration_or_registry():
 def test_presentation_is_only_the_reports():
     """Labels and colours live in ddei.report.style, which no training or evaluation code imports."""
     assert "ddei.report.style" not in closure(["ddei.runs.training", "ddei.runs.evaluation"])
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``{module: the ddei modules it imports}``, at any depth; ``from package import name`` counts as an import of
+    the submodule ``package.name`` where there is one, of the package otherwise."""
+    known = modules()
+    graph = {}
+    for module, path in known.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
+                          for a in node.names}  # fmt: skip
+        graph[module] = {m for m in found if m in known and m != module}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (``[a, b, ..., a]``), or ``None`` if it has none (depth-first search)."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return path[path.index(module) :] + [module]
+        if module in done:
+            return None
+        for target in sorted(graph[module]):
+            if cycle := visit(target, [*path, module]):
+                return cycle
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if cycle := visit(module, []):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_a_cycle_and_only_one():
+    """The search itself, on hand-made graphs: a three-module circle, a diamond (no circle) and a self-free chain."""
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"d"}, "c": {"d"}, "d": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_imports_itself_through_others():
+    """No import cycle inside ddei/, imports inside functions included (a cycle works only by import order)."""
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)

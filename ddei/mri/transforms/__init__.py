@@ -33,13 +33,13 @@ Import :mod:`ddei` before deepinv (this module does, being part of the package).
 
 One transform per module, as deepinv keeps them: :mod:`~ddei.mri.transforms.time_shift`,
 :mod:`~ddei.mri.transforms.rotate`, :mod:`~ddei.mri.transforms.diffeomorphism` (with :mod:`~ddei.mri.transforms.cpab`),
-:mod:`~ddei.mri.transforms.choice`, :mod:`~ddei.mri.transforms.compose`, :mod:`~ddei.mri.transforms.per_sample`; the
-groups of the methods in :mod:`~ddei.mri.transforms.groups`.
+:mod:`~ddei.mri.transforms.per_sample`; the two combinations (choice and composition) with the ``|`` and ``*``
+operators that build them in :mod:`~ddei.mri.transforms.combinations`, as deepinv keeps them together; the groups of
+the methods in :mod:`~ddei.mri.transforms.groups`.
 """
 
 from ddei.mri.transforms.base import make_rng
-from ddei.mri.transforms.choice import ChoiceTransform
-from ddei.mri.transforms.compose import ComposeTransform
+from ddei.mri.transforms.combinations import ChoiceTransform, ComposeTransform
 from ddei.mri.transforms.cpab import cpab_basis, cpab_integrate, default_cache_dir, uniform_meshgrid
 from ddei.mri.transforms.diffeomorphism import Diffeomorphism
 from ddei.mri.transforms.groups import (

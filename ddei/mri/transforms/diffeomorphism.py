@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from deepinv.transform import Transform
 from deepinv.transform.base import TransformParam
 
-from ddei.mri.transforms.base import _Combinable, make_rng
+from ddei.mri.transforms.base import make_rng
+from ddei.mri.transforms.combinations import _Combinable
 from ddei.mri.transforms.cpab import _tess_size, cpab_basis, cpab_integrate, uniform_meshgrid
 
 

@@ -8,7 +8,7 @@ from deepinv.transform import CPABDiffeomorphism, ShiftTime, Transform
 from torchvision.transforms import InterpolationMode
 
 from ddei.mri.transforms.base import make_rng
-from ddei.mri.transforms.choice import ChoiceTransform
+from ddei.mri.transforms.combinations import ChoiceTransform
 from ddei.mri.transforms.diffeomorphism import Diffeomorphism
 from ddei.mri.transforms.per_sample import PerSampleTransform
 from ddei.mri.transforms.rotate import Rotate

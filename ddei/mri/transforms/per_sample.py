@@ -6,7 +6,8 @@ import torch
 from deepinv.transform import Transform
 from deepinv.transform.base import TransformParam
 
-from ddei.mri.transforms.base import Combination, _keep_sign, _prefixed, _sub_params
+from ddei.mri.transforms.base import _keep_sign, _prefixed, _sub_params
+from ddei.mri.transforms.combinations import Combination
 
 
 class PerSampleTransform(Combination):

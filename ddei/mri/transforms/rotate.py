@@ -6,7 +6,8 @@ import torch
 from deepinv.transform import Rotate as _DinvRotate
 from torchvision.transforms import InterpolationMode
 
-from ddei.mri.transforms.base import _Combinable, make_rng
+from ddei.mri.transforms.base import make_rng
+from ddei.mri.transforms.combinations import _Combinable
 
 
 class Rotate(_Combinable, _DinvRotate):

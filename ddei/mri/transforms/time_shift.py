@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from deepinv.transform import ShiftTime
 
-from ddei.mri.transforms.base import _Combinable, make_rng
+from ddei.mri.transforms.base import make_rng
+from ddei.mri.transforms.combinations import _Combinable
 
 
 class TimeShift(_Combinable, ShiftTime):
