@@ -8,7 +8,7 @@
 4. a results folder of another checkout is refused unless sharing is asked for;
 5. impossible settings are refused before any job runs (or, for the real data, before the job writes anything);
 6. a full disk says so, with the path, and leaves nothing;
-7. the README says what to do when something goes wrong.
+7. the documentation says what to do when something goes wrong (docs/troubleshooting.md).
 """
 
 from __future__ import annotations
@@ -583,12 +583,11 @@ def test_an_error_with_free_space_is_not_called_a_full_disk(tmp_path):
         atomic_write(tmp_path / "model.pt", write)
 
 
-# 7. the README says what to do
+# 7. the documentation says what to do
 
 
-def test_readme_says_what_to_do_when_something_goes_wrong():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## When something goes wrong")[1].split("\n## ")[0]
+def test_the_docs_say_what_to_do_when_something_goes_wrong():
+    section = (REPO / "docs" / "troubleshooting.md").read_text()
     for text in ("--unlock", "-R extract", "-R masks", "checkpoints/", "checksum", "allow_shared_results",
                  "image_crop", "NonFiniteLossError", "Disk full"):  # fmt: skip
         assert text in section, text
