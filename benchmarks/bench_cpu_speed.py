@@ -1,4 +1,4 @@
-"""CPU speed of the CRNN against what the core can do (issue 22): GFLOP/s of its forward and backward pass at the
+"""CPU speed of the CRNN against what the core can do: GFLOP/s of its forward and backward pass at the
 default and convergence sizes, next to its rate at 128x128 with 32 channels on the same core, and the cost of one
 DDEI training step, in fp32, bf16 autocast, channels_last and ``torch.compile``.
 

@@ -1,4 +1,4 @@
-"""Cost of reconstructing one undersampled scan at the real size (issue 20): seconds per slice and peak memory of
+"""Cost of reconstructing one undersampled scan at the real size: seconds per slice and peak memory of
 :func:`ddei.runs.reconstruction.reconstruct_scan` on a synthetic scan of the release's shape (512 x 246 short
 axis, 12 frames, 8x), with the paper's CRNN (2 cascades, 64 channels; random weights: the cost does not depend on
 them), trained on acquired scans of ``image_size`` 512 x 256 (so each slice is padded to 512 x 256 in k-space).

@@ -4,7 +4,7 @@ One step is :func:`ddei.runs.training.train_step` (forward, the method's losses,
 12 frames, on random normalised data with a real 8x k-t mask. Each method is timed in these settings, in one
 process, on one device:
 
-- ``fp32``: as shipped before issue 8 (float32, NCHW, no ``cudnn.benchmark``), the reference of every ratio;
+- ``fp32``: float32, NCHW, no ``cudnn.benchmark``, the reference of every ratio;
 - ``fp32+cl``: float32, channels_last (and ``cudnn.benchmark`` on CUDA);
 - ``bf16+cl``: bfloat16 autocast of the convolutions, channels_last, ``cudnn.benchmark``;
 - ``compile+bf16+cl``: the same, with the network compiled (``training.compile``; its compile time is printed);
@@ -109,7 +109,7 @@ def step_times(
     """Median seconds per step of each setting (after warm-up), peak memory and the first step's time (compilation).
 
     The settings' steps are timed in turn, forwards then backwards (A B C, C B A, ...), so that a change of the
-    machine's speed during the measurement (our shared VMs drift by tens of percent) falls on every setting alike.
+    machine's speed during the measurement (shared VMs drift by tens of percent) falls on every setting alike.
     A setting that fails to build or in its first steps (a compilation error) gives a row with its ``error``; the
     others are timed without it.
     """

@@ -1,7 +1,7 @@
 """Import-time fixes for the environments this pipeline runs in.
 
 PyPI ships ``torchvision`` wheels for x86-64 Linux built against CUDA builds of torch. Next to a CPU build of
-torch (``torch==2.13.0+cpu``, what our machines and CI use) its C extension cannot load, and
+torch (``torch==2.13.0+cpu``, the CPU build that the pinned environment and CI use) its C extension cannot load, and
 ``import torchvision`` then fails in ``torchvision/_meta_registrations.py`` with
 ``RuntimeError: operator torchvision::nms does not exist``: two fake kernels are registered without checking
 that the extension loaded. ``deepinv`` imports torchvision at import time, so it fails too.

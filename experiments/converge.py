@@ -1,4 +1,4 @@
-"""The convergence experiment of issue 13: DDEI against T-SSDU trained to a plateau, and its results page.
+"""The convergence experiment: DDEI against T-SSDU trained to a plateau, and its results page.
 
 1. ``run``: the workflow on ``config/converge.yaml`` (``--cpu``: merged with ``config/converge_cpu.yaml``), for
    the experiment's grid of runs only. On the GPU the grid is every method x acceleration x seed of the config;
@@ -36,7 +36,7 @@ from ddei.mri.metrics import PSNR, SSIM
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
 #: The CPU grid: (method, acceleration, seeds), most needed first. 16x seeds 0 and 1 ran first (commit abd158e);
-#: 8x, and a third seed of the fixed DDEI and T-SSDU at 16x, came with issue 22 (``run --only``).
+#: 8x, and a third seed of the fixed DDEI and T-SSDU at 16x, came later (``run --only``).
 CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1, 2)), ("sup", 16, (0,)), ("ddei", 16, (0, 1, 2)),
             ("ddei-upstream", 8, (0, 1)), ("t-ssdu", 8, (0, 1)), ("sup", 8, (0,)), ("ddei", 8, (0, 1))]  # fmt: skip
 #: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).

@@ -1,4 +1,4 @@
-"""The GPU experiment of issue 9 within a wall-time budget: time the methods, size the epochs, run the workflow.
+"""The GPU experiment within a wall-time budget: time the methods, size the epochs, run the workflow.
 
 1. Calibration: one training step of every method of the config (its precision, batch, image size and width),
    timed on this card with :func:`bench_train_step.step_time` (a few seconds each).

@@ -115,7 +115,7 @@ def main() -> None:
         question(metrics, accs) + "\n",
         "## Paired tests (DDEI against each method)\n",
         tables.wilcoxon_markdown(tests, "ddei"),
-        "## bf16 fidelity (issue 8): the oracle trained in bf16 and in fp32, same seeds\n",
+        "## bf16 fidelity: the oracle trained in bf16 and in fp32, same seeds\n",
         fidelity(metrics, accs) + "\n",
         "## Figures\n",
         "![PSNR and SSIM against acceleration](gpu_metrics_vs_acceleration.png)\n",

@@ -1,4 +1,4 @@
-"""Evidence for learning from undersampled scans alone (issue 20): on the synthetic TrainingSet at 8x, DDEI and T-SSDU
+"""Evidence for learning from undersampled scans alone: on the synthetic TrainingSet at 8x, DDEI and T-SSDU
 trained on ``kspace_single_sub08`` alone against the same methods trained as today (FullSample k-space with the
 pipeline's time-varying Gaussian masks), on the same patients, and zero-filled.
 

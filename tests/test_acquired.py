@@ -1,4 +1,4 @@
-"""Undersampled scans as acquired (issue 20): the synthetic release's AccFactorXX folders, their reading and checks,
+"""Undersampled scans as acquired: the synthetic release's AccFactorXX folders, their reading and checks,
 their extraction, learning without ground truth, and the reconstruction of any scan (data consistency, the output
 file, bad input)."""
 

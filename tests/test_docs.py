@@ -6,6 +6,7 @@ and nothing in the project speaks of how or where it was developed."""
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -180,3 +181,47 @@ def test_licence_is_the_one_citation_names_and_compatible_with_deepinv():
     assert yaml.safe_load((REPO / "CITATION.cff").read_text())["license"] == "BSD-3-Clause"
     text = (REPO / "LICENSE").read_text()
     assert text.startswith("BSD 3-Clause License") and "Neither the name of the copyright holder" in text
+
+
+# What the project speaks of
+
+#: Words of a development log (issue numbers, the machines and tools it was developed with); written so that this
+#: file does not match it itself.
+TRACES = re.compile(
+    r"issues?[ ][0-9]+|this[ ]session|no[ ]session|(was|were|is)[ ]lent|lent[ ](H1|H2|a[ ]GPU)|KIND[S]\.md"
+    r"|run[(]carry|our[ ](slowest|machines)",
+    flags=re.I,
+)
+SPOKEN = [
+    "README.md",
+    "Makefile",
+    "docs",
+    "config",
+    "benchmarks",
+    "experiments",
+    "gpu",
+    "tests",
+    "ddei",
+    "workflow",
+]
+
+
+def test_traces_matches_what_it_should():
+    assert TRACES.search("as issue" + " 16 asks") and TRACES.search("on our" + " slowest CPU")
+    assert not TRACES.search("the issue's bar") and not TRACES.search("a login session")
+
+
+def test_nothing_speaks_of_how_the_project_was_developed():
+    files = subprocess.run(["git", "ls-files", "--", *SPOKEN], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()  # fmt: skip
+    found = []
+    for name in files:
+        path = REPO / name
+        try:
+            lines = path.read_text().splitlines()
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue
+        found += [
+            f"{name}:{i}: {line.strip()[:100]}" for i, line in enumerate(lines, 1) if TRACES.search(line)
+        ]
+    assert not found, "\n".join(found)

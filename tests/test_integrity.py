@@ -1,4 +1,4 @@
-"""Integrity of every artifact (issue 15): each case of "What does not hold", reproduced.
+"""Integrity of every artifact: each case of "What does not hold", reproduced.
 
 1. a checkpoint corrupted in place is reported and training starts afresh; a corrupted ``model.pt`` is refused
    by the evaluation; non-finite weights are refused at save and at load;

@@ -1,4 +1,4 @@
-"""Each method is what it says it is, checked against independent computations (issue 24): which losses a method
+"""Each method is what it says it is, checked against independent computations: which losses a method
 gets and what they do, the T-SSDU split, PSNR and SSIM against numpy, the normalisation against numpy, the Holm
 adjustment where the tables apply it, and the package versions of the imports of imports."""
 

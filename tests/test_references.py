@@ -1,5 +1,5 @@
 """Every cross-reference to a ``ddei`` name in the code's docstrings and comments, and in the env files, points at
-something that exists: a moved or deleted function leaves no stale name behind (issue 23)."""
+something that exists: a moved or deleted function leaves no stale name behind."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The size of the code's units (issue 23): no function in ``ddei/`` or ``workflow/scripts/`` longer than 80 lines,
+"""The size of the code's units: no function in ``ddei/`` or ``workflow/scripts/`` longer than 80 lines,
 and no function of the run layer (``ddei/runs/``) with more than 6 parameters.
 
 The units that still break a limit are listed in :data:`LONG` and :data:`WIDE`, with their size: a new one fails,

@@ -1,4 +1,4 @@
-"""The undersampled path through the workflow (issue 20), at tiny size: learning from the release's AccFactorXX scans
+"""The undersampled path through the workflow, at tiny size: learning from the release's AccFactorXX scans
 alone (config/undersampled.yaml), then reconstructing every scan of a folder in the CMRxRecon layout (rule
 reconstruct). CI runs these after `make test` (marker `extended`); tests/test_acquired.py checks the parts in-process.
 """

@@ -1,10 +1,10 @@
 """The k-t undersampled single-coil dynamic MRI operator, with a fast ``clone``.
 
 :meth:`deepinv.physics.Physics.clone` walks every attribute of the operator with ``inspect.getattr_static`` to
-find generators before deep-copying; on :class:`~deepinv.physics.DynamicMRI` that costs ~0.4 s per call on our
-CPU, and the splitting losses (T-SSDU, Phase2Phase) clone the physics twice per step, which made Phase2Phase
-training 2x slower than its network. :class:`DynamicMRI` here deep-copies directly, cloning the only generator it
-holds (its noise model's), with the same semantics.
+find generators before deep-copying; on :class:`~deepinv.physics.DynamicMRI` that costs ~0.4 s per call on a
+2-core AMD EPYC, and the splitting losses (T-SSDU, Phase2Phase) clone the physics twice per step, which made
+Phase2Phase training 2x slower than its network. :class:`DynamicMRI` here deep-copies directly, cloning the only
+generator it holds (its noise model's), with the same semantics.
 """
 
 from __future__ import annotations

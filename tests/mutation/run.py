@@ -1,4 +1,4 @@
-"""Mutation testing of the science and statistics code (issue 24): apply each mutant of ``mutants.json`` (a literal
+"""Mutation testing of the science and statistics code: apply each mutant of ``mutants.json`` (a literal
 replacement in one file) to a copy of this checkout, run the tests it names, and say whether a test failed
 (killed) or none did (survived). The checkout itself is never changed.
 

@@ -46,8 +46,8 @@ def ddei_transform(
       shift is chosen (about half the calls), it shifts the flattened ``(C*T)`` axis by up to ``C*T`` frames, so
       real frames land in the imaginary channel and vice versa; every generator is ``torch.Generator()`` with
       deepinv's fixed default seed, CPAB samples from the global RNG, and constructing it rewrites libcpab's basis
-      file in ``site-packages``. ``rng`` is ignored. This is the reference code's transform (see the README, "The
-      reference code's transform", for what is and is not established about the paper's runs).
+      file in ``site-packages``. ``rng`` is ignored. This is the reference code's transform (see
+      docs/reference-transform.md for what is and is not established about the paper's runs).
 
     :param str mode: ``"fixed"`` or ``"upstream"``.
     :param torch.Generator, None rng: random number generator, see :func:`make_rng`.
