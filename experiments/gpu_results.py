@@ -6,8 +6,11 @@ config/gpu.yaml writes, as packed by gpu/device_session.sh) and writes, with the
 (DDEI against T-SSDU at each acceleration, per seed, and whether the gap widens), the bf16 fidelity check
 (``sup`` against ``sup-fp32``), the metrics-against-acceleration figure and the training curves.
 
-    python experiments/gpu_results.py --results /tmp/dev1/results/gpu --config experiments/out/gpu_used.yaml \\
-        --notes notes.md --out docs/results
+    python experiments/gpu_results.py --results OUT/results/gpu --config OUT/gpu_used.yaml [--out docs/results]
+
+where OUT is the output folder of ``gpu/device_session.sh``, its ``results.tgz`` unpacked there. The page's hand-written part (the run: card, date,
+commit, wall time; what the data shows) is ``docs/results/gpu_experiment_notes.md`` (``--notes``), placed after the
+title, so that the page is regenerated whole from the data and that file.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from ddei.io.layout import LOSS, METRICS, slug
 from ddei.mri.metrics import PAPER_METRICS, PSNR
 from ddei.report import figures, tables
 from ddei.report.style import register
+
+NOTES = Path(__file__).resolve().parents[1] / "docs" / "results" / "gpu_experiment_notes.md"
 
 
 def per_pair(df: pd.DataFrame, a: str, b: str, acc: int) -> pd.Series:
@@ -82,7 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--config", type=Path, required=True, help="the config as run (gpu_used.yaml)")
-    parser.add_argument("--notes", type=Path, required=True, help="Markdown: card, date, commit, wall time")
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        default=NOTES,
+        help="Markdown: the run (card, date, commit, wall time), the reading",
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
     config = yaml.safe_load(args.config.read_text())

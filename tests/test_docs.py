@@ -120,6 +120,27 @@ def test_every_results_page_is_linked_from_the_results_index():
     assert not pages - linked, sorted(p.name for p in pages - linked)
 
 
+# Results pages
+
+
+#: The pages that a driver writes whole, and where the driver puts the page's one hand-written notes file.
+DRIVEN = {"convergence_cpu.md": "end", "undersampled.md": "end", "gpu_experiment.md": "after the title"}
+
+
+@pytest.mark.parametrize("name", sorted(DRIVEN))
+def test_a_driven_results_page_holds_its_notes_file_as_its_driver_places_it(name):
+    """Hand-written text on a driven page lives in its notes file, so that regenerating the page keeps it (the
+    drivers: experiments/converge.py, experiments/undersampled.py and experiments/gpu_results.py)."""
+    page = (REPO / "docs" / "results" / name).read_text()
+    notes = (REPO / "docs" / "results" / name.replace(".md", "_notes.md")).read_text().strip()
+    if DRIVEN[name] == "end":
+        assert page.endswith("\n\n" + notes + "\n"), f"{name} does not end with its notes file"
+    else:
+        assert page.split("\n\n", 1)[1].startswith(notes + "\n\n## "), (
+            f"{name}: its notes do not follow the title"
+        )
+
+
 # The README
 
 
