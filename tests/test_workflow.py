@@ -210,7 +210,7 @@ def test_imported_masks_are_used_and_a_replaced_one_reruns_masks_and_after(finis
 @pytest.mark.slow
 @pytest.mark.extended  # kept out of `make test` for its 5 minutes on CI
 def test_forced_rerun_trains_from_scratch(finished_run, tmp_path):
-    """README: `snakemake --forcerun <model.pt>` retrains that model (from epoch 0), to the same weights."""
+    """docs/usage.md: `snakemake --forcerun <model.pt>` retrains that model (from epoch 0), to the same weights."""
     finished, config = finished_run
     clone = tmp_path / "clone"
     shutil.copytree(finished, clone, symlinks=True)  # a copy: the others keep their up-to-date outputs
