@@ -1,9 +1,10 @@
-"""The convergence experiment: DDEI against T-SSDU trained to a plateau, and its results page.
+"""The convergence experiment: DDEI against T-SSDU and Phase2Phase trained to a plateau, and its results page.
 
 1. ``run``: the workflow on ``config/converge.yaml`` (``--cpu``: merged with ``config/converge_cpu.yaml``), for
    the experiment's grid of runs only. On the GPU the grid is every method x acceleration x seed of the config;
-   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question: at 16x and 8x, the fixed DDEI and
-   T-SSDU (prioritised), the reference code's DDEI on 2 seeds and the oracle on 1. ``--only`` runs a part of it.
+   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question, the contest at 8x first (each
+   method with the last and with the held-out-selected weights), then at 16x and 8x the fixed DDEI, the reference
+   code's DDEI and T-SSDU, and the oracle on 1 seed. ``--only`` runs a part of it.
    A run that does not finish resumes from its checkpoint when the driver is started again (same code, config).
 2. ``report``: ``docs/results/convergence.md`` and its figure from what the runs wrote: every run's validation
    curve (``val.csv``), its plateau status, the test table, DDEI - T-SSDU with a 95 % confidence interval and the
@@ -35,14 +36,21 @@ from ddei.mri.metrics import PSNR, SSIM
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
-#: The CPU grid: (method, acceleration, seeds), most needed first. 16x seeds 0 and 1 ran first (commit abd158e);
-#: 8x, and a third seed of the fixed DDEI and T-SSDU at 16x, came later (``run --only``).
-CPU_GRID = [("ddei-upstream", 16, (0, 1)), ("t-ssdu", 16, (0, 1, 2)), ("sup", 16, (0,)), ("ddei", 16, (0, 1, 2)),
-            ("ddei-upstream", 8, (0, 1)), ("t-ssdu", 8, (0, 1)), ("sup", 8, (0,)), ("ddei", 8, (0, 1))]  # fmt: skip
+#: The CPU grid: (method, acceleration, seeds), most needed first: the contest at 8x against this project's T-SSDU
+#: and Phase2Phase, with the paper's selection (last) and the held-out one, then the reference code's T-SSDU with
+#: held-out selection, then the runs of the first CPU campaign (whose T-SSDU was the reference code's).
+CPU_GRID = [("t-ssdu", 8, (0, 1)), ("t-ssdu-holdout", 8, (0, 1)), ("ddei-holdout", 8, (0, 1)),
+            ("t-ssdu-upstream-holdout", 8, (0, 1)), ("phase2phase", 8, (0, 1)), ("phase2phase-holdout", 8, (0, 1)),
+            ("ddei-upstream", 16, (0, 1)), ("t-ssdu-upstream", 16, (0, 1, 2)), ("sup", 16, (0,)),
+            ("ddei", 16, (0, 1, 2)), ("ddei-upstream", 8, (0, 1)), ("t-ssdu-upstream", 8, (0, 1)), ("sup", 8, (0,)),
+            ("ddei", 8, (0, 1))]  # fmt: skip
 #: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).
 PLATEAU_DB = 0.1
 #: The comparisons of the results page: (method, reference).
-COMPARISONS = [("ddei-upstream", "t-ssdu"), ("ddei", "t-ssdu"), ("ddei", "ddei-upstream")]
+COMPARISONS = [("ddei", "t-ssdu"), ("ddei", "t-ssdu-upstream"), ("ddei-holdout", "t-ssdu-holdout"),
+               ("ddei-holdout", "t-ssdu-upstream-holdout"), ("ddei", "phase2phase"),
+               ("ddei-holdout", "phase2phase-holdout"), ("ddei-upstream", "t-ssdu-upstream"),
+               ("ddei", "ddei-upstream")]  # fmt: skip
 
 
 def load_config(cpu: bool) -> dict:
@@ -384,7 +392,7 @@ def report(cpu: bool, out: Path) -> Path:
     lines += ["| comparison | metric | acc | mean | 95 % CI (bootstrap over slices) | per seed | slices won |",
               "|---|---|--:|--:|---|---|--:|"]  # fmt: skip
     if not metrics.empty:
-        for a, b in COMPARISONS + [(m, "zf") for m in ("sup", "ddei-upstream", "ddei", "t-ssdu")]:
+        for a, b in COMPARISONS + [(m, "zf") for m in config["methods"]]:
             for acc in sorted(metrics.acceleration.unique()):
                 for metric in DIFFERENCE_FORMATS:
                     d = paired_difference(metrics, a, b, acc, metric)
