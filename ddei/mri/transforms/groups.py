@@ -23,8 +23,9 @@ def rotate_transform(rng: torch.Generator | None = None) -> PerSampleTransform:
     return PerSampleTransform(Rotate(n_trans=1, rng=make_rng(rng)))
 
 
-#: The DDEI transforms (:func:`ddei_transform`): this project's, and the reference code's (the paper's).
-TRANSFORM_MODES = ("fixed", "upstream")
+#: The DDEI transforms (:func:`ddei_transform`): this project's, the reference code's (the paper's), and this
+#: project's without the time shift (the spatial part alone).
+TRANSFORM_MODES = ("fixed", "upstream", "spatial")
 
 
 def ddei_transform(
@@ -40,6 +41,9 @@ def ddei_transform(
     - ``mode="fixed"``: built from :class:`Diffeomorphism`, :class:`Rotate`, :class:`TimeShift` and
       :class:`ChoiceTransform`, all drawing from ``rng`` (same seed, same outputs), drawn per sample
       (:class:`PerSampleTransform`), as the reference's batch size of 1 does.
+    - ``mode="spatial"``: ``fixed`` without the time shift, ``diffeo | rotate`` (probability 1/2 each): what
+      DDEI's group is worth where a time shift moves no content onto unmeasured lines (masks that are the same in
+      every frame, as the release's undersampled scans have).
     - ``mode="upstream"``: the reference code's composition verbatim (:func:`reference_composition`), drawn per
       sample by :class:`PerSampleTransform` as ``fixed`` is: at batch 1 it draws exactly what the composition does,
       and at any batch size it differs from ``fixed`` only by the reference's defects. Defective: when the time
@@ -49,19 +53,20 @@ def ddei_transform(
       file in ``site-packages``. ``rng`` is ignored. This is the reference code's transform (see
       docs/reference-transform.md for what is and is not established about the paper's runs).
 
-    :param str mode: ``"fixed"`` or ``"upstream"``.
+    :param str mode: ``"fixed"``, ``"spatial"`` or ``"upstream"``.
     :param torch.Generator, None rng: random number generator, see :func:`make_rng`.
     :param str, torch.device device: device for the CPAB basis.
     :return: the transform, e.g. for :class:`deepinv.loss.EILoss`.
     """
-    if mode == "fixed":
+    if mode in ("fixed", "spatial"):
         rng = make_rng(rng)
         diffeo = Diffeomorphism(n_trans=1, device=device, rng=rng)
         rotate = Rotate(n_trans=1, rng=rng)
+        spatial = ChoiceTransform([diffeo, rotate], rng=rng)
+        if mode == "spatial":
+            return PerSampleTransform(spatial)
         tempad = TimeShift(n_trans=1, rng=rng)
-        return PerSampleTransform(
-            ChoiceTransform([ChoiceTransform([diffeo, rotate], rng=rng), tempad], rng=rng)
-        )
+        return PerSampleTransform(ChoiceTransform([spatial, tempad], rng=rng))
     if mode == "upstream":
         return PerSampleTransform(reference_composition(device))
     raise ValueError(f"mode must be one of {TRANSFORM_MODES}, got {mode!r}")
