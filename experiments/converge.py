@@ -25,6 +25,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,14 @@ from ddei.io.layout import CHECKPOINT, METRICS, MODEL, RUN_NAME, VAL, result
 from ddei.mri.metrics import PSNR, SSIM
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = {False: ["config/converge.yaml"], True: ["config/converge.yaml", "config/converge_cpu.yaml"]}
+#: The files over config/config.yaml of each kind of data: simulated measurements (the contest); the release's
+#: undersampled scans learned from alone (``acquired``); their FullSample twins undersampled by the pipeline's
+#: time-varying masks of the same factors (``twins``, the reference the acquired runs are read against).
+DATA = {
+    "simulated": (),
+    "acquired": ("config/undersampled_converge.yaml",),
+    "twins": ("config/undersampled_converge.yaml", "config/undersampled_converge_twins.yaml"),
+}
 #: The CPU grid: (method, acceleration, seeds), most needed first: the contest at 8x against this project's T-SSDU
 #: and Phase2Phase, with the paper's selection (last) and the held-out one, then the reference code's T-SSDU with
 #: held-out selection, then the runs of the first CPU campaign (whose T-SSDU was the reference code's).
@@ -44,6 +52,20 @@ CPU_GRID = [("t-ssdu", 8, (0, 1)), ("t-ssdu-holdout", 8, (0, 1)), ("ddei-holdout
             ("ddei-upstream", 16, (0, 1)), ("t-ssdu-upstream", 16, (0, 1, 2)), ("sup", 16, (0,)),
             ("ddei", 16, (0, 1, 2)), ("ddei-upstream", 8, (0, 1)), ("t-ssdu-upstream", 8, (0, 1)), ("sup", 8, (0,)),
             ("ddei", 8, (0, 1))]  # fmt: skip
+#: The CPU grid on the release's undersampled scans (``--data acquired``) and on their twins (``--data twins``):
+#: DDEI, EI-rotate and T-SSDU with each selection at 8x on seed 0, then at 4x, then seed 1 at 8x; DDEI without its
+#: time shift (``ddei-spatial``) at 8x on seed 0.
+UNDERSAMPLED_CPU_GRID = [(m, 8, (0,)) for m in ("ddei", "ei-r", "t-ssdu", "ddei-spatial")]
+UNDERSAMPLED_CPU_GRID += [(m, 8, (0,)) for m in ("ddei-holdout", "ei-r-holdout", "t-ssdu-holdout")]
+UNDERSAMPLED_CPU_GRID += [
+    (m, 4, (0,)) for m in ("ddei", "ei-r", "t-ssdu", "ddei-holdout", "ei-r-holdout", "t-ssdu-holdout")
+]
+UNDERSAMPLED_CPU_GRID += [
+    (m, 8, (1,)) for m in ("ddei", "ei-r", "t-ssdu", "ddei-holdout", "ei-r-holdout", "t-ssdu-holdout")
+]
+#: The comparisons of the undersampled-scans pages.
+UNDERSAMPLED_COMPARISONS = [("ddei", "t-ssdu"), ("ddei", "ei-r"), ("ddei", "ddei-spatial"),
+                            ("ddei-holdout", "t-ssdu-holdout"), ("ddei-holdout", "ei-r-holdout")]  # fmt: skip
 #: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).
 PLATEAU_DB = 0.1
 #: The comparisons of the results page: (method, reference).
@@ -53,7 +75,46 @@ COMPARISONS = [("ddei", "t-ssdu"), ("ddei", "t-ssdu-upstream"), ("ddei-holdout",
                ("ddei", "ddei-upstream")]  # fmt: skip
 
 
-def load_config(cpu: bool) -> dict:
+@dataclass(frozen=True)
+class Setting:
+    """One setting of the experiment.
+
+    :param bool cpu: the CPU variant (``config/converge_cpu.yaml``, its grid :data:`CPU_GRID` or
+        :data:`UNDERSAMPLED_CPU_GRID`), else every method x acceleration x seed of the config.
+    :param str data: a key of :data:`DATA`.
+    """
+
+    cpu: bool = False
+    data: str = "simulated"
+
+    @property
+    def configs(self) -> list[str]:
+        """The config files over ``config/config.yaml``, in the order they are merged."""
+        return ["config/converge.yaml", *(["config/converge_cpu.yaml"] if self.cpu else []), *DATA[self.data]]
+
+    @property
+    def page(self) -> str:
+        """The results page's name (and its figure's stem)."""
+        stem = "convergence" if self.data == "simulated" else f"undersampled_converge_{self.data}"
+        return stem + ("_cpu" if self.cpu else "")
+
+    @property
+    def cpu_grid(self) -> list:
+        return CPU_GRID if self.data == "simulated" else UNDERSAMPLED_CPU_GRID
+
+    @property
+    def comparisons(self) -> list:
+        return COMPARISONS if self.data == "simulated" else UNDERSAMPLED_COMPARISONS
+
+    @property
+    def flags(self) -> str:
+        """The driver's options that select this setting."""
+        return " ".join(
+            [*(["--cpu"] if self.cpu else []), *([f"--data {self.data}"] if self.data != "simulated" else [])]
+        )
+
+
+def load_config(setting: Setting) -> dict:
     """The experiment's config, as the workflow merges it (later files override earlier ones, key by key)."""
 
     def merge(a: dict, b: dict) -> dict:
@@ -63,15 +124,15 @@ def load_config(cpu: bool) -> dict:
         return out
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for name in CONFIGS[cpu]:
+    for name in setting.configs:
         config = merge(config, yaml.safe_load((REPO / name).read_text()))
     return config
 
 
-def grid(config: dict, cpu: bool) -> list[tuple[str, int, int]]:
+def grid(config: dict, setting: Setting) -> list[tuple[str, int, int]]:
     """(method, acceleration, seed) of every trained run of the experiment."""
-    if cpu:
-        return [(m, a, s) for m, a, seeds in CPU_GRID for s in seeds]
+    if setting.cpu:
+        return [(m, a, s) for m, a, seeds in setting.cpu_grid for s in seeds]
     return [(m, a, s) for m in config["methods"] for a in config["masks"]["accelerations"]
             for s in config["training"]["seeds"]]  # fmt: skip
 
@@ -95,20 +156,20 @@ def selected(runs: list[tuple[str, int, int]], only: list[str] | None) -> list[t
     return out
 
 
-def run(cpu: bool, cores: int, only: list[str] | None = None) -> int:
+def run(setting: Setting, cores: int, only: list[str] | None = None) -> int:
     """Train and evaluate the grid (the runs ``only`` selects, in its order) with Snakemake; return its exit status.
 
     On the GPU, one Snakemake call for all. On the CPU, where a job uses one core: a first call makes the data,
     masks and zero-filled metrics, then ``cores`` workers take the runs in order, one ``snakemake --cores 1`` call
     each (the runs differ in length, so a worker that is done takes the next one).
     """
-    config = load_config(cpu)
+    config = load_config(setting)
     results = Path(config["results"])  # relative to the workflow's root, as the rules name their outputs
-    runs = selected(grid(config, cpu), only)
+    runs = selected(grid(config, setting), only)
     accs = sorted({a for _, a, _ in runs})
     targets = [metrics_file(results, m, a, s) for m, a, s in runs]
     first = [metrics_file(results, "zf", a, 0) for a in accs]
-    base = [sys.executable, "-m", "snakemake", "--configfile", *CONFIGS[cpu], "--cores"]
+    base = [sys.executable, "-m", "snakemake", "--configfile", *setting.configs, "--cores"]
     (REPO / results).mkdir(parents=True, exist_ok=True)
     started = time.time()
 
@@ -116,7 +177,7 @@ def run(cpu: bool, cores: int, only: list[str] | None = None) -> int:
         print(" ".join(cmd), flush=True)
         return subprocess.call(cmd, cwd=REPO)
 
-    if not cpu:
+    if not setting.cpu:
         cmds = [base + [str(cores), "--", *map(str, targets + first)]]
         status = call(cmds[0])
     else:
@@ -270,11 +331,11 @@ def commit() -> str:
     return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
 
 
-def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def collect(config: dict, setting: Setting) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(validation curves, test metrics, per-run summary) of every run that has its files."""
     results = REPO / config["results"]
     curves, metrics, rows = [], [], []
-    for m, a, s in grid(config, cpu):
+    for m, a, s in grid(config, setting):
         val_csv = results / result(VAL, m, a, s)
         bench = results / "benchmarks" / "train" / f"{result(RUN_NAME, m, a, s)}.tsv"
         checkpoint = results / result(CHECKPOINT, m, a, s)
@@ -297,7 +358,7 @@ def collect(config: dict, cpu: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
             metrics.append(df)
             row["test_psnr"], row["test_ssim"] = df.psnr.mean(), df.ssim.mean()
         rows.append(row)
-    for a in sorted({a for _, a, _ in grid(config, cpu)}):
+    for a in sorted({a for _, a, _ in grid(config, setting)}):
         mf = metrics_file(results, "zf", a, 0)
         if mf.is_file():
             df = pd.read_csv(mf, dtype={"patient": str})
@@ -346,20 +407,21 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def report(cpu: bool, out: Path) -> Path:
+def report(setting: Setting, out: Path) -> Path:
     """Write the results page (and its figure) from what the runs wrote; return the page's path."""
-    config = load_config(cpu)
-    curves, metrics, runs = collect(config, cpu)
-    name = "convergence_cpu" if cpu else "convergence"
+    config = load_config(setting)
+    curves, metrics, runs = collect(config, setting)
+    name = setting.page
     if not curves.empty:
         figure(curves, config, out / f"{name}_curves.png")
     # a run interrupted and started again (same code and config) resumes: its wall time is the sum of its parts
     parts = sorted((REPO / config["results"]).glob("converge_run*.json"))
     wall = sum(json.loads(p.read_text())["wall_s"] for p in parts) if parts else float("nan")
     lines = [
-        f"# Convergence experiment ({'CPU variant' if cpu else 'GPU'}): DDEI against T-SSDU trained to a plateau",
+        f"# Convergence experiment ({'CPU variant' if setting.cpu else 'GPU'}, {setting.data} measurements): "
+        "DDEI against T-SSDU trained to a plateau",
         "",
-        f"- **Config:** `{' + '.join(CONFIGS[cpu])}`; driver `experiments/converge.py {'--cpu' if cpu else ''}`.",
+        f"- **Config:** `{' + '.join(setting.configs)}`; driver `experiments/converge.py {setting.flags}`.",
         f"- **Commit:** {commit()}. **Machine:** {machine()}.",
         f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
         "training time below (Snakemake's `benchmark:` files).",
@@ -392,7 +454,7 @@ def report(cpu: bool, out: Path) -> Path:
     lines += ["| comparison | metric | acc | mean | 95 % CI (bootstrap over slices) | per seed | slices won |",
               "|---|---|--:|--:|---|---|--:|"]  # fmt: skip
     if not metrics.empty:
-        for a, b in COMPARISONS + [(m, "zf") for m in config["methods"]]:
+        for a, b in setting.comparisons + [(m, "zf") for m in config["methods"]]:
             for acc in sorted(metrics.acceleration.unique()):
                 for metric in DIFFERENCE_FORMATS:
                     d = paired_difference(metrics, a, b, acc, metric)
@@ -416,6 +478,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["run", "report", "all"])
     parser.add_argument("--cpu", action="store_true", help="the CPU variant (config/converge_cpu.yaml)")
+    parser.add_argument("--data", choices=list(DATA), default="simulated",
+                        help="simulated measurements (the contest), the release's undersampled scans alone "
+                        "(acquired), or their FullSample twins with the pipeline's masks (twins)")  # fmt: skip
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--only", nargs="+", metavar="METHOD:ACC:SEED",
                         help="run only these runs of the grid (`*` for any), e.g. '*:8:*' 'ddei:16:2'")  # fmt: skip
@@ -426,9 +491,9 @@ def main() -> None:
     _set_root(args.root)
     status = 0
     if args.action in ("run", "all"):
-        status = run(args.cpu, args.cores, args.only)
+        status = run(Setting(args.cpu, args.data), args.cores, args.only)
     if args.action in ("report", "all"):
-        print(f"wrote {report(args.cpu, args.out)}")
+        print(f"wrote {report(Setting(args.cpu, args.data), args.out)}")
     sys.exit(status)
 
 

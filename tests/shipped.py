@@ -11,7 +11,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 #: Overlays that amend another shipped file rather than config/config.yaml alone (experiments/converge.py's CONFIGS).
-AMENDS = {"config/converge_cpu.yaml": ("config/converge.yaml",)}
+AMENDS = {
+    "config/converge_cpu.yaml": ("config/converge.yaml",),
+    "config/undersampled_converge.yaml": ("config/converge.yaml",),
+    "config/undersampled_converge_twins.yaml": ("config/converge.yaml", "config/undersampled_converge.yaml"),
+}
 #: The order of the end-to-end runs (the files not named here run last, sorted): configurations that share jobs
 #: next to each other.
 ORDER = ("config/config.yaml", "experiments/default_budget/check.yaml", "experiments/default_budget/threads2.yaml",
