@@ -137,20 +137,16 @@ def kspace_errors(config: dict) -> pd.DataFrame:
             for i in range(len(data.dataset)):
                 sample = data.dataset[i]
                 x, y, mask = (t[None] for t in (sample["x"], sample["y"], sample["params"]["mask"]))
-                data.physics.update(mask=torch.ones_like(mask))
-                k_hat, k = data.physics.A(model_after(model, y, mask, data.physics)), data.physics.A(x)
+                data.physics.update(mask=mask)
+                x_hat = model(y, data.physics)
+                data.physics.update(mask=torch.ones_like(mask))  # the whole k-space
+                k_hat, k = data.physics.A(x_hat), data.physics.A(x)
                 measured.append(float(((mask * (k_hat - y)) ** 2).sum() / (y**2).sum()))
                 rest = 1 - mask
                 unmeasured.append(float(((rest * (k_hat - k)) ** 2).sum() / ((rest * k) ** 2).sum()))
         rows.append({"method": m, "acceleration": a, "seed": s, "measured": np.mean(measured),
                      "unmeasured": np.mean(unmeasured)})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def model_after(model, y, mask, physics):
-    """The model's reconstruction of ``y`` measured with ``mask`` (the physics' mask is set to it)."""
-    physics.update(mask=mask)
-    return model(y, physics)
 
 
 def figure(config: dict, metrics: pd.DataFrame, path: Path) -> None:
@@ -188,8 +184,10 @@ def figure(config: dict, metrics: pd.DataFrame, path: Path) -> None:
 
 def report(name: str, out: Path) -> Path:
     """Write the study's page (and figure) to ``out``; return the page."""
+    import converge
     from converge import commit, difference_row, machine, paired_difference  # the convergence page's
 
+    converge._set_root(REPO)  # the commit named is the one of the checkout whose workflow ran
     config = load_config(name)
     metrics, curves = collect(config)
     page = PAGES.get(name, Path(name).stem)
@@ -235,6 +233,8 @@ def report(name: str, out: Path) -> Path:
             "Zero-filled mean test PSNR: " + ", ".join(f"{a}x {v:.2f} dB" for a, v in zf.items()),
             "",
         ]
+    if not curves.empty:
+        curves = curves[curves.kept.notna()]  # finished runs only (kept is written at the end)
     if not curves.empty and curves["dc_weight"].notna().any():
         learned = curves[curves.dc_weight.notna()]
         table = learned.groupby(["method", "acceleration", "step"]).dc_weight.mean().unstack("step")
@@ -272,13 +272,21 @@ def report(name: str, out: Path) -> Path:
     return path
 
 
+def _set_root(root: Path) -> None:
+    global REPO
+    REPO = Path(root).resolve()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["run", "report"])
     parser.add_argument("--config", default=DEFAULT, help="the study's config, relative to the repository")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results")
+    parser.add_argument("--root", type=Path, default=REPO,
+                        help="the checkout whose workflow ran (its results, configs and commit are reported)")  # fmt: skip
     args = parser.parse_args()
+    _set_root(args.root)
     if args.command == "run":
         sys.exit(run(args.config, args.cores))
     print(report(args.config, args.out))
