@@ -7,6 +7,7 @@ from __future__ import annotations
 import ddei  # noqa: F401
 
 # isort: split
+import re
 import shutil
 from pathlib import Path
 
@@ -179,19 +180,26 @@ def test_a_missing_factor_names_the_folder_and_the_factors_there(release):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _model(tmp_path, measurements: str, chans: int = 4) -> Path:
-    """A model.pt of this pipeline (random weights), trained on simulated or acquired data."""
+def _cfg(measurements: str, chans: int = 4, normalisation: str = "measurement"):
+    """The configuration of a small DDEI run on simulated or acquired data."""
     from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
+
+    return RunConfig("ddei", "ddei", (32, 32), normalisation, 0.0, "cpu", 1, ModelConfig("crnn", 2, chans),
+                     TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True), {"transform_mode": "fixed"},
+                     trained_as="ddei", measurements=measurements)  # fmt: skip
+
+
+def _model(tmp_path, measurements: str, chans: int = 4, acceleration: int = 8) -> Path:
+    """A model.pt of this pipeline (random weights), trained on simulated or acquired data at ``acceleration``."""
     from ddei.mri.models import build_model
     from ddei.runs.weights import save_state
 
-    cfg = RunConfig("ddei", "ddei", (32, 32), "measurement", 0.0, "cpu", 1, ModelConfig("crnn", 2, chans),
-                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True), {"transform_mode": "fixed"},
-                    trained_as="ddei", measurements=measurements)  # fmt: skip
     torch.manual_seed(0)
     net = build_model("crnn", chans=chans)
     path = tmp_path / f"{measurements}.pt"
-    save_state(path, {"run_id": "x", "cfg": cfg.to_dict(), "state_dict": net.state_dict()}, ("state_dict",))
+    state = {"run_id": f"ddei-x{acceleration}-seed0-0123456789ab", "cfg": _cfg(measurements, chans).to_dict(),
+             "state_dict": net.state_dict()}  # fmt: skip
+    save_state(path, state, ("state_dict",))
     return path
 
 
@@ -240,6 +248,36 @@ def test_a_checkpoint_of_another_width_is_refused_naming_it(tmp_path):
         r"cascades and 4 channels\), another architecture or width: size mismatch",
     ):
         load_reconstructor(path, 12, "cpu")
+
+
+@pytest.mark.parametrize(
+    "case, differs",
+    [
+        ("4x simulated", r"acceleration: 4 there, 8 here; measurements: 'simulated' there, 'acquired' here"),
+        ("width", r"model\.chans: 8 there, 4 here"),
+        ("normalisation", r"normalisation: 'measurement' there, 'gt' here"),
+    ],
+)
+def test_reconstruct_refuses_a_model_of_another_configuration(tmp_path, case, differs):
+    """A model.pt at the path of the run's model, trained with another acceleration, data kind, width or
+    normalisation, is refused with its path, what differs and the command that retrains it; the run's own loads."""
+    from ddei.runs.evaluation import ForeignModelError
+    from ddei.runs.reconstruction import load_reconstructor
+
+    expected = _cfg("acquired", normalisation="gt" if case == "normalisation" else "measurement")
+    path = _model(tmp_path, "simulated", acceleration=4) if case == "4x simulated" else (
+        _model(tmp_path, "acquired", chans=8 if case == "width" else 4)
+    )  # fmt: skip
+    with pytest.raises(ForeignModelError) as error:
+        load_reconstructor(path, 12, "cpu", expected=expected, acceleration=8)
+    message = str(error.value)
+    assert message.startswith(f"{path} was trained with another configuration than this run's")
+    assert re.search(differs, message), message
+    assert message.endswith(f"rebuild it with `snakemake --forcerun {path}`")
+    (tmp_path / "own").mkdir()
+    own = _model(tmp_path / "own", "acquired")
+    loaded = load_reconstructor(own, 12, "cpu", expected=_cfg("acquired"), acceleration=8)
+    assert loaded.cfg == _cfg("acquired")
 
 
 def test_learning_from_acquired_scans_refuses_the_oracle():

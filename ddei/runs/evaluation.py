@@ -9,6 +9,7 @@ Metrics are :mod:`ddei.mri.metrics` (deepinv's, as the reference ``train.py`` co
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -109,9 +110,59 @@ def evaluate(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def load_model(cfg: RunConfig, model_path, data: RunData, precision: str) -> torch.nn.Module:
+class ForeignModelError(ValueError):
+    """A ``model.pt`` trained with another configuration or acceleration than the run that would use it; the message
+    names the file, what differs and the command that rebuilds it."""
+
+
+_RUN_ID = re.compile(r"-x(\d+)-seed\d+-[0-9a-f]+$")
+
+
+def _differences(ours, theirs, prefix: str = "") -> list[str]:
+    """``key: theirs, here ours`` for every leaf where two configuration dicts differ."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return [d for k in sorted({*ours, *theirs}, key=str)
+                for d in _differences(ours.get(k), theirs.get(k), f"{prefix}.{k}" if prefix else str(k))]  # fmt: skip
+    return [] if ours == theirs else [f"{prefix or 'value'}: {theirs!r} there, {ours!r} here"]
+
+
+def check_trained_with(state: dict, cfg: RunConfig, model_path, acceleration: int | None = None) -> None:
+    """Check that a ``model.pt``'s state was trained with the run's configuration (its weights config,
+    :meth:`ddei.methods.config.RunConfig.weights_config`) and, if given, at its acceleration (the ``-x<acc>-`` of the
+    state's ``run_id``).
+
+    :param dict state: the loaded state (``cfg``, ``run_id``).
+    :param RunConfig cfg: the configuration of the run that would use the model.
+    :param model_path: the file, named by the message.
+    :param int acceleration: the run's acceleration factor (``None``: not checked).
+    :raises ForeignModelError: naming the file, what differs and the ``snakemake --forcerun`` that retrains it.
+    """
+    remedy = f"snakemake --forcerun {shlex.quote(str(model_path))}"  # retrains it, and reruns what uses it
+    differs = _differences(cfg.weights_config(), RunConfig.from_dict(state["cfg"]).weights_config())
+    if acceleration is not None:
+        found = _RUN_ID.search(str(state.get("run_id", "")))
+        trained_at = int(found.group(1)) if found else None
+        if trained_at != int(acceleration):
+            differs.insert(0, f"acceleration: {trained_at} there, {int(acceleration)} here")
+    if differs:
+        shown = "; ".join(differs[:6]) + (f"; and {len(differs) - 6} more" if len(differs) > 6 else "")
+        raise ForeignModelError(
+            f"{model_path} was trained with another configuration than this run's ({shown}); it is not this run's "
+            f"model: rebuild it with `{remedy}`"
+        )
+
+
+def load_model(
+    cfg: RunConfig, model_path, data: RunData, precision: str, acceleration: int | None = None
+) -> torch.nn.Module:
     """A trained model of the workflow (or an external one, ``cfg.external``), ready to evaluate on ``data``'s
-    device (the method's random components draw from its generator)."""
+    device (the method's random components draw from its generator).
+
+    :param RunConfig cfg: the configuration of the run that uses it; the file must have been trained with it.
+    :param int acceleration: the run's acceleration; the file must have been trained at it (``None``: not checked).
+    :raises ForeignModelError: the file was trained with another configuration or acceleration
+        (:func:`check_trained_with`).
+    """
     device = data.device
     if cfg.external is not None:
         from ddei.mri.models.reference import load_reference_state_dict
@@ -120,10 +171,7 @@ def load_model(cfg: RunConfig, model_path, data: RunData, precision: str) -> tor
         return configure(net, precision, CHANNELS_LAST, False, device)
     remedy = f"snakemake --forcerun {shlex.quote(str(model_path))}"  # retrains it, and reruns what uses it
     state = load_state(model_path, ("state_dict",), remedy, map_location=device)
-    if RunConfig.from_dict(state["cfg"]).weights_config() != cfg.weights_config():
-        raise ValueError(
-            f"{model_path} was trained with another configuration than this evaluation's; rerun its train job"
-        )
+    check_trained_with(state, cfg, model_path, acceleration)
     net = build_network(cfg, precision, False, device)
     model, _ = method_of(cfg, net, data)
     model.load_state_dict(state["state_dict"])
@@ -151,7 +199,7 @@ def run_evaluation(
     data = prepare(run, "test", precision, 10_000 + run.seed, "evaluation.precision")
     model = None
     if cfg.external is not None or lookup(cfg.base).trained:
-        model = load_model(cfg, model_path, data, precision)
+        model = load_model(cfg, model_path, data, precision, run.acceleration)
     df = evaluate(model, data, run, recon, progress)
     atomic_write(metrics_out, lambda tmp: df.to_csv(tmp, index=False))
     return df
