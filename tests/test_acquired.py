@@ -136,6 +136,29 @@ def _shifted_mask(root):
     )
 
 
+def _line_the_scan_lacks(root):
+    path = _scan(root).with_name("cine_lax_mask.mat")
+    mask = read_mat(path, "mask08")
+    assert not mask[:, 1].any() and not np.abs(read_mat(_scan(root), "kspace_single_sub08")[:, 1]).any()
+    mask[:, 1] = 1
+    write_mat73(path, {"mask08": mask})
+    return (
+        rf"{path}: 1 of its 6 sampled phase-encode line\(s\) \(ky = 1\) hold no measured k-space in any frame of "
+        rf"{_scan(root)}, slice 0: its lines are not this scan's. Likely a mask of another factor"
+    )
+
+
+def _mask_of_another_factor(root):
+    """The 4x mask (its lines include the 8x mask's) under the 8x key, in the 8x folder."""
+    path = _scan(root).with_name("cine_lax_mask.mat")
+    mask04 = read_mat(_scan(root, acceleration=4).with_name("cine_lax_mask.mat"), "mask04")
+    write_mat73(path, {"mask08": mask04})
+    return (  # by hand: the 4x lines are ky = 0, 4, 8, 11, 12, 16, 20 of 24; the 8x ones 0, 8, 11, 12, 16
+        rf"{path}: 2 of its 7 sampled phase-encode line\(s\) \(ky = 4, 20\) hold no measured k-space in any frame "
+        r".*Likely a mask of another factor \(3\.4x of lines, in the folder of 8x\)"
+    )
+
+
 def _missing_mask(root):
     path = _scan(root).with_name("cine_lax_mask.mat")
     path.unlink()
@@ -155,6 +178,7 @@ def _other_frames(root):
 
 
 BAD = {"transposed mask": _transposed_mask, "mask of another scan": _shifted_mask, "missing mask": _missing_mask,
+       "mask line the scan lacks": _line_the_scan_lacks, "mask of another factor": _mask_of_another_factor,
        "key of another factor": _other_factor, "another number of frames": _other_frames}  # fmt: skip
 
 
@@ -330,3 +354,16 @@ def test_the_oracle_is_refused_at_a_dry_run(tmp_path):
     result = snakemake(tmp_path, config, "-n")
     assert result.returncode != 0
     assert "methods: ['sup'] need fully sampled ground truth to train" in result.stdout + result.stderr
+
+
+def test_reconstruct_refuses_a_mask_of_another_factor(release, tmp_path):
+    """The 4x mask in the 8x folder claims lines the scan lacks: reconstruct would force them to a "measured" zero;
+    it is refused and nothing is written."""
+    from ddei.runs.reconstruction import load_reconstructor, reconstruct_scan
+
+    root = _copy(release, tmp_path)
+    message = _mask_of_another_factor(root)
+    reconstructor = load_reconstructor(_model(tmp_path, "acquired"), 12, "cpu")
+    with pytest.raises(MatFileError, match=message):
+        reconstruct_scan(reconstructor, _scan(root), 8, tmp_path / "out" / "cine_lax.mat", progress=False)
+    assert not (tmp_path / "out").exists()
