@@ -30,7 +30,15 @@ from test_workflow import REPO, snakemake, tiny_config
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.data.extract import ImageSizeError, Selection, extract
-from ddei.io.files import CorruptFileError, DiskFullError, LockedError, atomic_write, file_record, warn
+from ddei.io.files import (
+    CorruptFileError,
+    DiskFullError,
+    LockedError,
+    atomic_write,
+    exclusive,
+    file_record,
+    warn,
+)
 from ddei.methods.config import ConfigError, check_config
 from ddei.mri.masks import AccelerationError, gaussian_kt_mask, write_mask_folder
 from ddei.mri.sampling import check_acceleration
@@ -316,6 +324,66 @@ def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
         holder.wait()
     train()
     assert (tmp_path / "model.pt").exists()
+
+
+def test_a_process_that_holds_a_lock_takes_it_again(tmp_path):
+    """A train job holds its run's lock from before its log opens, then trains, which takes the lock again: the inner
+    block holds it already, and the lock stays held until the outer block ends."""
+    import subprocess
+
+    lock = tmp_path / "run.lock"
+    take = [sys.executable, "-c", "import sys; from ddei.io.files import exclusive\nwith exclusive(sys.argv[1], 'run'): pass",
+            str(lock)]  # fmt: skip
+    with exclusive(lock, "the run"):
+        with exclusive(lock, "the run"):
+            pass
+        other = subprocess.run(take, capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert other.returncode != 0 and "LockedError" in other.stderr
+    assert subprocess.run(take, capture_output=True, text=True, cwd=REPO, timeout=60).returncode == 0
+
+
+SECOND_JOB = """
+import runpy, sys
+from types import SimpleNamespace
+
+
+class Named(dict):  # Snakemake's params: items() and attributes
+    __getattr__ = dict.__getitem__
+
+
+repo, log, folder = sys.argv[1:]
+snakemake = SimpleNamespace(
+    scriptdir=f"{repo}/workflow/scripts", log=[log], rule="train", wildcards=Named(acc="4", seed="0"),
+    params=Named(cfg={}, code="c", extract_dir=folder, mask_root=folder, checkpoint=f"{folder}/checkpoints/sup.pt"),
+    output=Named(model=f"{folder}/model.pt", loss=f"{folder}/loss.csv", val=f"{folder}/val.csv"),
+)
+runpy.run_path(f"{repo}/workflow/scripts/train.py", init_globals={"snakemake": snakemake}, run_name="__main__")
+"""
+
+
+def test_a_refused_second_train_job_leaves_the_live_jobs_log(tmp_path):
+    """The train job's own script, started while another process holds its run's lock (a second job of the same run,
+    as `--nolock` allows): refused with the holder's PID on the console, before it opens its log; the live job's log
+    keeps what it says."""
+    import subprocess
+
+    log = tmp_path / "logs" / "train.log"
+    log.parent.mkdir()
+    log.write_text("epoch 3 of the live job\n")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "checkpoints" / "sup.lock")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        second = subprocess.run([sys.executable, "-c", SECOND_JOB, str(REPO), str(log), str(tmp_path)],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.returncode != 0
+    assert f"LockedError: the training run of {tmp_path / 'checkpoints' / 'sup.pt'} is being written by another " \
+           f"process (PID {holder.pid})" in second.stderr  # fmt: skip
+    assert log.read_text() == "epoch 3 of the live job\n"
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / ".snakemake").exists()  # no record either
 
 
 ORPHAN = """

@@ -496,8 +496,19 @@ def run_training(
     :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
     :return: the run's identity.
     """
-    with exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}"):
+    with run_lock(files):
         return _run_training(run, model_out, files, code, progress)
+
+
+def run_lock(files: RunFiles):
+    """The exclusive lock of a training run, ``<checkpoint>.lock`` (:func:`ddei.io.files.exclusive`): held by
+    :func:`run_training`, and by a train job from before it opens its log, so that a refused second writer never
+    touches the live job's log.
+
+    :param RunFiles files: the run's files.
+    :raises ddei.io.files.LockedError: another process holds it, naming its PID.
+    """
+    return exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}")
 
 
 def _run_training(run: Run, model_out, files: RunFiles, code: str | None, progress: bool) -> str:
