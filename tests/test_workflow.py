@@ -282,6 +282,23 @@ def test_invalid_config_is_refused_readably(tmp_path, change, message):
     assert len((result.stdout + result.stderr).strip().splitlines()) <= 6
 
 
+@pytest.mark.parametrize("case", ["missing", "without SingleCoil"])
+def test_a_missing_data_root_is_refused_at_a_dry_run(tmp_path, case):
+    """A plain `snakemake -n` with data.root at a folder that does not exist (or that holds no SingleCoil/Cine)
+    refuses it, naming the folder, and plans nothing."""
+    root = tmp_path / "CMRxRecon"
+    if case == "without SingleCoil":
+        (root / "Cine").mkdir(parents=True)
+    config = tiny_config(tmp_path / "results")
+    config["data"] = config["data"] | {"source": "cmrxrecon", "root": str(root)}
+    result = snakemake(tmp_path, config, "-n")
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, said[-2000:]
+    what = "does not exist" if case == "missing" else "holds no SingleCoil/Cine/ folder"
+    assert f"data.root: {root} {what}; point data.root at the CMRxRecon folder" in said, said[-2000:]
+    assert "Job stats" not in said and not (tmp_path / "results").exists()
+
+
 @pytest.mark.slow
 def test_the_workflow_lints_clean():
     result = subprocess.run(SNAKEMAKE + ["--directory", str(REPO), "--lint"], capture_output=True, text=True)

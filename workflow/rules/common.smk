@@ -221,7 +221,7 @@ def get_all_outputs(defined):
 # Snakefile is parsed, so that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
 # the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
 # command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
-from ddei.provenance.integrity import ForeignResultsError, check_stamp, damaged_intermediates
+from ddei.provenance.integrity import ForeignResultsError, check_stamp, damaged_intermediates, missing_data_root
 from ddei.provenance.integrity import make_stamp, package_code, report_status, write_stamp
 
 STAMP = make_stamp(config, package_code(), Path.cwd())
@@ -247,6 +247,11 @@ def _command_rebuilds(damage):
         target in damage.rules or Path(target).resolve().is_relative_to(folder) for target in args.forcerun or ()
     )
 
+
+if workflow.is_main_process and config["data"]["source"] == "cmrxrecon":  # a missing data.root, refused at -n too
+    _missing = missing_data_root(config["data"]["root"])
+    if _missing:
+        raise WorkflowError(_missing)
 
 if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding the folder must not stop
     for _damage in damaged_intermediates(results_path(EXTRACTION), [get_mask_folder(a) for a in ACCELERATIONS], ACQUIRED):
