@@ -108,6 +108,53 @@ def test_changing_one_method_reruns_only_its_jobs(finished_run):
     assert not {"extract", "masks", "synthetic_data"} & set(jobs)
 
 
+#: The log of each rule that reads a log or a metrics table (tiny configuration: 4x only).
+READER_LOGS = {
+    "validation_figure": "logs/report/validation_figure.log",
+    "training_figure": "logs/report/training_figure.log",
+    "collect_metrics": "logs/collect_metrics.log",
+    "table": "logs/report/table.log",
+    "wilcoxon": "logs/report/wilcoxon.log",
+    "metrics_figure": "logs/report/metrics_figure.log",
+    "cine_figure": "logs/report/cine_acc4.log",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "table, readers",
+    [
+        ("models/ddei/acc4/seed0/val.csv", {"validation_figure"}),
+        ("models/sup/acc4/seed0/loss.csv", {"training_figure"}),
+        ("metrics/ddei/acc4/seed0.csv", {"collect_metrics"}),
+        ("metrics/all.csv", {"table", "wilcoxon", "metrics_figure", "cine_figure"}),
+    ],
+)
+def test_an_edited_table_stops_the_report_naming_it(finished_run, tmp_path, table, readers):
+    """A number edited by hand in a log or a metrics table (the same size: only the content differs) stops the rule
+    that reads it, with the file's name and the command that rebuilds it; no table shows the edited number."""
+    finished, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(finished, clone, symlinks=True)
+    results = clone / config["results"]
+    lines = (results / table).read_bytes().split(b"\n")
+    row = lines[1].split(b",")
+    column = next(i for i, value in enumerate(row) if re.fullmatch(rb"\d+\.\d{3,}\r?", value))
+    row[column] = b"9" + row[column][1:]  # e.g. 21.78... -> 91.78..., the same size
+    (results / table).write_bytes(b"\n".join([lines[0], b",".join(row), *lines[2:]]))
+    before = (results / "tables" / "results.md").read_text()
+    result = clone_snakemake(clone, config)
+    said = result.stdout + result.stderr
+    failed = set(re.findall(r"Error in rule (\w+)", said))
+    assert result.returncode != 0 and failed and failed <= readers, said[-3000:]
+    named = Path(config["results"]) / table  # as the rule names it, relative to the working directory
+    message = (results / READER_LOGS[min(failed)]).read_text()
+    assert f"{named}: its content differs from the checksum written with it" in message, message[-3000:]
+    assert f"rebuild it with `snakemake --forcerun {named}`" in message
+    shown = results / "tables" / "results.md"
+    assert not shown.exists() or shown.read_text() == before
+
+
 FIGURES = {"cine_figure", "metrics_figure", "training_figure", "validation_figure"}
 REPORT = FIGURES | {"table", "wilcoxon", "all"}
 DOWNSTREAM_OF_TRAIN = REPORT | {"train", "evaluate", "collect_metrics"}

@@ -29,6 +29,7 @@ from ddei.methods.registry import lookup
 from ddei.mri.metrics import METRICS, metric_functions
 from ddei.mri.precision import configure
 from ddei.provenance.fingerprints import versions_of
+from ddei.provenance.records import write_record
 from ddei.runs.preparation import CHANNELS_LAST, Run, RunData, build_network, method_of, prepare
 from ddei.runs.weights import load_state
 
@@ -187,7 +188,8 @@ def run_evaluation(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Evaluate a trained model, an external one, or the zero-filled baseline (``cfg.method == "zf"``) on the
-    test split, and write its metrics to ``metrics_out``.
+    test split, and write its metrics to ``metrics_out``, with its record beside it
+    (:func:`ddei.provenance.records.write_record`).
 
     :param Run run: the method's resolved configuration, the acceleration, the model's seed and the data.
     :param model_path: the trained weights (``None`` for the zero-filled baseline and external models).
@@ -202,6 +204,7 @@ def run_evaluation(
         model = load_model(cfg, model_path, data, precision, run.acceleration)
     df = evaluate(model, data, run, recon, progress)
     atomic_write(metrics_out, lambda tmp: df.to_csv(tmp, index=False))
+    write_record(metrics_out)  # checked by collect_metrics
     return df
 
 

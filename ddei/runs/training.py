@@ -37,6 +37,7 @@ from ddei.io.layout import REBUILD_EXTRACT, SPLIT
 from ddei.methods.config import ConfigError, TrainingConfig
 from ddei.mri.losses import generators
 from ddei.mri.precision import warm_up
+from ddei.provenance.records import LOGS, log_records
 from ddei.runs.preparation import (
     Run,
     RunData,
@@ -524,6 +525,9 @@ def _run_training(run: Run, model_out, files: RunFiles, code: str | None, progre
     model, losses = method_of(cfg, net, data)
     model = train(model, losses, data, tr, TrainingJob(rid, run.seed, files, progress), validation)
     state = {"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}
+    state[LOGS] = log_records(
+        {"loss": files.loss_csv, "val": files.val_csv}
+    )  # as written, checked by the report
     save_state(model_out, state, MODEL_WEIGHTS)
     files.checkpoint.unlink(missing_ok=True)
     return rid

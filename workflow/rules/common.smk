@@ -20,6 +20,7 @@ from ddei.io.layout import (
 )
 from ddei.provenance.fingerprints import stat_digest
 from ddei.provenance.reasons import remember
+from ddei.provenance.records import record_path
 
 _error = schema_error(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 if _error:
@@ -128,6 +129,9 @@ def get_evaluations():
     """(method slug, acceleration, seed) of every evaluation; zf and external models once per acceleration."""
     out = [(slug(m), a, s) for m in TRAINED for a in ACCELERATIONS for s in SEEDS]
     return out + [(slug(m), a, REPORT_SEED) for m in ["zf"] + EXTERNAL for a in ACCELERATIONS]
+
+
+ALL_METRICS_RECORD = str(record_path(results_path(ALL_METRICS)))  # all.csv's checksum (ddei.provenance.records)
 
 
 def get_metric_files():
