@@ -367,3 +367,97 @@ def test_reconstruct_refuses_a_mask_of_another_factor(release, tmp_path):
     with pytest.raises(MatFileError, match=message):
         reconstruct_scan(reconstructor, _scan(root), 8, tmp_path / "out" / "cine_lax.mat", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Ground truth decided per scan, from the files
+# ------------------------------------------------------------------------------------------------------------------
+
+#: 2 test patients of 4 (and one validation patient), so that a test split can mix scans with and without a twin.
+TWO_TEST = Selection(train_fraction=0.5, val_fraction=0.25, img_size=(32, 32))
+
+
+def _twins_only_for(root: Path, keep: set[str]) -> None:
+    """Remove the FullSample twins of every patient but ``keep`` (none: the folder itself)."""
+    full = root / fullsample_dir()
+    if not keep:
+        shutil.rmtree(full)
+    for patient in full.glob("P*") if keep else ():
+        if patient.name not in keep:
+            shutil.rmtree(patient)
+
+
+def test_ground_truth_is_decided_per_scan_from_the_files(release, tmp_path):
+    """Whether a test scan has a twin: from the FullSample files, whatever the set's name; the test patients are those
+    the extraction puts in the test split (read from its split.csv)."""
+    from ddei.data.acquired import has_test_truth
+
+    extract_acquired(release, tmp_path / "e", tmp_path / "m", "TrainingSet", (8,), TWO_TEST, progress=False)
+    split = pd.read_csv(tmp_path / "e" / "split.csv", dtype=str).set_index("patient")["split"]
+    test = sorted(split[split == "test"].index)
+    others = sorted(split[split != "test"].index)
+    assert len(test) == 2 and len(others) == 2
+    cases = {
+        "whole": None,
+        "no FullSample": set(),
+        "one test patient": {test[0]},
+        "training patients only": set(others),
+    }
+    expected = {
+        "whole": True,
+        "no FullSample": False,
+        "one test patient": True,
+        "training patients only": False,
+    }
+    for case, keep in cases.items():
+        root = _copy(release, tmp_path / case.replace(" ", "_"))
+        if keep is not None:
+            _twins_only_for(root, keep)
+        assert has_test_truth(root, "TrainingSet", (8,), TWO_TEST) is expected[case], case
+    assert has_test_truth(release, "ValidationSet", (8,), TWO_TEST) is False
+
+
+@pytest.mark.parametrize("keep", ["none", "some"])
+def test_a_set_with_twins_for_some_scans_is_measured_on_those(release, tmp_path, keep):
+    """A TrainingSet without FullSample, or with twins for one test patient only: the extraction takes every scan;
+    the evaluation measures the scans with a twin only (none without FullSample) and keeps a slice with its ground
+    truth for the figures, which show that slice."""
+    from ddei.methods.config import RunConfig
+    from ddei.report.figures import load_slice
+    from ddei.runs.evaluation import SavedRecon, run_evaluation
+    from ddei.runs.preparation import Run
+
+    root = _copy(release, tmp_path)
+    out = tmp_path / "extracted"
+    extract_acquired(root, out / "extract", out / "masks", "TrainingSet", (8,), TWO_TEST, progress=False)
+    split = pd.read_csv(out / "extract" / "split.csv", dtype=str).set_index("patient")["split"]
+    test = sorted(split[split == "test"].index)
+    twin = test[1]  # the second: the first test slices saved are the other patient's, without a twin
+    _twins_only_for(root, {twin} if keep == "some" else set())
+    shutil.rmtree(out)
+    index = extract_acquired(
+        root, out / "extract", out / "masks", "TrainingSet", (8,), TWO_TEST, progress=False
+    )
+    assert set(index.patient) == set(split.index)  # every scan, with or without a twin
+    assert set(index[index.truth == 1].patient) == ({twin} if keep == "some" else set())
+    zf = RunConfig("zf", "zf", (32, 32), "measurement", 0.0, "cpu", 1, measurements="acquired")
+    metrics = run_evaluation(Run(zf, 8, 0, out / "extract", out / "masks"), None, tmp_path / "zf.csv",
+                             SavedRecon(tmp_path / "zf.npz", 1), progress=False)  # fmt: skip
+    tested = index[(index.split == "test") & (index.truth == 1)]
+    assert sorted(zip(metrics.patient, metrics.view, metrics.slice)) == sorted(
+        zip(tested.patient, tested.view, tested.slice)
+    )
+    with np.load(tmp_path / "zf.npz") as npz:
+        keys = set(npz.files)
+    first = index[index.split == "test"].iloc[0]
+    assert first.patient != twin and f"{first.patient}_{first.view}_s{first.slice}" in keys  # the first slice
+    if keep == "none":
+        assert not any(k.startswith("gt/") for k in keys)
+        with pytest.raises(ValueError, match=r"has a fully sampled twin to compare with"):
+            load_slice({"zf": tmp_path / "zf.npz"})
+        return
+    first_twin = tested.iloc[0]
+    shown = f"{twin}_{first_twin.view}_s{first_twin.slice}"
+    assert {shown, f"gt/{shown}"} <= keys  # and the first slice with a twin, with its ground truth
+    key, gt, recon = load_slice({"zf": tmp_path / "zf.npz"})
+    assert key == shown and gt.shape == recon["zf"].shape

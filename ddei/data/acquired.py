@@ -159,6 +159,31 @@ def scan_acquired(
     return sorted(files, key=lambda f: (f.patient, f.view))
 
 
+def has_test_truth(root: str | os.PathLike, cmr_set: str, accelerations, selection: Selection) -> bool:
+    """Whether a test scan of the release's undersampled folders has a ``FullSample`` twin, decided per scan from
+    the files (their names only) and the split :func:`extract_acquired` makes: whether there is anything to
+    measure against, whatever the set's name. A set without ``FullSample`` (or whose test patients have none) has
+    no metric; one with twins for some patients has metrics for those.
+
+    :param root: the CMRxRecon root.
+    :param str cmr_set: ``TrainingSet`` or ``ValidationSet``.
+    :param accelerations: the factors read.
+    :param Selection selection: the views kept and the split.
+    :return: ``True`` also when there is no scan to decide from (the extraction names what is missing).
+    """
+    root = Path(root)
+    scans = {(path.parent.name, view) for a in accelerations for view in selection.views
+             for path in (root / accfactor_dir(cmr_set, int(a))).glob(f"P*/{cine_file(view)}")}  # fmt: skip
+    try:
+        split = selection.split(sorted({patient for patient, _ in scans}))
+    except ValueError:  # too few patients: the extraction says so
+        return True
+    full = root / fullsample_dir(cmr_set)
+    return not scans or any(
+        split[patient] == "test" and (full / patient / cine_file(view)).is_file() for patient, view in scans
+    )
+
+
 def _check_mask_shape(mask_path: Path, acceleration: int, path: Path, shape) -> None:
     kx, ky = shape[:2]
     mshape = mat_shape(mask_path, release_mask_key(acceleration))

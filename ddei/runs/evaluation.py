@@ -47,8 +47,9 @@ def magnitude(x: torch.Tensor) -> np.ndarray:
 class SavedRecon:
     """The reconstructions an evaluation keeps for the figures.
 
-    :param path: an ``.npz`` with the magnitudes of the first ``slices`` slices (keys ``<patient>_<view>_s<slice>``),
-        and their ground truth under ``gt/...`` where there is one.
+    :param path: an ``.npz`` with the magnitudes of the first ``slices`` slices and of the first ``slices`` slices
+        that have a ground truth (keys ``<patient>_<view>_s<slice>``), and their ground truth under ``gt/...`` where
+        there is one: the figures show a slice with its ground truth wherever the test scans have one.
     :param int slices: how many slices to save (``-1``: all).
     """
 
@@ -81,7 +82,7 @@ def evaluate(
     versions = versions_of([__name__])
     if model is not None:
         model.to(device).eval()
-    rows, saved = [], {}
+    rows, saved, with_truth = [], {}, 0
     for i in tqdm(
         range(len(dataset)),
         desc=f"evaluate {method} x{acceleration}",
@@ -101,11 +102,14 @@ def evaluate(
             row |= {name: float(fn(x_hat, x).mean()) for name, fn in metrics.items()}
             row["versions"] = versions
             rows.append(row)
-        if recon is not None and (recon.slices < 0 or i < recon.slices):
+        if recon is not None and (
+            recon.slices < 0 or i < recon.slices or (truth and with_truth < recon.slices)
+        ):
             key = slice_key(rec["patient"], rec["view"], rec["slice"])
             saved[key] = magnitude(x_hat)[0]
             if truth:
                 saved[f"gt/{key}"] = magnitude(x)[0]
+                with_truth += 1
     if recon is not None:
         atomic_write(recon.path, lambda tmp: _savez(tmp, saved))
     return pd.DataFrame(rows, columns=COLUMNS)

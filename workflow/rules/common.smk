@@ -202,8 +202,25 @@ def get_reconstruct_input(wildcards):
     return out | ({"data": results_path("synthetic/CMRxRecon")} if SYNTHETIC_SCANS else {})
 
 
-# The test patients have fully sampled images to measure against, except the release's ValidationSet's.
-GROUND_TRUTH = not (ACQUIRED and config["data"]["set"] == "ValidationSet")
+def get_ground_truth():
+    """Whether a test scan has a fully sampled image to measure against, decided per scan from the files
+    (ddei.data.acquired.has_test_truth), whatever the set's name: the simulated path measures against FullSample
+    itself; this workflow's synthetic release has twins for its whole TrainingSet and none for its ValidationSet."""
+    data = config["data"]
+    if not ACQUIRED:
+        return True
+    if data["source"] == "synthetic":
+        return data["set"] == "TrainingSet"
+    from ddei.data.acquired import has_test_truth
+    from ddei.data.extract import Selection
+
+    selection = Selection(data["lax_slices"], data["sax_slices"], data["train_fraction"], data["val_fraction"],
+                          data["split_seed"], tuple(config["image_size"]))  # fmt: skip
+    return has_test_truth(data["root"], data["set"], ACCELERATIONS, selection)
+
+
+# Without ground truth: the models, their curves and reconstructions; with it for some test scans, their metrics too.
+GROUND_TRUTH = get_ground_truth()
 
 
 def get_all_outputs(defined):
