@@ -475,6 +475,36 @@ def test_a_rerun_says_which_part_changed(finished_run, tmp_path):
         assert line in log, log[:2000]
 
 
+@pytest.mark.slow
+def test_one_command_says_why_every_planned_job_runs(tmp_path):
+    """`python -m ddei.provenance.reasons --planned -- ARGS` lists every job `snakemake -n ARGS` plans, with what
+    changed in words (the setting with its old and new values, the code's part) where Snakemake shows the params'
+    values and hashes, and Snakemake's own reason for the others."""
+    (tmp_path / "clone").mkdir()
+    clone = clone_repo(tmp_path / "clone")
+    config = tiny_config("results")
+    target = "results/synthetic/CMRxRecon"
+    assert clone_snakemake(clone, config, target).returncode == 0
+    changed = copy.deepcopy(config)
+    changed["data"]["synthetic"]["seed"] = 1
+    phantom = clone / "ddei" / "data" / "phantom.py"
+    phantom.write_text(phantom.read_text() + "\n_EDITED = 1\n")
+    args = snakemake_command(
+        clone, changed, target, "results/extract/index.csv", snakefile=clone / "Snakefile"
+    )[3:]
+    said = subprocess.run([sys.executable, "-m", "ddei.provenance.reasons", "--planned", "--", *args], cwd=clone,
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(clone)), timeout=300)  # fmt: skip
+    assert said.returncode == 0, said.stderr[-3000:]
+    jobs = said.stdout.split("rule ")[1:]
+    assert [job.split(":")[0] for job in jobs] == ["synthetic_data", "extract"], said.stdout
+    assert (
+        "  - synthetic: seed: 0 -> 1\n" in jobs[0]
+        and "  - code: ddei module ddei.data.phantom: edited" in jobs[0]
+    )
+    assert "Params have changed" not in said.stdout, said.stdout  # said in words instead
+    assert "  - Input files updated by another job: results/synthetic/CMRxRecon" in jobs[1], said.stdout
+
+
 def job_priorities(result: subprocess.CompletedProcess, rule: str) -> dict[str, int]:
     """``{method: priority}`` of a rule's jobs in a dry run's listing (Snakemake prints a priority only if not 0)."""
     out = {}
