@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from ddei.methods.registry import lookup
 from ddei.mri.metrics import METRICS, metric_functions
 from ddei.mri.precision import configure
 from ddei.provenance.fingerprints import versions_of
-from ddei.provenance.records import write_record
+from ddei.provenance.records import rebuild, write_record
 from ddei.runs.preparation import CHANNELS_LAST, Run, RunData, build_network, method_of, prepare
 from ddei.runs.weights import load_state
 
@@ -142,7 +141,7 @@ def check_trained_with(state: dict, cfg: RunConfig, model_path, acceleration: in
     :param int acceleration: the run's acceleration factor (``None``: not checked).
     :raises ForeignModelError: naming the file, what differs and the ``snakemake --forcerun`` that retrains it.
     """
-    remedy = f"snakemake --forcerun {shlex.quote(str(model_path))}"  # retrains it, and reruns what uses it
+    remedy = rebuild(model_path)  # retrains it, and reruns what uses it
     differs = _differences(cfg.weights_config(), RunConfig.from_dict(state["cfg"]).weights_config())
     if acceleration is not None:
         found = _RUN_ID.search(str(state.get("run_id", "")))
@@ -174,7 +173,7 @@ def load_model(
 
         net = load_reference_state_dict(cfg.external, device=device)
         return configure(net, precision, CHANNELS_LAST, False, device)
-    remedy = f"snakemake --forcerun {shlex.quote(str(model_path))}"  # retrains it, and reruns what uses it
+    remedy = rebuild(model_path)  # retrains it, and reruns what uses it
     state = load_state(model_path, ("state_dict",), remedy, map_location=device)
     check_trained_with(state, cfg, model_path, acceleration)
     net = build_network(cfg, precision, False, device)
