@@ -21,7 +21,7 @@ import os
 import pickle
 import shlex
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ddei.io.files import CorruptFileError, atomic_write, check_file, file_record
@@ -73,7 +73,7 @@ class _PlainValues(pickle.Unpickler):
         return _OPAQUE
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """``value`` with dicts as dicts and every opaque object as ``None``."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
@@ -103,7 +103,7 @@ def saved_values(path: str | os.PathLike) -> dict:
     return state
 
 
-def check_logs(models, logs, name: str) -> None:
+def check_logs(models: Iterable[str | os.PathLike], logs: Iterable[str | os.PathLike], name: str) -> None:
     """Check every run's log ``name`` against the record of its ``model.pt``.
 
     :param models: the runs' ``model.pt`` files.
@@ -137,7 +137,7 @@ def write_record(path: str | os.PathLike) -> Path:
     return atomic_write(record_path(path), lambda tmp: tmp.write_text(json.dumps(record) + "\n"))
 
 
-def check_records(paths) -> None:
+def check_records(paths: Iterable[str | os.PathLike]) -> None:
     """Check files against the records written with them (:func:`write_record`).
 
     :param paths: the files.
