@@ -7,6 +7,7 @@ from __future__ import annotations
 import ddei  # noqa: F401
 
 # isort: split
+import re
 import shutil
 from pathlib import Path
 
@@ -135,6 +136,29 @@ def _shifted_mask(root):
     )
 
 
+def _line_the_scan_lacks(root):
+    path = _scan(root).with_name("cine_lax_mask.mat")
+    mask = read_mat(path, "mask08")
+    assert not mask[:, 1].any() and not np.abs(read_mat(_scan(root), "kspace_single_sub08")[:, 1]).any()
+    mask[:, 1] = 1
+    write_mat73(path, {"mask08": mask})
+    return (
+        rf"{path}: 1 of its 6 sampled phase-encode line\(s\) \(ky = 1\) hold no measured k-space in any frame of "
+        rf"{_scan(root)}, slice 0: its lines are not this scan's. Likely a mask of another factor"
+    )
+
+
+def _mask_of_another_factor(root):
+    """The 4x mask (its lines include the 8x mask's) under the 8x key, in the 8x folder."""
+    path = _scan(root).with_name("cine_lax_mask.mat")
+    mask04 = read_mat(_scan(root, acceleration=4).with_name("cine_lax_mask.mat"), "mask04")
+    write_mat73(path, {"mask08": mask04})
+    return (  # by hand: the 4x lines are ky = 0, 4, 8, 11, 12, 16, 20 of 24; the 8x ones 0, 8, 11, 12, 16
+        rf"{path}: 2 of its 7 sampled phase-encode line\(s\) \(ky = 4, 20\) hold no measured k-space in any frame "
+        r".*Likely a mask of another factor \(3\.4x of lines, in the folder of 8x\)"
+    )
+
+
 def _missing_mask(root):
     path = _scan(root).with_name("cine_lax_mask.mat")
     path.unlink()
@@ -154,6 +178,7 @@ def _other_frames(root):
 
 
 BAD = {"transposed mask": _transposed_mask, "mask of another scan": _shifted_mask, "missing mask": _missing_mask,
+       "mask line the scan lacks": _line_the_scan_lacks, "mask of another factor": _mask_of_another_factor,
        "key of another factor": _other_factor, "another number of frames": _other_frames}  # fmt: skip
 
 
@@ -179,19 +204,26 @@ def test_a_missing_factor_names_the_folder_and_the_factors_there(release):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _model(tmp_path, measurements: str, chans: int = 4) -> Path:
-    """A model.pt of this pipeline (random weights), trained on simulated or acquired data."""
+def _cfg(measurements: str, chans: int = 4, normalisation: str = "measurement"):
+    """The configuration of a small DDEI run on simulated or acquired data."""
     from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
+
+    return RunConfig("ddei", "ddei", (32, 32), normalisation, 0.0, "cpu", 1, ModelConfig("crnn", 2, chans),
+                     TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True, "last"), {"transform_mode": "fixed"},
+                     trained_as="ddei", measurements=measurements)  # fmt: skip
+
+
+def _model(tmp_path, measurements: str, chans: int = 4, acceleration: int = 8) -> Path:
+    """A model.pt of this pipeline (random weights), trained on simulated or acquired data at ``acceleration``."""
     from ddei.mri.models import build_model
     from ddei.runs.weights import save_state
 
-    cfg = RunConfig("ddei", "ddei", (32, 32), "measurement", 0.0, "cpu", 1, ModelConfig("crnn", 2, chans),
-                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True, "last"), {"transform_mode": "fixed"},
-                    trained_as="ddei", measurements=measurements)  # fmt: skip
     torch.manual_seed(0)
     net = build_model("crnn", chans=chans)
     path = tmp_path / f"{measurements}.pt"
-    save_state(path, {"run_id": "x", "cfg": cfg.to_dict(), "state_dict": net.state_dict()}, ("state_dict",))
+    state = {"run_id": f"ddei-x{acceleration}-seed0-0123456789ab", "cfg": _cfg(measurements, chans).to_dict(),
+             "state_dict": net.state_dict()}  # fmt: skip
+    save_state(path, state, ("state_dict",))
     return path
 
 
@@ -240,6 +272,36 @@ def test_a_checkpoint_of_another_width_is_refused_naming_it(tmp_path):
         r"cascades and 4 channels\), another architecture or width: size mismatch",
     ):
         load_reconstructor(path, 12, "cpu")
+
+
+@pytest.mark.parametrize(
+    "case, differs",
+    [
+        ("4x simulated", r"acceleration: 4 there, 8 here; measurements: 'simulated' there, 'acquired' here"),
+        ("width", r"model\.chans: 8 there, 4 here"),
+        ("normalisation", r"normalisation: 'measurement' there, 'gt' here"),
+    ],
+)
+def test_reconstruct_refuses_a_model_of_another_configuration(tmp_path, case, differs):
+    """A model.pt at the path of the run's model, trained with another acceleration, data kind, width or
+    normalisation, is refused with its path, what differs and the command that retrains it; the run's own loads."""
+    from ddei.runs.evaluation import ForeignModelError
+    from ddei.runs.reconstruction import load_reconstructor
+
+    expected = _cfg("acquired", normalisation="gt" if case == "normalisation" else "measurement")
+    path = _model(tmp_path, "simulated", acceleration=4) if case == "4x simulated" else (
+        _model(tmp_path, "acquired", chans=8 if case == "width" else 4)
+    )  # fmt: skip
+    with pytest.raises(ForeignModelError) as error:
+        load_reconstructor(path, 12, "cpu", expected=expected, acceleration=8)
+    message = str(error.value)
+    assert message.startswith(f"{path} was trained with another configuration than this run's")
+    assert re.search(differs, message), message
+    assert message.endswith(f"rebuild it with `snakemake --forcerun {path}`")
+    (tmp_path / "own").mkdir()
+    own = _model(tmp_path / "own", "acquired")
+    loaded = load_reconstructor(own, 12, "cpu", expected=_cfg("acquired"), acceleration=8)
+    assert loaded.cfg == _cfg("acquired")
 
 
 def test_learning_from_acquired_scans_refuses_the_oracle():
@@ -292,3 +354,110 @@ def test_the_oracle_is_refused_at_a_dry_run(tmp_path):
     result = snakemake(tmp_path, config, "-n")
     assert result.returncode != 0
     assert "methods: ['sup'] need fully sampled ground truth to train" in result.stdout + result.stderr
+
+
+def test_reconstruct_refuses_a_mask_of_another_factor(release, tmp_path):
+    """The 4x mask in the 8x folder claims lines the scan lacks: reconstruct would force them to a "measured" zero;
+    it is refused and nothing is written."""
+    from ddei.runs.reconstruction import load_reconstructor, reconstruct_scan
+
+    root = _copy(release, tmp_path)
+    message = _mask_of_another_factor(root)
+    reconstructor = load_reconstructor(_model(tmp_path, "acquired"), 12, "cpu")
+    with pytest.raises(MatFileError, match=message):
+        reconstruct_scan(reconstructor, _scan(root), 8, tmp_path / "out" / "cine_lax.mat", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Ground truth decided per scan, from the files
+# ------------------------------------------------------------------------------------------------------------------
+
+#: 2 test patients of 4 (and one validation patient), so that a test split can mix scans with and without a twin.
+TWO_TEST = Selection(train_fraction=0.5, val_fraction=0.25, img_size=(32, 32))
+
+
+def _twins_only_for(root: Path, keep: set[str]) -> None:
+    """Remove the FullSample twins of every patient but ``keep`` (none: the folder itself)."""
+    full = root / fullsample_dir()
+    if not keep:
+        shutil.rmtree(full)
+    for patient in full.glob("P*") if keep else ():
+        if patient.name not in keep:
+            shutil.rmtree(patient)
+
+
+def test_ground_truth_is_decided_per_scan_from_the_files(release, tmp_path):
+    """Whether a test scan has a twin: from the FullSample files, whatever the set's name; the test patients are those
+    the extraction puts in the test split (read from its split.csv)."""
+    from ddei.data.acquired import has_test_truth
+
+    extract_acquired(release, tmp_path / "e", tmp_path / "m", "TrainingSet", (8,), TWO_TEST, progress=False)
+    split = pd.read_csv(tmp_path / "e" / "split.csv", dtype=str).set_index("patient")["split"]
+    test = sorted(split[split == "test"].index)
+    others = sorted(split[split != "test"].index)
+    assert len(test) == 2 and len(others) == 2
+    cases = {
+        "whole": None,
+        "no FullSample": set(),
+        "one test patient": {test[0]},
+        "training patients only": set(others),
+    }
+    expected = {
+        "whole": True,
+        "no FullSample": False,
+        "one test patient": True,
+        "training patients only": False,
+    }
+    for case, keep in cases.items():
+        root = _copy(release, tmp_path / case.replace(" ", "_"))
+        if keep is not None:
+            _twins_only_for(root, keep)
+        assert has_test_truth(root, "TrainingSet", (8,), TWO_TEST) is expected[case], case
+    assert has_test_truth(release, "ValidationSet", (8,), TWO_TEST) is False
+
+
+@pytest.mark.parametrize("keep", ["none", "some"])
+def test_a_set_with_twins_for_some_scans_is_measured_on_those(release, tmp_path, keep):
+    """A TrainingSet without FullSample, or with twins for one test patient only: the extraction takes every scan;
+    the evaluation measures the scans with a twin only (none without FullSample) and keeps a slice with its ground
+    truth for the figures, which show that slice."""
+    from ddei.methods.config import RunConfig
+    from ddei.report.figures import load_slice
+    from ddei.runs.evaluation import SavedRecon, run_evaluation
+    from ddei.runs.preparation import Run
+
+    root = _copy(release, tmp_path)
+    out = tmp_path / "extracted"
+    extract_acquired(root, out / "extract", out / "masks", "TrainingSet", (8,), TWO_TEST, progress=False)
+    split = pd.read_csv(out / "extract" / "split.csv", dtype=str).set_index("patient")["split"]
+    test = sorted(split[split == "test"].index)
+    twin = test[1]  # the second: the first test slices saved are the other patient's, without a twin
+    _twins_only_for(root, {twin} if keep == "some" else set())
+    shutil.rmtree(out)
+    index = extract_acquired(
+        root, out / "extract", out / "masks", "TrainingSet", (8,), TWO_TEST, progress=False
+    )
+    assert set(index.patient) == set(split.index)  # every scan, with or without a twin
+    assert set(index[index.truth == 1].patient) == ({twin} if keep == "some" else set())
+    zf = RunConfig("zf", "zf", (32, 32), "measurement", 0.0, "cpu", 1, measurements="acquired")
+    metrics = run_evaluation(Run(zf, 8, 0, out / "extract", out / "masks"), None, tmp_path / "zf.csv",
+                             SavedRecon(tmp_path / "zf.npz", 1), progress=False)  # fmt: skip
+    tested = index[(index.split == "test") & (index.truth == 1)]
+    assert sorted(zip(metrics.patient, metrics.view, metrics.slice)) == sorted(
+        zip(tested.patient, tested.view, tested.slice)
+    )
+    with np.load(tmp_path / "zf.npz") as npz:
+        keys = set(npz.files)
+    first = index[index.split == "test"].iloc[0]
+    assert first.patient != twin and f"{first.patient}_{first.view}_s{first.slice}" in keys  # the first slice
+    if keep == "none":
+        assert not any(k.startswith("gt/") for k in keys)
+        with pytest.raises(ValueError, match=r"has a fully sampled twin to compare with"):
+            load_slice({"zf": tmp_path / "zf.npz"})
+        return
+    first_twin = tested.iloc[0]
+    shown = f"{twin}_{first_twin.view}_s{first_twin.slice}"
+    assert {shown, f"gt/{shown}"} <= keys  # and the first slice with a twin, with its ground truth
+    key, gt, recon = load_slice({"zf": tmp_path / "zf.npz"})
+    assert key == shown and gt.shape == recon["zf"].shape

@@ -17,6 +17,7 @@ import ddei  # noqa: F401
 
 # isort: split
 import errno
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -30,7 +31,15 @@ from test_workflow import REPO, snakemake, tiny_config
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.data.extract import ImageSizeError, Selection, extract
-from ddei.io.files import CorruptFileError, DiskFullError, LockedError, atomic_write, file_record, warn
+from ddei.io.files import (
+    CorruptFileError,
+    DiskFullError,
+    LockedError,
+    atomic_write,
+    exclusive,
+    file_record,
+    warn,
+)
 from ddei.methods.config import ConfigError, check_config
 from ddei.mri.masks import AccelerationError, gaussian_kt_mask, write_mask_folder
 from ddei.mri.sampling import check_acceleration
@@ -318,6 +327,66 @@ def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
     assert (tmp_path / "model.pt").exists()
 
 
+def test_a_process_that_holds_a_lock_takes_it_again(tmp_path):
+    """A train job holds its run's lock from before its log opens, then trains, which takes the lock again: the inner
+    block holds it already, and the lock stays held until the outer block ends."""
+    import subprocess
+
+    lock = tmp_path / "run.lock"
+    take = [sys.executable, "-c", "import sys; from ddei.io.files import exclusive\nwith exclusive(sys.argv[1], 'run'): pass",
+            str(lock)]  # fmt: skip
+    with exclusive(lock, "the run"):
+        with exclusive(lock, "the run"):
+            pass
+        other = subprocess.run(take, capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert other.returncode != 0 and "LockedError" in other.stderr
+    assert subprocess.run(take, capture_output=True, text=True, cwd=REPO, timeout=60).returncode == 0
+
+
+SECOND_JOB = """
+import runpy, sys
+from types import SimpleNamespace
+
+
+class Named(dict):  # Snakemake's params: items() and attributes
+    __getattr__ = dict.__getitem__
+
+
+repo, log, folder = sys.argv[1:]
+snakemake = SimpleNamespace(
+    scriptdir=f"{repo}/workflow/scripts", log=[log], rule="train", wildcards=Named(acc="4", seed="0"),
+    params=Named(cfg={}, code="c", extract_dir=folder, mask_root=folder, checkpoint=f"{folder}/checkpoints/sup.pt"),
+    output=Named(model=f"{folder}/model.pt", loss=f"{folder}/loss.csv", val=f"{folder}/val.csv"),
+)
+runpy.run_path(f"{repo}/workflow/scripts/train.py", init_globals={"snakemake": snakemake}, run_name="__main__")
+"""
+
+
+def test_a_refused_second_train_job_leaves_the_live_jobs_log(tmp_path):
+    """The train job's own script, started while another process holds its run's lock (a second job of the same run,
+    as `--nolock` allows): refused with the holder's PID on the console, before it opens its log; the live job's log
+    keeps what it says."""
+    import subprocess
+
+    log = tmp_path / "logs" / "train.log"
+    log.parent.mkdir()
+    log.write_text("epoch 3 of the live job\n")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "checkpoints" / "sup.lock")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        second = subprocess.run([sys.executable, "-c", SECOND_JOB, str(REPO), str(log), str(tmp_path)],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.returncode != 0
+    assert f"LockedError: the training run of {tmp_path / 'checkpoints' / 'sup.pt'} is being written by another " \
+           f"process (PID {holder.pid})" in second.stderr  # fmt: skip
+    assert log.read_text() == "epoch 3 of the live job\n"
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / ".snakemake").exists()  # no record either
+
+
 ORPHAN = """
 import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "from ddei.io.files import die_with_parent; die_with_parent(); "
@@ -591,3 +660,111 @@ def test_the_docs_say_what_to_do_when_something_goes_wrong():
     for text in ("--unlock", "-R extract", "-R masks", "checkpoints/", "checksum", "allow_shared_results",
                  "image_crop", "NonFiniteLossError", "Disk full"):  # fmt: skip
         assert text in section, text
+
+
+# 4. what the report is built from is checked like a model
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_model_records_its_logs_and_an_evaluation_its_metrics(extracted, tmp_path):
+    """model.pt records the SHA-256 of loss.csv and val.csv as written; an evaluation writes its metrics CSV's
+    record beside it; a reader without torch reads the model's records (hashes computed here with hashlib)."""
+    from test_pipeline import CFG, _train
+
+    from ddei.provenance.records import LOGS, record_path, saved_values
+    from ddei.runs.evaluation import SavedRecon, run_evaluation
+    from ddei.runs.preparation import Run
+
+    _train(extracted, tmp_path, "a")
+    run = tmp_path / "a"
+    state = load_state(run / "model.pt", ("state_dict",))
+    assert state[LOGS] == {
+        "loss": {"bytes": (run / "loss.csv").stat().st_size, "sha256": _sha256(run / "loss.csv")},
+        "val": {"bytes": (run / "val.csv").stat().st_size, "sha256": _sha256(run / "val.csv")},
+    }
+    plain = saved_values(run / "model.pt")
+    assert plain[LOGS] == state[LOGS] and plain["run_id"] == state["run_id"] and plain["cfg"] == state["cfg"]
+    assert plain["sha256"] == state["sha256"] and all(v is None for v in plain["state_dict"].values())
+    metrics = tmp_path / "m.csv"
+    run_evaluation(Run(CFG, 4, 0, extracted, extracted.parent / "masks"), run / "model.pt", metrics,
+                   SavedRecon(tmp_path / "r.npz", 0), progress=False)  # fmt: skip
+    record = json.loads(record_path(metrics).read_text())
+    assert record_path(metrics) == tmp_path / "m.csv.sha256"
+    assert record == {"file": "m.csv", "bytes": metrics.stat().st_size, "sha256": _sha256(metrics)}
+
+
+def _logged_model(tmp_path) -> tuple[Path, Path, Path]:
+    """A model.pt with the records of its loss.csv and val.csv (as _run_training writes them)."""
+    from ddei.provenance.records import LOGS, log_records
+
+    run = tmp_path / "models" / "ddei" / "acc4" / "seed0"
+    run.mkdir(parents=True)
+    (run / "loss.csv").write_text("epoch,loss,seconds\n1,0.5,2.0\n")
+    (run / "val.csv").write_text("step,epoch,psnr\n0,0.0,20.1\n3,1.0,24.5\n")
+    state = {"run_id": "ddei-x4-seed0-0123456789ab", "state_dict": {"w": torch.ones(3)}}
+    save_state(run / "model.pt", state | {LOGS: log_records({"loss": run / "loss.csv", "val": run / "val.csv"})},
+               ("state_dict",))  # fmt: skip
+    return run / "model.pt", run / "loss.csv", run / "val.csv"
+
+
+def test_an_edited_log_is_refused_naming_it_and_its_rebuild(tmp_path):
+    from ddei.provenance.records import check_logs
+
+    model, loss, val = _logged_model(tmp_path)
+    check_logs([model], [loss], "loss")
+    check_logs([model], [val], "val")
+    val.write_text(val.read_text().replace("24.5", "99.0"))  # the same size: only the content differs
+    with pytest.raises(CorruptFileError, match=rf"{val}: its content differs from the checksum written with it.*"
+                                               rf"rebuild it with `snakemake --forcerun {val}`"):  # fmt: skip
+        check_logs([model], [val], "val")
+    check_logs([model], [loss], "loss")  # the other log is whole
+    save_state(
+        model, {"run_id": "x", "state_dict": {"w": torch.ones(3)}}, ("state_dict",)
+    )  # an older model.pt
+    with pytest.raises(
+        CorruptFileError, match=rf"{model} records no checksum of {loss} \(written by an older "
+    ):
+        check_logs([model], [loss], "loss")
+
+
+def test_an_edited_metrics_table_is_refused_naming_it_and_its_rebuild(tmp_path):
+    from ddei.provenance.records import check_records, record_path, write_record
+
+    table = tmp_path / "metrics" / "ddei" / "acc4" / "seed0.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("method,psnr\nddei,21.78\nddei,23.10\n")
+    write_record(table)
+    check_records([table])
+    table.write_text("method,psnr\nddei,29.78\nddei,23.10\n")
+    with pytest.raises(
+        CorruptFileError, match=rf"{table}: its content differs.*snakemake --forcerun {table}`"
+    ):
+        check_records([table])
+    table.write_text("method,psnr\nddei,21.78\n")
+    with pytest.raises(CorruptFileError, match=rf"{table} has 23 bytes, but 34 were written"):
+        check_records([table])
+    record_path(table).unlink()
+    with pytest.raises(
+        CorruptFileError, match=rf"{table} has no record of its checksum.*snakemake --forcerun "
+    ):
+        check_records([table])
+
+
+def test_the_reader_without_torch_runs_nothing_of_the_file(tmp_path):
+    """A planted object in a model.pt is read as None by the report's reader: its code never runs."""
+    from ddei.provenance.records import saved_values
+
+    marker = tmp_path / "marker"
+    torch.save(
+        {"run_id": "x", "logs": Planted(marker), "state_dict": {"w": torch.zeros(2)}}, tmp_path / "model.pt"
+    )
+    assert saved_values(tmp_path / "model.pt") == {"run_id": "x", "logs": None, "state_dict": {"w": None}}
+    assert not marker.exists()
+    (tmp_path / "bad.pt").write_bytes(b"not a zip")
+    with pytest.raises(CorruptFileError, match=r"bad.pt is truncated or is not a torch file"):
+        saved_values(tmp_path / "bad.pt")

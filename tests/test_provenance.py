@@ -118,3 +118,23 @@ def test_the_data_rules_import_neither_torch_nor_deepinv(script):
     The acquired data once wrote its masks through ddei.mri.masks, which generates them with deepinv."""
     packages = fingerprint_parts(SCRIPTS / script)["packages"]
     assert not {"torch", "deepinv", "libcpab"} & set(packages), packages
+
+
+def test_snakemakes_params_change_is_read_back_by_name():
+    """Snakemake's reason joins the reprs of the params that changed with commas (commas inside them too); they are
+    read back and paired with the recorded params by kind, so that the change is said in words."""
+    from ddei.provenance.reasons import _pair, _values, differences
+
+    before = "'0123456789abcdef',{'method': 'ddei', 'training': {'epochs': 1, 'lr': 0.001}, 'note': 'a, b'}"
+    now = "{'method': 'ddei', 'training': {'epochs': 2, 'lr': 0.001}, 'note': 'a, b'},'fedcba9876543210'"
+    assert _values(before) == ["0123456789abcdef", {"method": "ddei", "training": {"epochs": 1, "lr": 0.001},
+                                                    "note": "a, b"}]  # fmt: skip
+    assert _values("<nothing exclusive>") == [] and _values("{'unclosed': 1") is None
+    then = {"code": "0123456789abcdef", "cfg": _values(before)[1], "seed": 3}
+    old, new = _pair(then, _values(before), _values(now))
+    assert old == {"code": "0123456789abcdef", "cfg": then["cfg"]}
+    assert new == {"cfg": _values(now)[0], "code": "fedcba9876543210"}
+    lines = differences(old, new)
+    assert (
+        "cfg: training.epochs: 1 -> 2" in lines and len(lines) == 2
+    )  # and the code (no record of its parts here)

@@ -108,6 +108,53 @@ def test_changing_one_method_reruns_only_its_jobs(finished_run):
     assert not {"extract", "masks", "synthetic_data"} & set(jobs)
 
 
+#: The log of each rule that reads a log or a metrics table (tiny configuration: 4x only).
+READER_LOGS = {
+    "validation_figure": "logs/report/validation_figure.log",
+    "training_figure": "logs/report/training_figure.log",
+    "collect_metrics": "logs/collect_metrics.log",
+    "table": "logs/report/table.log",
+    "wilcoxon": "logs/report/wilcoxon.log",
+    "metrics_figure": "logs/report/metrics_figure.log",
+    "cine_figure": "logs/report/cine_acc4.log",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "table, readers",
+    [
+        ("models/ddei/acc4/seed0/val.csv", {"validation_figure"}),
+        ("models/sup/acc4/seed0/loss.csv", {"training_figure"}),
+        ("metrics/ddei/acc4/seed0.csv", {"collect_metrics"}),
+        ("metrics/all.csv", {"table", "wilcoxon", "metrics_figure", "cine_figure"}),
+    ],
+)
+def test_an_edited_table_stops_the_report_naming_it(finished_run, tmp_path, table, readers):
+    """A number edited by hand in a log or a metrics table (the same size: only the content differs) stops the rule
+    that reads it, with the file's name and the command that rebuilds it; no table shows the edited number."""
+    finished, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(finished, clone, symlinks=True)
+    results = clone / config["results"]
+    lines = (results / table).read_bytes().split(b"\n")
+    row = lines[1].split(b",")
+    column = next(i for i, value in enumerate(row) if re.fullmatch(rb"\d+\.\d{3,}\r?", value))
+    row[column] = b"9" + row[column][1:]  # e.g. 21.78... -> 91.78..., the same size
+    (results / table).write_bytes(b"\n".join([lines[0], b",".join(row), *lines[2:]]))
+    before = (results / "tables" / "results.md").read_text()
+    result = clone_snakemake(clone, config)
+    said = result.stdout + result.stderr
+    failed = set(re.findall(r"Error in rule (\w+)", said))
+    assert result.returncode != 0 and failed and failed <= readers, said[-3000:]
+    named = Path(config["results"]) / table  # as the rule names it, relative to the working directory
+    message = (results / READER_LOGS[min(failed)]).read_text()
+    assert f"{named}: its content differs from the checksum written with it" in message, message[-3000:]
+    assert f"rebuild it with `snakemake --forcerun {named}`" in message
+    shown = results / "tables" / "results.md"
+    assert not shown.exists() or shown.read_text() == before
+
+
 FIGURES = {"cine_figure", "metrics_figure", "training_figure", "validation_figure"}
 REPORT = FIGURES | {"table", "wilcoxon", "all"}
 DOWNSTREAM_OF_TRAIN = REPORT | {"train", "evaluate", "collect_metrics"}
@@ -282,6 +329,23 @@ def test_invalid_config_is_refused_readably(tmp_path, change, message):
     assert len((result.stdout + result.stderr).strip().splitlines()) <= 6
 
 
+@pytest.mark.parametrize("case", ["missing", "without SingleCoil"])
+def test_a_missing_data_root_is_refused_at_a_dry_run(tmp_path, case):
+    """A plain `snakemake -n` with data.root at a folder that does not exist (or that holds no SingleCoil/Cine)
+    refuses it, naming the folder, and plans nothing."""
+    root = tmp_path / "CMRxRecon"
+    if case == "without SingleCoil":
+        (root / "Cine").mkdir(parents=True)
+    config = tiny_config(tmp_path / "results")
+    config["data"] = config["data"] | {"source": "cmrxrecon", "root": str(root)}
+    result = snakemake(tmp_path, config, "-n")
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, said[-2000:]
+    what = "does not exist" if case == "missing" else "holds no SingleCoil/Cine/ folder"
+    assert f"data.root: {root} {what}; point data.root at the CMRxRecon folder" in said, said[-2000:]
+    assert "Job stats" not in said and not (tmp_path / "results").exists()
+
+
 @pytest.mark.slow
 def test_the_workflow_lints_clean():
     result = subprocess.run(SNAKEMAKE + ["--directory", str(REPO), "--lint"], capture_output=True, text=True)
@@ -409,6 +473,36 @@ def test_a_rerun_says_which_part_changed(finished_run, tmp_path):
     for line in ("code: ddei module ddei.mri.losses: edited", "code: the script or its helper _preamble.py: edited",
                  "cfg: training.epochs: 1 -> 2"):  # fmt: skip
         assert line in log, log[:2000]
+
+
+@pytest.mark.slow
+def test_one_command_says_why_every_planned_job_runs(tmp_path):
+    """`python -m ddei.provenance.reasons --planned -- ARGS` lists every job `snakemake -n ARGS` plans, with what
+    changed in words (the setting with its old and new values, the code's part) where Snakemake shows the params'
+    values and hashes, and Snakemake's own reason for the others."""
+    (tmp_path / "clone").mkdir()
+    clone = clone_repo(tmp_path / "clone")
+    config = tiny_config("results")
+    target = "results/synthetic/CMRxRecon"
+    assert clone_snakemake(clone, config, target).returncode == 0
+    changed = copy.deepcopy(config)
+    changed["data"]["synthetic"]["seed"] = 1
+    phantom = clone / "ddei" / "data" / "phantom.py"
+    phantom.write_text(phantom.read_text() + "\n_EDITED = 1\n")
+    args = snakemake_command(
+        clone, changed, target, "results/extract/index.csv", snakefile=clone / "Snakefile"
+    )[3:]
+    said = subprocess.run([sys.executable, "-m", "ddei.provenance.reasons", "--planned", "--", *args], cwd=clone,
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(clone)), timeout=300)  # fmt: skip
+    assert said.returncode == 0, said.stderr[-3000:]
+    jobs = said.stdout.split("rule ")[1:]
+    assert [job.split(":")[0] for job in jobs] == ["synthetic_data", "extract"], said.stdout
+    assert (
+        "  - synthetic: seed: 0 -> 1\n" in jobs[0]
+        and "  - code: ddei module ddei.data.phantom: edited" in jobs[0]
+    )
+    assert "Params have changed" not in said.stdout, said.stdout  # said in words instead
+    assert "  - Input files updated by another job: results/synthetic/CMRxRecon" in jobs[1], said.stdout
 
 
 def job_priorities(result: subprocess.CompletedProcess, rule: str) -> dict[str, int]:

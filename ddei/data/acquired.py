@@ -12,7 +12,8 @@ and frame (uniform, with 24 central lines). The ``ValidationSet`` has no ``FullS
 :func:`extract_acquired` reads them with the project's v7.3 reader: the measured k-space is the file's, the mask the
 file's own; nothing is simulated. Every scan is checked before anything is written (:func:`scan_acquired`): the key
 of its folder's factor, its mask file, the mask's shape and orientation against the k-space, the number of frames;
-every slice's measured lines must lie on its mask's lines. Each selected slice is then
+every slice's measured lines must be its mask's lines (none outside the mask, no line of the mask without measured
+k-space: a mask of another factor or scan is refused). Each selected slice is then
 
 - zero-padded **in k-space** to the training size (centred): the measured lines stay measured lines, so the
   measurement and the physics ``y = M F x`` hold exactly on the padded grid (padding the image, as the simulation
@@ -158,6 +159,31 @@ def scan_acquired(
     return sorted(files, key=lambda f: (f.patient, f.view))
 
 
+def has_test_truth(root: str | os.PathLike, cmr_set: str, accelerations, selection: Selection) -> bool:
+    """Whether a test scan of the release's undersampled folders has a ``FullSample`` twin, decided per scan from
+    the files (their names only) and the split :func:`extract_acquired` makes: whether there is anything to
+    measure against, whatever the set's name. A set without ``FullSample`` (or whose test patients have none) has
+    no metric; one with twins for some patients has metrics for those.
+
+    :param root: the CMRxRecon root.
+    :param str cmr_set: ``TrainingSet`` or ``ValidationSet``.
+    :param accelerations: the factors read.
+    :param Selection selection: the views kept and the split.
+    :return: ``True`` also when there is no scan to decide from (the extraction names what is missing).
+    """
+    root = Path(root)
+    scans = {(path.parent.name, view) for a in accelerations for view in selection.views
+             for path in (root / accfactor_dir(cmr_set, int(a))).glob(f"P*/{cine_file(view)}")}  # fmt: skip
+    try:
+        split = selection.split(sorted({patient for patient, _ in scans}))
+    except ValueError:  # too few patients: the extraction says so
+        return True
+    full = root / fullsample_dir(cmr_set)
+    return not scans or any(
+        split[patient] == "test" and (full / patient / cine_file(view)).is_file() for patient, view in scans
+    )
+
+
 def _check_mask_shape(mask_path: Path, acceleration: int, path: Path, shape) -> None:
     kx, ky = shape[:2]
     mshape = mat_shape(mask_path, release_mask_key(acceleration))
@@ -175,7 +201,8 @@ def _check_mask_shape(mask_path: Path, acceleration: int, path: Path, shape) -> 
 
 def read_acquired_slice(f: AcquiredFile, s: int) -> tuple[np.ndarray, np.ndarray]:
     """The measured k-space ``(kx, ky, t)`` of one slice and its mask ``(kx, ky)`` (``uint8``), checked: the mask is
-    binary, made of whole phase-encode lines, and holds every measured (non-zero) line of the k-space.
+    binary, made of whole phase-encode lines, and its lines are the k-space's measured (non-zero) lines: every
+    measured line is on the mask, and every line of the mask holds measured k-space in at least one frame.
 
     :raises MatFileError: naming both files.
     """
@@ -203,9 +230,23 @@ def read_acquired_slice(f: AcquiredFile, s: int) -> tuple[np.ndarray, np.ndarray
             f"outside the sampled lines of its mask {f.mask_path}: the mask does not belong to this k-space, or its "
             "orientation differs"
         )
+    empty = np.flatnonzero(lines & ~measured)
+    if empty.size:
+        raise MatFileError(
+            f"{f.mask_path}: {empty.size} of its {int(lines.sum())} sampled phase-encode line(s) (ky = "
+            f"{_shown(empty)}) hold no measured k-space in any frame of {f.path}, slice {s}: its lines are not this "
+            f"scan's. Likely a mask of another factor ({lines.size / lines.sum():.1f}x of lines, in the folder of "
+            f"{f.acceleration}x) or of another scan; use the mask that was acquired with this k-space"
+        )
     if not np.isfinite(kspace).all():
         raise MatFileError(f"{f.path}: slice {s} contains NaN or inf values")
     return kspace, mask
+
+
+def _shown(lines: np.ndarray, most: int = 8) -> str:
+    """Line indices for a message: all of them, or the first ``most`` and how many more."""
+    shown = ", ".join(str(int(i)) for i in lines[:most])
+    return shown + (f" and {lines.size - most} more" if lines.size > most else "")
 
 
 def _normalised(kspace: np.ndarray, mask: np.ndarray, twin: np.ndarray | None, img_size):

@@ -214,10 +214,15 @@ class LockedError(RuntimeError):
     """Another process holds the lock; the message names its PID and how to stop it."""
 
 
+#: The locks this process holds (their resolved paths), and how many blocks hold each.
+_HELD: dict[Path, int] = {}
+
+
 @contextmanager
 def exclusive(lock: str | os.PathLike, what: str) -> Iterator[Path]:
     """Hold an exclusive lock on the file ``lock`` for the block (``fcntl.flock``; released when the process dies,
-    however it dies). The file holds the holder's PID.
+    however it dies). The file holds the holder's PID. A block inside another one of the same process on the same
+    lock holds it already (a job that takes its run's lock before it opens its log, and then trains).
 
     :param lock: the lock file (created, and kept: removing it would let two processes lock two files).
     :param str what: what the lock guards, for the message.
@@ -227,6 +232,14 @@ def exclusive(lock: str | os.PathLike, what: str) -> Iterator[Path]:
 
     lock = Path(lock)
     lock.parent.mkdir(parents=True, exist_ok=True)
+    key = lock.resolve()
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield lock
+        finally:
+            _HELD[key] -= 1
+        return
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -239,7 +252,11 @@ def exclusive(lock: str | os.PathLike, what: str) -> Iterator[Path]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield lock
+        _HELD[key] = 1
+        try:
+            yield lock
+        finally:
+            _HELD.pop(key, None)
     finally:
         os.close(fd)  # releases the lock
 

@@ -15,6 +15,8 @@ it would reuse are whole.
   (:class:`ddei.data.dataset.CineSliceDataset`). The workflow runs it when it parses the Snakefile, where its error
   stops ``snakemake`` and ``snakemake -n`` whatever they would plan: raised from an input function while the DAG is
   built, Snakemake takes it for "no job makes this file" and adopts the damaged files.
+- **A missing data folder.** :func:`missing_data_root`: ``data.root`` must be a folder holding ``SingleCoil/Cine``,
+  checked when the Snakefile is parsed as well.
 
 This module imports only the standard library and :mod:`ddei.io`.
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from ddei.io.files import MANIFEST, CorruptFileError, atomic_write, require_columns
 from ddei.io.layout import (
+    CINE,
     EXTRACT_RULE,
     INDEX,
     INDEX_COLUMNS,
@@ -152,6 +155,30 @@ def package_code() -> str:
         h.update(f"{path.relative_to(package).as_posix()}\n".encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def missing_data_root(root: str | os.PathLike | None) -> str | None:
+    """What is wrong with the CMRxRecon folder ``data.root`` names (a message), or ``None``: it must be a folder
+    holding ``SingleCoil/Cine``. Checked when the workflow plans, so that ``snakemake -n`` refuses a missing root
+    rather than the extract job failing on it.
+
+    :param root: the folder (``data.root``).
+    """
+    if not root:
+        return None
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        return (
+            f"data.root: {folder} {what}; point data.root at the CMRxRecon folder (the one holding "
+            f"{CINE.split('/')[0]}/), or set data.source: synthetic"
+        )
+    if not (folder / CINE).is_dir():
+        return (
+            f"data.root: {folder} holds no {CINE}/ folder; point data.root at the CMRxRecon folder (the one holding "
+            f"{CINE.split('/')[0]}/)"
+        )
+    return None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ Snakemake says "Params have changed" and shows hashes. Each rule's ``code`` para
 preamble). When a job runs again, its log begins with what changed: the script or ``_preamble.py``, a ``ddei``
 module, a package version, data read by path (the ``*_digest`` params), or the run configuration (``cfg``, key by
 key). ``python -m ddei.provenance.reasons <output>`` says, before anything runs, what changed in the code of the rule
-that made an output, and the settings it was made with.
+that made an output, and the settings it was made with; ``python -m ddei.provenance.reasons --planned [-- ARGS]`` says
+it for every job that ``snakemake -n ARGS`` plans (Snakemake itself shows the params' values, and hashes for the
+code).
 
 Records live in ``.snakemake/ddei/`` of the working directory, beside Snakemake's own. This module imports only the
 standard library and :mod:`ddei.provenance.fingerprints`.
@@ -15,9 +17,11 @@ standard library and :mod:`ddei.provenance.fingerprints`.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -179,11 +183,120 @@ def explain(
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Why an output of the workflow would be made again.")
-    parser.add_argument("outputs", nargs="+")
+_CHANGED = re.compile(r"Params have changed since last execution: .*?before: (.*) now: (.*?)\s*$")
+
+
+def _values(text: str) -> list | None:
+    """The params of Snakemake's "before: ... now: ..." (their reprs joined by commas), or ``None`` if unreadable."""
+    text = text.strip()
+    if text == "<nothing exclusive>":
+        return []
+    values, pending = [], ""
+    for piece in text.split(","):
+        pending = f"{pending},{piece}" if pending else piece
+        try:
+            values.append(ast.literal_eval(pending.strip()))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        pending = ""
+    return None if pending.strip() else values
+
+
+def _key(value) -> str:
+    return json.dumps(_plain(value), sort_keys=True)
+
+
+def _pair(then: dict, before: list, now: list) -> tuple[dict, dict]:
+    """The params that changed, by name: ``(old, new)``. A new value goes to the changed param of its type (for
+    dicts: with the most keys in common)."""
+    gone = {_key(v) for v in before}
+    changed = {name: value for name, value in then.items() if _key(value) in gone}
+    new = {}
+    for value in now:
+        kin = [n for n in changed if n not in new and type(_plain(changed[n])) is type(_plain(value))]
+        if isinstance(value, dict):
+            kin.sort(key=lambda n: -len(set(changed[n]) & set(value)))
+        new[kin[0] if kin else f"(a new param #{len(new) + 1})"] = _plain(value)
+    return changed, new
+
+
+def _planned_jobs(text: str) -> list[dict]:
+    """``[{"rule", "output", "reason"}]`` of the jobs a dry run lists."""
+    jobs, job = [], None
+    for line in text.splitlines():
+        found = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if found:
+            job = {"rule": found.group(1), "output": "", "reason": ""}
+            jobs.append(job)
+        elif job is not None and line.strip().startswith(("output:", "reason:")):
+            key, _, value = line.strip().partition(": ")
+            job[key] = value.split(", ")[0] if key == "output" else value
+    return jobs
+
+
+def planned(snakemake_args: list[str], root: str | os.PathLike = ".") -> str:
+    """Why every job a dry run plans would run: for a job whose params changed, what changed (the code's parts, a
+    setting with its old and new values, data read by path, as its log would say); for the others, Snakemake's
+    reason. One command for all of ``snakemake -n``'s "Params have changed" and their hashes.
+
+    :param list snakemake_args: the arguments of the ``snakemake`` command (its targets, ``--configfile``, ...).
+    :param root: the working directory (``--directory``), where the records are.
+    :raises RuntimeError: the dry run failed (its last lines).
+    """
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", *snakemake_args], capture_output=True, text=True,
+                         cwd=root)  # fmt: skip
+    if run.returncode != 0:
+        raise RuntimeError(f"snakemake -n failed:\n{(run.stdout + run.stderr)[-3000:]}")
+    lines = []
+    for job in _planned_jobs(run.stdout + run.stderr):
+        lines.append(f"rule {job['rule']}: {job['output']}")
+        found = _CHANGED.search(job["reason"])
+        record = None
+        try:
+            record = json.loads(_record_path(job["output"], Path(root)).read_text())
+        except (OSError, ValueError):
+            pass
+        before, now = (_values(found.group(1)), _values(found.group(2))) if found else (None, None)
+        if found and record is not None and before is not None and now is not None:
+            old, new = _pair(record["params"], before, now)
+            lines += [f"  - {line}" for line in differences(old, new, root)]
+        for reason in job["reason"].split("; "):
+            if (
+                not reason.startswith("Params have changed")
+                or record is None
+                or before is None
+                or now is None
+            ):
+                lines.append(f"  - {reason}")
+    if not lines:
+        return "Nothing to be done: every output is up to date"
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        description="Why an output of the workflow would be made again; with --planned, why every job that "
+        "`snakemake -n` plans would run.",
+        epilog="e.g. python -m ddei.provenance.reasons --planned -- --configfile config/paper.yaml",
+    )
+    parser.add_argument("outputs", nargs="*", help="outputs, as the rules name them")
     parser.add_argument("--directory", default=".", help="the working directory (default: here)")
-    args = parser.parse_args()
+    parser.add_argument("--planned", action="store_true",
+                        help="every job of `snakemake -n ARGS`, ARGS after `--planned --`, with what changed")  # fmt: skip
+    ours, snakemake_args = argv, None
+    if "--planned" in argv:
+        at = argv.index("--planned")
+        ours, snakemake_args = argv[: at + 1], argv[at + 1 :]
+        snakemake_args = snakemake_args[1:] if snakemake_args[:1] == ["--"] else snakemake_args
+    args = parser.parse_args(ours)
+    if args.planned:
+        print(planned(snakemake_args, args.directory))
+        return
+    if not args.outputs:
+        parser.error("name an output, or use --planned")
     for output in args.outputs:
         print(explain(output, args.directory, Path(args.directory) / "workflow" / "scripts"))
 

@@ -89,8 +89,10 @@ def load_slice(recon_files: dict, key: str | None = None) -> tuple[str, np.ndarr
     """The ground truth and every method's reconstruction of one saved test slice.
 
     :param dict recon_files: method → ``.npz`` path.
-    :param key: slice key; ``None``: the first slice saved in every file.
+    :param key: slice key; ``None``: the first slice saved in every file with its ground truth (the test scans
+        without a fully sampled twin have none).
     :return: ``(key, gt, {method: recon})`` with arrays ``(T, H, W)``, methods in table order.
+    :raises ValueError: no slice saved in every file, or none of them has a ground truth.
     """
     methods = order_methods(recon_files)
     if not methods:
@@ -103,7 +105,14 @@ def load_slice(recon_files: dict, key: str | None = None) -> tuple[str, np.ndarr
                 f"no test slice is saved in all of {list(map(str, recon_files.values()))} "
                 "(evaluation.save_recon must be at least 1 for the reconstruction figures)"
             )
-        key = keys[0]
+        with np.load(recon_files[methods[0]]) as npz:
+            truth = [k for k in keys if f"gt/{k}" in npz.files]
+        if not truth:
+            raise ValueError(
+                f"none of the test slices saved in {recon_files[methods[0]]} ({', '.join(keys)}) has a fully sampled "
+                "twin to compare with: the figures need a test scan with ground truth"
+            )
+        key = truth[0]
     recon, gt = {}, None
     for m in methods:
         with np.load(recon_files[m]) as npz:

@@ -9,7 +9,7 @@ Metrics are :mod:`ddei.mri.metrics` (deepinv's, as the reference ``train.py`` co
 from __future__ import annotations
 
 import os
-import shlex
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from ddei.methods.registry import lookup
 from ddei.mri.metrics import METRICS, metric_functions
 from ddei.mri.precision import configure
 from ddei.provenance.fingerprints import versions_of
+from ddei.provenance.records import rebuild, write_record
 from ddei.runs.preparation import CHANNELS_LAST, Run, RunData, build_network, method_of, prepare
 from ddei.runs.weights import load_state
 
@@ -45,8 +46,9 @@ def magnitude(x: torch.Tensor) -> np.ndarray:
 class SavedRecon:
     """The reconstructions an evaluation keeps for the figures.
 
-    :param path: an ``.npz`` with the magnitudes of the first ``slices`` slices (keys ``<patient>_<view>_s<slice>``),
-        and their ground truth under ``gt/...`` where there is one.
+    :param path: an ``.npz`` with the magnitudes of the first ``slices`` slices and of the first ``slices`` slices
+        that have a ground truth (keys ``<patient>_<view>_s<slice>``), and their ground truth under ``gt/...`` where
+        there is one: the figures show a slice with its ground truth wherever the test scans have one.
     :param int slices: how many slices to save (``-1``: all).
     """
 
@@ -79,7 +81,7 @@ def evaluate(
     versions = versions_of([__name__])
     if model is not None:
         model.to(device).eval()
-    rows, saved = [], {}
+    rows, saved, with_truth = [], {}, 0
     for i in tqdm(
         range(len(dataset)),
         desc=f"evaluate {method} x{acceleration}",
@@ -99,31 +101,81 @@ def evaluate(
             row |= {name: float(fn(x_hat, x).mean()) for name, fn in metrics.items()}
             row["versions"] = versions
             rows.append(row)
-        if recon is not None and (recon.slices < 0 or i < recon.slices):
+        if recon is not None and (
+            recon.slices < 0 or i < recon.slices or (truth and with_truth < recon.slices)
+        ):
             key = slice_key(rec["patient"], rec["view"], rec["slice"])
             saved[key] = magnitude(x_hat)[0]
             if truth:
                 saved[f"gt/{key}"] = magnitude(x)[0]
+                with_truth += 1
     if recon is not None:
         atomic_write(recon.path, lambda tmp: _savez(tmp, saved))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def load_model(cfg: RunConfig, model_path, data: RunData, precision: str) -> torch.nn.Module:
+class ForeignModelError(ValueError):
+    """A ``model.pt`` trained with another configuration or acceleration than the run that would use it; the message
+    names the file, what differs and the command that rebuilds it."""
+
+
+_RUN_ID = re.compile(r"-x(\d+)-seed\d+-[0-9a-f]+$")
+
+
+def _differences(ours, theirs, prefix: str = "") -> list[str]:
+    """``key: theirs, here ours`` for every leaf where two configuration dicts differ."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return [d for k in sorted({*ours, *theirs}, key=str)
+                for d in _differences(ours.get(k), theirs.get(k), f"{prefix}.{k}" if prefix else str(k))]  # fmt: skip
+    return [] if ours == theirs else [f"{prefix or 'value'}: {theirs!r} there, {ours!r} here"]
+
+
+def check_trained_with(state: dict, cfg: RunConfig, model_path, acceleration: int | None = None) -> None:
+    """Check that a ``model.pt``'s state was trained with the run's configuration (its weights config,
+    :meth:`ddei.methods.config.RunConfig.weights_config`) and, if given, at its acceleration (the ``-x<acc>-`` of the
+    state's ``run_id``).
+
+    :param dict state: the loaded state (``cfg``, ``run_id``).
+    :param RunConfig cfg: the configuration of the run that would use the model.
+    :param model_path: the file, named by the message.
+    :param int acceleration: the run's acceleration factor (``None``: not checked).
+    :raises ForeignModelError: naming the file, what differs and the ``snakemake --forcerun`` that retrains it.
+    """
+    remedy = rebuild(model_path)  # retrains it, and reruns what uses it
+    differs = _differences(cfg.weights_config(), RunConfig.from_dict(state["cfg"]).weights_config())
+    if acceleration is not None:
+        found = _RUN_ID.search(str(state.get("run_id", "")))
+        trained_at = int(found.group(1)) if found else None
+        if trained_at != int(acceleration):
+            differs.insert(0, f"acceleration: {trained_at} there, {int(acceleration)} here")
+    if differs:
+        shown = "; ".join(differs[:6]) + (f"; and {len(differs) - 6} more" if len(differs) > 6 else "")
+        raise ForeignModelError(
+            f"{model_path} was trained with another configuration than this run's ({shown}); it is not this run's "
+            f"model: rebuild it with `{remedy}`"
+        )
+
+
+def load_model(
+    cfg: RunConfig, model_path, data: RunData, precision: str, acceleration: int | None = None
+) -> torch.nn.Module:
     """A trained model of the workflow (or an external one, ``cfg.external``), ready to evaluate on ``data``'s
-    device (the method's random components draw from its generator)."""
+    device (the method's random components draw from its generator).
+
+    :param RunConfig cfg: the configuration of the run that uses it; the file must have been trained with it.
+    :param int acceleration: the run's acceleration; the file must have been trained at it (``None``: not checked).
+    :raises ForeignModelError: the file was trained with another configuration or acceleration
+        (:func:`check_trained_with`).
+    """
     device = data.device
     if cfg.external is not None:
         from ddei.mri.models.reference import load_reference_state_dict
 
         net = load_reference_state_dict(cfg.external, device=device)
         return configure(net, precision, CHANNELS_LAST, False, device)
-    remedy = f"snakemake --forcerun {shlex.quote(str(model_path))}"  # retrains it, and reruns what uses it
+    remedy = rebuild(model_path)  # retrains it, and reruns what uses it
     state = load_state(model_path, ("state_dict",), remedy, map_location=device)
-    if RunConfig.from_dict(state["cfg"]).weights_config() != cfg.weights_config():
-        raise ValueError(
-            f"{model_path} was trained with another configuration than this evaluation's; rerun its train job"
-        )
+    check_trained_with(state, cfg, model_path, acceleration)
     net = build_network(cfg, precision, False, device)
     model, _ = method_of(cfg, net, data)
     model.load_state_dict(state["state_dict"])
@@ -139,7 +191,8 @@ def run_evaluation(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Evaluate a trained model, an external one, or the zero-filled baseline (``cfg.method == "zf"``) on the
-    test split, and write its metrics to ``metrics_out``.
+    test split, and write its metrics to ``metrics_out``, with its record beside it
+    (:func:`ddei.provenance.records.write_record`).
 
     :param Run run: the method's resolved configuration, the acceleration, the model's seed and the data.
     :param model_path: the trained weights (``None`` for the zero-filled baseline and external models).
@@ -151,9 +204,10 @@ def run_evaluation(
     data = prepare(run, "test", precision, 10_000 + run.seed, "evaluation.precision")
     model = None
     if cfg.external is not None or lookup(cfg.base).trained:
-        model = load_model(cfg, model_path, data, precision)
+        model = load_model(cfg, model_path, data, precision, run.acceleration)
     df = evaluate(model, data, run, recon, progress)
     atomic_write(metrics_out, lambda tmp: df.to_csv(tmp, index=False))
+    write_record(metrics_out)  # checked by collect_metrics
     return df
 
 

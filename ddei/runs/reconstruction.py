@@ -33,12 +33,12 @@ from tqdm.auto import tqdm
 
 from ddei.data.acquired import AcquiredFile, read_acquired_slice
 from ddei.data.extract import center_fit, complex_to_channels, standardise
-from ddei.io.files import atomic_write
+from ddei.io.files import CorruptFileError, atomic_write
 from ddei.io.layout import release_mask_key, subsampled_key
 from ddei.io.matlab import MatFileError, mat_shape, write_mat73
 from ddei.methods.config import RunConfig
 from ddei.mri.fft import image_to_kspace, kspace_to_image
-from ddei.runs.evaluation import load_model
+from ddei.runs.evaluation import ForeignModelError, load_model
 from ddei.runs.preparation import RunData, make_physics
 from ddei.runs.weights import load_state
 
@@ -65,12 +65,22 @@ class Reconstructor(NamedTuple):
 
 
 def load_reconstructor(
-    model_path: str | os.PathLike, frames: int, device, external: bool = False
+    model_path: str | os.PathLike,
+    frames: int,
+    device,
+    external: bool = False,
+    expected: RunConfig | None = None,
+    acceleration: int | None = None,
 ) -> Reconstructor:
     """A trained model, ready to reconstruct, with the configuration it was trained with.
 
     :param model_path: this pipeline's ``model.pt``, or (``external``) a checkpoint of the reference repository.
     :param int frames: frames of the scans it will reconstruct.
+    :param RunConfig expected: the configuration the model must have been trained with (the workflow's, for the
+        method it reconstructs with); ``None``: any (the file's own).
+    :param int acceleration: the factor it must have been trained at (``None``: any).
+    :raises ddei.runs.evaluation.ForeignModelError: it was trained with another configuration or acceleration than
+        ``expected`` and ``acceleration`` (naming what differs and the command that rebuilds it).
     :raises ModelMismatchError: its weights do not fit its network (another architecture or width).
     """
     rng = torch.Generator(device="cpu").manual_seed(0)  # test-time splits (t-ssdu*) draw from it
@@ -82,10 +92,10 @@ def load_reconstructor(
             )
             return Reconstructor(load_model(cfg, model_path, data, "fp32"), None, device)
         state = load_state(model_path, ("state_dict",), map_location=device)
-        cfg = RunConfig.from_dict(state["cfg"])
-        return Reconstructor(load_model(cfg, model_path, data, "fp32"), cfg, device)
+        cfg = RunConfig.from_dict(state["cfg"]) if expected is None else expected
+        return Reconstructor(load_model(cfg, model_path, data, "fp32", acceleration), cfg, device)
     except (RuntimeError, ValueError, KeyError) as e:
-        if isinstance(e, ModelMismatchError):
+        if isinstance(e, (ModelMismatchError, ForeignModelError, CorruptFileError)):
             raise
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         detail = next(

@@ -22,6 +22,7 @@ import os
 import random
 import sys
 import time
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from ddei.methods.config import ConfigError, TrainingConfig
 from ddei.mri.losses import generators
 from ddei.mri.metrics import HOLDOUT_NMSE
 from ddei.mri.precision import warm_up
+from ddei.provenance.records import LOGS, log_records
 from ddei.runs.preparation import (
     Run,
     RunData,
@@ -538,8 +540,19 @@ def run_training(
     :param str code: fingerprint of the code (the rule's ``params.code``); ``None``: :func:`training_code`.
     :return: the run's identity.
     """
-    with exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}"):
+    with run_lock(files):
         return _run_training(run, model_out, files, code, progress)
+
+
+def run_lock(files: RunFiles) -> AbstractContextManager[Path]:
+    """The exclusive lock of a training run, ``<checkpoint>.lock`` (:func:`ddei.io.files.exclusive`): held by
+    :func:`run_training`, and by a train job from before it opens its log, so that a refused second writer never
+    touches the live job's log.
+
+    :param RunFiles files: the run's files.
+    :raises ddei.io.files.LockedError: another process holds it, naming its PID.
+    """
+    return exclusive(files.checkpoint.with_suffix(".lock"), f"the training run of {files.checkpoint}")
 
 
 def _run_training(run: Run, model_out, files: RunFiles, code: str | None, progress: bool) -> str:
@@ -555,6 +568,8 @@ def _run_training(run: Run, model_out, files: RunFiles, code: str | None, progre
     model, losses = method_of(cfg, net, data)
     model = train(model, losses, data, tr, TrainingJob(rid, run.seed, files, progress), validation)
     state = {"run_id": rid, "cfg": cfg.to_dict(), "state_dict": model.state_dict()}
+    # the logs as written (whatever their columns), checked by the report rules that read them
+    state[LOGS] = log_records({"loss": files.loss_csv, "val": files.val_csv})
     save_state(model_out, state, MODEL_WEIGHTS)
     files.checkpoint.unlink(missing_ok=True)
     return rid

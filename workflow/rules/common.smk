@@ -20,6 +20,7 @@ from ddei.io.layout import (
 )
 from ddei.provenance.fingerprints import stat_digest
 from ddei.provenance.reasons import remember
+from ddei.provenance.records import record_path
 
 _error = schema_error(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 if _error:
@@ -130,6 +131,9 @@ def get_evaluations():
     return out + [(slug(m), a, REPORT_SEED) for m in ["zf"] + EXTERNAL for a in ACCELERATIONS]
 
 
+ALL_METRICS_RECORD = str(record_path(results_path(ALL_METRICS)))  # all.csv's checksum (ddei.provenance.records)
+
+
 def get_metric_files():
     return [results_path(result(METRICS, m, a, s)) for m, a, s in get_evaluations()]
 
@@ -198,8 +202,25 @@ def get_reconstruct_input(wildcards):
     return out | ({"data": results_path("synthetic/CMRxRecon")} if SYNTHETIC_SCANS else {})
 
 
-# The test patients have fully sampled images to measure against, except the release's ValidationSet's.
-GROUND_TRUTH = not (ACQUIRED and config["data"]["set"] == "ValidationSet")
+def get_ground_truth():
+    """Whether a test scan has a fully sampled image to measure against, decided per scan from the files
+    (ddei.data.acquired.has_test_truth), whatever the set's name: the simulated path measures against FullSample
+    itself; this workflow's synthetic release has twins for its whole TrainingSet and none for its ValidationSet."""
+    data = config["data"]
+    if not ACQUIRED:
+        return True
+    if data["source"] == "synthetic":
+        return data["set"] == "TrainingSet"
+    from ddei.data.acquired import has_test_truth
+    from ddei.data.extract import Selection
+
+    selection = Selection(data["lax_slices"], data["sax_slices"], data["train_fraction"], data["val_fraction"],
+                          data["split_seed"], tuple(config["image_size"]))  # fmt: skip
+    return has_test_truth(data["root"], data["set"], ACCELERATIONS, selection)
+
+
+# Without ground truth: the models, their curves and reconstructions; with it for some test scans, their metrics too.
+GROUND_TRUTH = get_ground_truth()
 
 
 def get_all_outputs(defined):
@@ -221,7 +242,7 @@ def get_all_outputs(defined):
 # Snakefile is parsed, so that a damaged one stops `snakemake` and `snakemake -n` whatever they plan (raised from an input function while
 # the DAG is built, Snakemake would take it for "no job makes this file" and adopt the damaged files), unless the
 # command rebuilds it (-R of its rule, --forcerun of a path under it, --forceall).
-from ddei.provenance.integrity import ForeignResultsError, check_stamp, damaged_intermediates
+from ddei.provenance.integrity import ForeignResultsError, check_stamp, damaged_intermediates, missing_data_root
 from ddei.provenance.integrity import make_stamp, package_code, report_status, write_stamp
 
 STAMP = make_stamp(config, package_code(), Path.cwd())
@@ -247,6 +268,11 @@ def _command_rebuilds(damage):
         target in damage.rules or Path(target).resolve().is_relative_to(folder) for target in args.forcerun or ()
     )
 
+
+if workflow.is_main_process and config["data"]["source"] == "cmrxrecon":  # a missing data.root, refused at -n too
+    _missing = missing_data_root(config["data"]["root"])
+    if _missing:
+        raise WorkflowError(_missing)
 
 if workflow.is_main_process:  # a job's own snakemake (a cluster job) rebuilding the folder must not stop
     for _damage in damaged_intermediates(results_path(EXTRACTION), [get_mask_folder(a) for a in ACCELERATIONS], ACQUIRED):

@@ -9,6 +9,7 @@ rule evaluate:
         masks=get_mask_dir,
     output:
         metrics=results_path(METRICS),
+        record=str(record_path(results_path(METRICS))),  # its checksum, checked by collect_metrics
         recon=results_path(RECON),
     params:
         cfg=get_run_config,
@@ -35,9 +36,11 @@ rule evaluate:
 
 rule collect_metrics:
     input:
-        get_metric_files(),
+        metrics=get_metric_files(),
+        records=[str(record_path(path)) for path in get_metric_files()],
     output:
         results_path(ALL_METRICS),
+        record=ALL_METRICS_RECORD,  # its checksum, checked by the tables and figures
     params:
         code=get_code_fingerprint("collect_metrics.py"),
     log:

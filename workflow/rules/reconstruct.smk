@@ -15,6 +15,8 @@ rule reconstruct:
             get_scan(wildcards), get_scan(wildcards).replace(".mat", "_mask.mat")
         ),
         external=lambda wildcards: RECON_METHOD in EXTERNAL,
+        # what the model must have been trained with (None: an external model), checked as evaluate checks it
+        cfg=lambda wildcards: None if RECON_METHOD in EXTERNAL else method_config(config, RECON_METHOD),
         device=config["training"]["device"],
         code=get_code_fingerprint("reconstruct.py"),
     log:

@@ -5,6 +5,7 @@
 rule table:
     input:
         results_path(ALL_METRICS),
+        record=ALL_METRICS_RECORD,
     output:
         csv=report(
             results_path("tables/results.csv"),
@@ -50,6 +51,7 @@ rule table:
 rule wilcoxon:
     input:
         results_path(ALL_METRICS),
+        record=ALL_METRICS_RECORD,
     output:
         csv=report(
             results_path("tables/wilcoxon.csv"),
@@ -91,6 +93,7 @@ rule cine_figure:
         # in the order of params.methods
         recon=lambda wc: [results_path(result(RECON, m, wc.acc, REPORT_SEED)) for m in ["zf"] + EVALUATED],
         metrics=results_path(ALL_METRICS),
+        record=ALL_METRICS_RECORD,
     output:
         gif=results_path("figures/cine_acc{acc}.gif"),  # in the report through its HTML viewer (reports do not show GIFs)
         html=report(
@@ -126,6 +129,7 @@ rule cine_figure:
 rule metrics_figure:
     input:
         results_path(ALL_METRICS),
+        record=ALL_METRICS_RECORD,
     output:
         report(
             results_path("figures/metrics_vs_acceleration.png"),
@@ -150,7 +154,8 @@ rule metrics_figure:
 
 rule training_figure:
     input:
-        [results_path(result(LOSS, m, a, s)) for m, a, s in get_training_runs()],
+        logs=[results_path(result(LOSS, m, a, s)) for m, a, s in get_training_runs()],
+        models=[results_path(result(MODEL, m, a, s)) for m, a, s in get_training_runs()],  # the logs' checksums
     output:
         relative=report(
             results_path("figures/training_curves.png"),
@@ -181,7 +186,8 @@ rule training_figure:
 
 rule validation_figure:
     input:
-        [results_path(result(VAL, m, a, s)) for m, a, s in get_training_runs()],
+        logs=[results_path(result(VAL, m, a, s)) for m, a, s in get_training_runs()],
+        models=[results_path(result(MODEL, m, a, s)) for m, a, s in get_training_runs()],  # the logs' checksums
     output:
         report(
             results_path("figures/validation_curves.png"),

@@ -47,11 +47,18 @@ def setup(snakemake, log: bool = True) -> Path:
     if loaded is not None and Path(loaded.__file__).resolve().parents[1] != root:
         raise RuntimeError(f"ddei was imported from {loaded.__file__} before the workflow's own ({root})")
     if log:
-        redirect(snakemake.log[0])
-        from ddei.provenance.reasons import log_reasons
-
-        log_reasons(snakemake)
+        start_log(snakemake)
     return root
+
+
+def start_log(snakemake) -> None:
+    """Redirect stdout and stderr to ``snakemake.log[0]`` and begin it with why the job runs
+    (:func:`ddei.provenance.reasons.log_reasons`). A script that must not touch its log before it holds a lock
+    (train.py) calls :func:`setup` with ``log=False`` and this once it holds it."""
+    redirect(snakemake.log[0])
+    from ddei.provenance.reasons import log_reasons
+
+    log_reasons(snakemake)
 
 
 def redirect(log_path):

@@ -7,7 +7,10 @@ from _preamble import setup
 
 setup(snakemake)
 
+from ddei.provenance.records import check_records
 from ddei.report.style import register
+
+check_records([snakemake.input[0]])  # all.csv as collect_metrics wrote it
 
 register(**snakemake.params.catalogue)  # labels and colours of the variants and external models
 

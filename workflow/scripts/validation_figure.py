@@ -11,7 +11,9 @@ from ddei.report.style import register
 
 register(**snakemake.params.catalogue)  # labels and colours of the variants and external models
 
+from ddei.provenance.records import check_logs
 from ddei.report.figures import validation_curves
 
-runs = [(m, a, s, path) for (m, a, s), path in zip(snakemake.params.runs, snakemake.input)]
+check_logs(snakemake.input.models, snakemake.input.logs, "val")  # as their train jobs wrote them
+runs = [(m, a, s, path) for (m, a, s), path in zip(snakemake.params.runs, snakemake.input.logs)]
 validation_curves(runs, snakemake.output[0])
