@@ -1,0 +1,244 @@
+"""What each method's loss computes: its value on fixed inputs and a fixed generator state equals an independent
+computation (numpy with the centred orthonormal Fourier transform, or deepinv's own loss built directly with the
+documented settings), for every trained method of the registry built as the workflow builds it
+(:func:`ddei.runs.preparation.build_method`).
+
+The reconstruction network is the zero-filled one, ``A^H y``: its losses have closed forms in numpy."""
+
+from __future__ import annotations
+
+import ddei  # noqa: F401
+
+# isort: split
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ddei.methods.registry import METHODS
+from ddei.mri.losses import LossContext
+from ddei.runs.preparation import build_method, make_physics
+
+IMG = (2, 6, 16, 16)  # (C, T, H, W)
+B = 2
+SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 3}
+SIGMA = 0.05
+
+
+class ZeroFilled(nn.Module):
+    """``A^H y``: the network whose losses numpy computes in closed form."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(()))  # something to optimise
+
+    def forward(self, y, physics, **kwargs):
+        return self.weight * physics.A_adjoint(y)
+
+
+# ------------------------------------------------------------------------------------------------ numpy reference
+
+
+def complex_of(t: torch.Tensor) -> np.ndarray:
+    """``(B, 2, T, H, W)`` real/imaginary -> complex ``(B, T, H, W)`` (float64)."""
+    a = t.detach().double().numpy()
+    return a[:, 0] + 1j * a[:, 1]
+
+
+def real_of(z: np.ndarray) -> np.ndarray:
+    return np.stack([z.real, z.imag], axis=1)
+
+
+def fft(z: np.ndarray) -> np.ndarray:
+    axes = (-2, -1)
+    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(z, axes=axes), norm="ortho"), axes=axes)
+
+
+def ifft(z: np.ndarray) -> np.ndarray:
+    axes = (-2, -1)
+    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(z, axes=axes), norm="ortho"), axes=axes)
+
+
+def forward(x: torch.Tensor, mask: np.ndarray) -> np.ndarray:
+    """``M F x`` as real/imaginary channels."""
+    return real_of(mask * fft(complex_of(x)))
+
+
+def zero_filled(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``F^H M F x`` for a real/imaginary ``x`` (numpy)."""
+    z = x[:, 0] + 1j * x[:, 1]
+    return real_of(ifft(mask * fft(z)))
+
+
+# ------------------------------------------------------------------------------------------------ fixed inputs
+
+
+def clone(g: torch.Generator) -> torch.Generator:
+    twin = torch.Generator()
+    twin.set_state(g.get_state())
+    return twin
+
+
+def line_mask(seed: int) -> torch.Tensor:
+    """A k-t mask ``(B, 2, T, H, W)``: random full lines along W (phase encoding), different per frame and sample,
+    the centre line always."""
+    g = torch.Generator().manual_seed(seed)
+    lines = (torch.rand(B, 1, IMG[1], 1, IMG[3], generator=g) < 0.4).float()
+    lines[..., IMG[3] // 2] = 1
+    return lines.expand(B, 2, *IMG[1:]).contiguous()
+
+
+@pytest.fixture
+def inputs():
+    """Ground truth, measurement (noise-free), an unrelated reconstruction and the operator with its mask set."""
+    g = torch.Generator().manual_seed(11)
+    mask = line_mask(12)
+    x = torch.randn(B, *IMG, generator=g)
+    physics = make_physics(IMG, 0.0, torch.Generator().manual_seed(13), "cpu")
+    physics.update(mask=mask)
+    y = physics.A(x)
+    x_net = torch.randn(B, *IMG, generator=g)
+    return {"x": x, "y": y, "x_net": x_net, "physics": physics, "mask": mask[:, 0].numpy()}
+
+
+def build(method: str, rng: torch.Generator, noise: float = 0.0, settings: dict | None = None):
+    return build_method(
+        METHODS[method], ZeroFilled(), LossContext(IMG, rng, noise, settings or SETTINGS, "cpu")
+    )
+
+
+def value(loss, inputs, model, x_net=None, epoch=0) -> float:
+    """A loss called as the training step calls it (:func:`ddei.runs.training.train_step`)."""
+    i = inputs
+    x_net = i["x_net"] if x_net is None else x_net
+    out = loss(x=i["x"], x_net=x_net, y=i["y"], physics=i["physics"], model=model, epoch=epoch)
+    return float(out.detach().mean())
+
+
+def test_the_operator_is_the_centred_orthonormal_fft_on_the_mask(inputs):
+    """The closed forms below rest on it: ``A x = M F x`` and ``A^H y = F^H M y``."""
+    i = inputs
+    np.testing.assert_allclose(i["y"].double().numpy(), forward(i["x"], i["mask"]), atol=1e-5)
+    back = i["physics"].A_adjoint(i["y"]).double().numpy()
+    np.testing.assert_allclose(back, zero_filled(i["x"].double().numpy(), i["mask"]), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ each method
+
+
+def test_sup_is_the_mean_squared_error_to_the_ground_truth(inputs):
+    model, (loss,) = build("sup", torch.Generator().manual_seed(0))
+    expected = ((inputs["x_net"].double() - inputs["x"].double()) ** 2).mean().item()
+    assert value(loss, inputs, model) == pytest.approx(expected, rel=1e-5)
+
+
+def _mc(inputs) -> float:
+    return float(((forward(inputs["x_net"], inputs["mask"]) - inputs["y"].double().numpy()) ** 2).mean())
+
+
+def _ei(inputs, transformed: torch.Tensor) -> float:
+    """EI with the zero-filled network: ``mean((F^H M F T x - T x)^2)``."""
+    t = transformed.detach().double().numpy()
+    return float(((zero_filled(t, inputs["mask"]) - t) ** 2).mean())
+
+
+def _per_sample(transform, x: torch.Tensor) -> torch.Tensor:
+    """Each sample of ``x`` transformed by its own draw of ``transform``, in batch order."""
+    return torch.cat([transform(x[k : k + 1]) for k in range(len(x))])
+
+
+def test_ei_rotate_is_mc_plus_ei_over_deepinvs_bilinear_rotations(inputs):
+    """MC is ``mean((M F x_net - y)^2)``; EI transforms x_net by a rotation of deepinv's (bilinear, angles in
+    (-360, 360)), drawn per sample from the run's generator, and compares ``A^H A T x_net`` with ``T x_net``."""
+    from deepinv.transform import Rotate
+    from torchvision.transforms import InterpolationMode
+
+    rng = torch.Generator().manual_seed(21)
+    twin = clone(rng)
+    model, (mc, ei) = build("ei-r", rng)
+    assert value(mc, inputs, model) == pytest.approx(_mc(inputs), rel=1e-5)
+    rotate = Rotate(n_trans=1, rng=twin, interpolation_mode=InterpolationMode.BILINEAR)
+    expected = _ei(inputs, _per_sample(rotate, inputs["x_net"].flatten(1, 2)).unflatten(1, (2, IMG[1])))
+    assert value(ei, inputs, model) == pytest.approx(expected, rel=1e-5)
+    assert torch.equal(
+        rng.get_state(), twin.get_state()
+    )  # it drew what deepinv's rotation draws, nothing more
+
+
+@pytest.mark.parametrize("mode", ["fixed", "upstream"])
+def test_ddei_is_mc_plus_ei_over_its_transform(inputs, mode):
+    """DDEI's EI term transforms x_net by the DDEI group of its ``transform_mode`` (per sample, from the run's
+    generator for ``fixed``), the network is applied to ``A T x_net``, the metric is the MSE with weight 1."""
+    from ddei.mri.transforms import ddei_transform
+
+    rng = torch.Generator().manual_seed(22)
+    twin = clone(rng)
+    torch.manual_seed(
+        5
+    )  # the upstream transform draws from deepinv's fixed-seed generators and the global RNG
+    model, (mc, ei) = build("ddei", rng, settings=SETTINGS | {"transform_mode": mode})
+    assert value(mc, inputs, model) == pytest.approx(_mc(inputs), rel=1e-5)
+    torch.manual_seed(6)
+    got = value(ei, inputs, model)
+    torch.manual_seed(5)
+    group = ddei_transform(mode, rng=twin)
+    torch.manual_seed(6)
+    expected = _ei(inputs, group(inputs["x_net"]))
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert torch.equal(rng.get_state(), twin.get_state())
+
+
+def _sure(inputs, b: torch.Tensor, sigma: float, tau: float) -> float:
+    """SURE of the zero-filled network, by hand: ``A f(y) = M y = y`` (noise-free y is already masked), so the
+    residual is 0 and the Monte-Carlo divergence ``b . (A f(y + tau b) - A f(y)) / tau`` is ``b . M b``:
+    ``loss = 2 sigma^2 mean(M b^2) - sigma^2`` (per sample, then averaged)."""
+    m = np.repeat(inputs["mask"][:, None], 2, axis=1)
+    bb = b.double().numpy()
+    return float((2 * sigma**2 * (m * bb**2).reshape(B, -1).mean(1) - sigma**2).mean())
+
+
+@pytest.mark.parametrize("method", ["ei-r-sure", "ddei-sure"])
+def test_sure_variants_alternate_sure_and_ei(inputs, method):
+    """The ``-sure`` methods alternate, call by call, SURE (sigma = the noise level, tau = 0.1, the probe drawn from
+    the run's generator) and the same EI term as their MC variant."""
+    rng = torch.Generator().manual_seed(23)
+    twin = clone(rng)
+    model, (scheduler,) = build(method, rng, noise=SIGMA)
+    x_net = inputs["physics"].A_adjoint(inputs["y"])  # f(y), as in training
+    probe = torch.empty_like(inputs["y"]).normal_(generator=twin)
+    got = value(scheduler, inputs, model, x_net=x_net)
+    assert got == pytest.approx(_sure(inputs, probe, SIGMA, 0.1), rel=1e-4)
+    # with x_net other than f(y) the divergence depends on tau: deepinv's SURE built with tau = 0.1 and sigma
+    import deepinv as dinv
+
+    x_other = torch.randn(B, *IMG, generator=torch.Generator().manual_seed(4))
+    model2, (scheduler2,) = build(method, torch.Generator().manual_seed(23), noise=SIGMA)
+    reference = dinv.loss.SureGaussianLoss(sigma=SIGMA, tau=0.1, rng=torch.Generator().manual_seed(23))
+    expected = value(reference, inputs, model2, x_net=x_other)
+    assert value(scheduler2, inputs, model2, x_net=x_other) == pytest.approx(expected, rel=1e-5)
+    # the next call is the EI term: the same value as the MC variant's EI with the same generator state
+    ei_state = clone(rng)
+    got_ei = value(scheduler, inputs, model)
+    plain = method.removesuffix("-sure")
+    _, (_, ei) = build(plain, ei_state)
+    assert got_ei == pytest.approx(value(ei, inputs, model), rel=1e-5)
+    # and then SURE again
+    assert value(scheduler, inputs, model, x_net=x_net) != pytest.approx(got_ei)
+
+
+def test_phase2phase_feeds_even_frames_and_scores_odd_ones_by_mse(inputs):
+    """Phase2Phase: the network sees the even frames (y and mask), its output is scored on the odd frames' measured
+    k-space by the MSE, normalised by the fraction of the whole measurement that the odd frames hold."""
+    i = inputs
+    model, (loss,) = build("phase2phase", torch.Generator().manual_seed(24))
+    model.train()
+    x_net = model(i["y"], i["physics"], update_parameters=True)
+    y = i["y"].double().numpy()
+    even, odd = i["mask"][:, 0::2], i["mask"][:, 1::2]
+    expected_net = real_of(ifft(even * (y[:, 0, 0::2] + 1j * y[:, 1, 0::2])))
+    np.testing.assert_allclose(x_net.detach().double().numpy(), expected_net, atol=1e-5)
+    residual = forward(x_net, odd) - y[:, :, 1::2]
+    held = np.zeros_like(i["mask"])
+    held[:, 1::2] = odd
+    expected = (residual**2).mean() / held.mean()
+    assert value(loss, i, model, x_net=x_net) == pytest.approx(float(expected), rel=1e-5)
