@@ -47,7 +47,7 @@ def main() -> None:
                            progress=False, accelerations=(8,), cmr_set="ValidationSet")  # fmt: skip
         made = time.perf_counter() - t0
         cfg = RunConfig("ddei", "ddei", (512, 256), "measurement", 0.0, "cpu", args.threads,
-                        ModelConfig("crnn", 2, args.chans), TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True),
+                        ModelConfig("crnn", 2, args.chans), TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True, "last"),
                         {"transform_mode": "fixed"}, trained_as="ddei", measurements="acquired")  # fmt: skip
         torch.manual_seed(0)
         net = build_model("crnn", chans=args.chans)

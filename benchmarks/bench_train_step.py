@@ -50,7 +50,14 @@ SETTINGS = {  # name: (precision, channels_last, compile, cudnn.benchmark)
     "compile+bf16+cl": ("bf16", True, True, True),
     "compile+fp32+cl": ("fp32", True, True, True),
 }
-METHOD_SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 5}
+METHOD_SETTINGS = {
+    "transform_mode": "fixed",
+    "split_ratio": 0.6,
+    "eval_n_samples": 5,
+    "split_mask": "gaussian",
+    "split_centre": "reference",
+    "split_dc": "learned",
+}
 
 
 def build_step(
@@ -180,6 +187,7 @@ def pipeline_check(device, precision: str, compile: bool) -> None:
         compile=compile,
         validate_every=False,
         channels_last=True,
+        select="last",
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -186,7 +186,7 @@ def _model(tmp_path, measurements: str, chans: int = 4) -> Path:
     from ddei.runs.weights import save_state
 
     cfg = RunConfig("ddei", "ddei", (32, 32), "measurement", 0.0, "cpu", 1, ModelConfig("crnn", 2, chans),
-                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True), {"transform_mode": "fixed"},
+                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True, "last"), {"transform_mode": "fixed"},
                     trained_as="ddei", measurements=measurements)  # fmt: skip
     torch.manual_seed(0)
     net = build_model("crnn", chans=chans)

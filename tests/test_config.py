@@ -85,8 +85,11 @@ def test_validation_can_be_off_and_every_config_with_4_patients_has_a_validation
 def test_method_config_holds_only_what_the_method_reads():
     config = load()
     assert method_config(config, "sup")["settings"] == {}
-    assert method_config(config, "t-ssdu")["settings"] == {"split_ratio": 0.6}
-    assert method_config(config, "t-ssdu*")["settings"] == {"split_ratio": 0.6, "eval_n_samples": 5}
+    splitting = {k: config[k] for k in ("split_ratio", "split_mask", "split_centre", "split_dc")}
+    assert splitting["split_ratio"] == 0.6
+    assert method_config(config, "t-ssdu")["settings"] == splitting
+    assert method_config(config, "t-ssdu*")["settings"] == splitting | {"eval_n_samples": 5}
+    assert method_config(config, "phase2phase")["settings"] == {"split_dc": config["split_dc"]}
     zf = method_config(config, "zf")
     assert zf["model"] is None and zf["training"] is None
     changed = copy.deepcopy(config) | {"split_ratio": 0.5}
@@ -101,7 +104,11 @@ def test_t_ssdu_star_evaluates_t_ssdus_trained_model():
     config = load(method_overrides={"t-ssdu": {"training": {"epochs": 3}, "split_ratio": 0.5}})
     star, plain = method_config(config, "t-ssdu*"), method_config(config, "t-ssdu")
     assert star["trained_as"] == plain["trained_as"] == "t-ssdu"
-    assert star["training"]["epochs"] == 3 and star["settings"] == {"split_ratio": 0.5, "eval_n_samples": 5}
+    assert star["training"]["epochs"] == 3
+    assert (
+        star["settings"] == plain["settings"] | {"eval_n_samples": 5}
+        and plain["settings"]["split_ratio"] == 0.5
+    )
     assert RunConfig.from_dict(star).weights_config() == RunConfig.from_dict(plain).weights_config()
     ddei = RunConfig.from_dict(method_config(config, "ddei"))
     assert ddei.weights_config() != RunConfig.from_dict(plain).weights_config()
@@ -283,7 +290,10 @@ def test_the_shipped_variant_needs_no_entry_and_an_entry_replaces_it():
 
     shipped = catalogue()["ddei-upstream"]
     assert shipped.base == "ddei" and shipped.overrides == {"transform_mode": "upstream"}
-    assert set(SHIPPED_VARIANTS) == {"ddei-upstream"}
+    assert set(SHIPPED_VARIANTS) == {"ddei-upstream", "t-ssdu-upstream", "phase2phase-upstream"}
+    reference_split = {"split_mask": "gaussian", "split_centre": "reference", "split_dc": "learned"}
+    assert catalogue()["t-ssdu-upstream"].overrides == reference_split
+    assert catalogue()["phase2phase-upstream"].overrides == {"split_dc": "learned"}
     style.register()
     assert style.label("ddei-upstream") == "DDEI, the reference code's transform"
     mine = catalogue({"ddei-upstream": {"method": "ddei", "transform_mode": "fixed"}})["ddei-upstream"]

@@ -297,7 +297,7 @@ def test_a_second_writer_of_a_run_refuses_to_start(extracted, tmp_path):
     from ddei.runs.training import RunFiles, run_training
 
     cfg = RunConfig("sup", "sup", (32, 32), "reference", 0.0, "cpu", 1, ModelConfig("crnn", 2, 4),
-                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True))  # fmt: skip
+                    TrainingConfig(1, 1, 1e-3, 1, "fp32", False, False, True, "last"))  # fmt: skip
     files = RunFiles(tmp_path / "checkpoints" / "sup.pt", tmp_path / "loss.csv")
 
     def train():

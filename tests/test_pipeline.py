@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_training import SETTINGS
 
 from ddei.data.dataset import CineSliceDataset
 from ddei.methods.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
@@ -20,6 +21,8 @@ from ddei.mri.metrics import metric_functions
 from ddei.runs.evaluation import SavedRecon, run_evaluation
 from ddei.runs.preparation import Run, data_digest, run_identity
 from ddei.runs.training import RunFiles, run_training
+
+SPLITTING = {k: SETTINGS[k] for k in ("split_ratio", "split_mask", "split_centre", "split_dc")}
 
 TRAINING = TrainingConfig(
     epochs=1,
@@ -30,6 +33,7 @@ TRAINING = TrainingConfig(
     compile=False,
     validate_every=False,
     channels_last=True,
+    select="last",
 )
 CFG = RunConfig(
     method="ddei",
@@ -169,9 +173,9 @@ def test_evaluation_reports_the_models_numbers(extracted, tmp_path):
 
 def test_t_ssdu_star_evaluates_t_ssdus_model_with_test_time_splits(extracted, tmp_path):
     plain = dataclasses.replace(CFG, method="t-ssdu", base="t-ssdu", trained_as="t-ssdu",
-                                settings={"split_ratio": 0.6})  # fmt: skip
+                                settings=SPLITTING)  # fmt: skip
     star = dataclasses.replace(
-        plain, method="t-ssdu*", base="t-ssdu*", settings={"split_ratio": 0.6, "eval_n_samples": 3}
+        plain, method="t-ssdu*", base="t-ssdu*", settings=SPLITTING | {"eval_n_samples": 3}
     )
     _train(extracted, tmp_path, "t", cfg=plain)
     model = tmp_path / "t" / "model.pt"

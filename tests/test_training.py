@@ -6,6 +6,8 @@ from __future__ import annotations
 import ddei  # noqa: F401
 
 # isort: split
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -22,7 +24,14 @@ from ddei.runs.validation import Validation
 
 IMG = (2, 12, 32, 32)
 TRAINED = [name for name, m in METHODS.items() if m.trained]
-SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 2}
+SETTINGS = {
+    "transform_mode": "fixed",
+    "split_ratio": 0.6,
+    "eval_n_samples": 2,
+    "split_mask": "gaussian",
+    "split_centre": "reference",
+    "split_dc": "learned",
+}
 
 
 @pytest.fixture
@@ -40,6 +49,7 @@ def settings(epochs=2, steps=3, validate_every=False) -> TrainingConfig:
         compile=False,
         validate_every=validate_every,
         channels_last=True,
+        select="last",
     )
 
 
@@ -183,7 +193,12 @@ def test_validation_log_and_resume_continues_it_exactly(dataset, extracted, tmp_
     assert all(torch.equal(plain[k], reference[k]) for k in plain), "validation changed the trained weights"
     ref = pd.read_csv(tmp_path / "reference.val.csv")
     assert list(ref.columns) == ["step", "epoch", "psnr", "ssim", "seconds", "zf_psnr", "zf_ssim", "holdout_nmse",
-                                 "zf_holdout_nmse"]  # fmt: skip
+                                 "zf_holdout_nmse", "dc_weight", "kept"]  # fmt: skip
+    assert ref.kept.tolist() == [0, 0, 0, 0, 0, 1]  # training.select: last
+    assert ref.dc_weight.iloc[0] == pytest.approx(
+        math.log(math.e - 1)
+    )  # the CRNN's initial lambda, then trained
+    assert ref.dc_weight.iloc[-1] == pytest.approx(float(reference["model.lam"]), abs=1e-7)
     assert ref.holdout_nmse.isna().all()  # it has ground truth
     assert ref.zf_psnr.nunique() == 1 and ref.zf_psnr.iloc[0] < ref.psnr.max()  # the zero-filled level, once
     assert ref.step.tolist() == [0, 2, 4, 6, 8, 9] and ref.epoch.iloc[-1] == 3

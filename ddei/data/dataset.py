@@ -56,6 +56,10 @@ class CineSliceDataset(Dataset):
     :param float noise_sigma: standard deviation of complex Gaussian noise added to the normalised k-space before
         masking (fixed per sample, drawn from ``noise_seed``).
     :param int noise_seed: seed of the measurement noise.
+    :param bool ground_truth: read the fully sampled images. ``False``: samples carry no ``"x"`` and ``truth`` is
+        ``False`` (what validation without ground truth sees); with the ``reference`` normalisation and acquired
+        scans the image array of a slice file is then never read (the ``measurement`` and ``none``
+        normalisations rescale the stored image, whose statistics they take from the zero-filled image).
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class CineSliceDataset(Dataset):
         normalisation: str = "reference",
         noise_sigma: float = 0.0,
         noise_seed: int = 0,
+        ground_truth: bool = True,
     ):
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
@@ -91,6 +96,7 @@ class CineSliceDataset(Dataset):
         self.normalisation = normalisation
         self.noise_sigma = float(noise_sigma)
         self.noise_seed = int(noise_seed)
+        self.ground_truth = bool(ground_truth)
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._records = None
         #: the name of the mask folder under ``mask_root``: the release's ``AccFactorXX`` for acquired scans
@@ -146,7 +152,7 @@ class CineSliceDataset(Dataset):
         if (
             self.normalisation == "reference" or self.acquired
         ):  # acquired: as extracted (no ground truth to use)
-            x, k = np.array(stored[0]), stored[1]
+            x, k = (np.array(stored[0]) if self.ground_truth else None), stored[1]
         else:
             x, k = self._renormalise(stored[0], row, mask)
         if self.noise_sigma > 0:
@@ -154,8 +160,10 @@ class CineSliceDataset(Dataset):
             k = k + rng.standard_normal(k.shape, dtype=np.float32) * np.float32(self.noise_sigma)
         y = k * mask
         mask_t = torch.from_numpy(mask).expand(2, *mask.shape)
-        sample = {"x": torch.from_numpy(x), "y": torch.from_numpy(y), "params": {"mask": mask_t}}
-        return sample | {"truth": torch.tensor(bool(row["truth"]))}
+        sample = {"y": torch.from_numpy(y), "params": {"mask": mask_t}}
+        if not self.ground_truth:
+            return sample | {"truth": torch.tensor(False)}
+        return {"x": torch.from_numpy(x)} | sample | {"truth": torch.tensor(bool(row["truth"]))}
 
     def _renormalise(self, x: np.ndarray, row, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = x[0] + 1j * x[1]

@@ -51,6 +51,9 @@ class TrainingConfig:
     :param bool compile: compile the network with :func:`torch.compile`.
     :param int validate_every: measure the validation patients every this many steps (``False``: never).
     :param bool channels_last: NHWC memory format for the network's 2D convolutions.
+    :param str select: the weights a run keeps: ``last`` (after the last step, the paper's) or ``holdout`` (those of
+        the validation step with the lowest held-out-line error, :mod:`ddei.runs.validation`; no ground truth of
+        the validation patients is read).
     """
 
     epochs: int
@@ -61,6 +64,7 @@ class TrainingConfig:
     compile: bool
     validate_every: int | bool
     channels_last: bool
+    select: str
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,7 @@ def check_config(config: Mapping) -> None:
         raise ConfigError(
             "data.synthetic: data.source is 'synthetic' but the data.synthetic section is missing"
         )
+    _check_selection(config)
     _check_validation_split(config)
     _check_data_shapes(config)
     _check_acquired(config, methods)
@@ -320,6 +325,18 @@ def _check_acquired(config: Mapping, methods: Mapping[str, Method]) -> None:
             "reconstruct.input: the ValidationSet has no ground truth, so nothing is evaluated; set reconstruct.input "
             "(the data's folder, or 'synthetic') to reconstruct its scans"
         )
+
+
+def _check_selection(config: Mapping) -> None:
+    """``training.select: holdout`` chooses among the validation steps: validation must be on, for every method."""
+    for name in config["methods"]:
+        training = method_config(config, name)["training"]
+        if training["select"] == "holdout" and not training["validate_every"]:
+            where = "training" if config["training"]["select"] == "holdout" else f"the settings of {name!r}"
+            raise ConfigError(
+                f"training.select: holdout ({where}) keeps the validation step with the lowest held-out-line "
+                "error, but training.validate_every is off; set training.validate_every to a number of steps"
+            )
 
 
 def _check_validation_split(config: Mapping) -> None:

@@ -9,7 +9,7 @@ derive from :data:`METHODS`. How a method is shown (label, colour, marker, table
 =============== ==================================================================================
 ``zf``          zero-filled :math:`A^H y`, no training (baseline)
 ``phase2phase`` temporal splitting into even/odd frames (Phase2Phase)
-``t-ssdu``      SSDU-style measurement splitting (Gaussian splitting masks)
+``t-ssdu``      SSDU-style measurement splitting (``split_mask``: Gaussian or uniform splitting masks)
 ``t-ssdu*``     T-SSDU's trained model, splitting the input at test time and averaging ``eval_n_samples`` splits
 ``ei-r``        measurement consistency (MC) + equivariant imaging over rotations only
 ``ei-r-sure``   ``ei-r`` with SURE in place of MC (needs ``noise_sigma > 0``)
@@ -35,7 +35,10 @@ from ddei.io.layout import slug  # noqa: F401  (part of this module's API: the f
 #: Kinds of method, in the order of the results table's groups.
 KINDS = ("baseline", "unsupervised", "external", "supervised")
 #: Settings a method may read (each documented and defaulted in the config schema).
-SETTINGS = ("transform_mode", "split_ratio", "eval_n_samples")
+SETTINGS = ("transform_mode", "split_ratio", "split_mask", "split_centre", "split_dc", "eval_n_samples")
+#: The settings of the measurement-splitting methods (T-SSDU): how the measurements are split, and the network's
+#: data consistency (:func:`ddei.mri.losses.split_mask_generator`, :func:`ddei.mri.losses.data_consistency`).
+SPLITTING = ("split_ratio", "split_mask", "split_centre", "split_dc")
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,9 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("zf", "baseline"),
-        Method("phase2phase", "unsupervised", ("phase2phase", ())),
-        Method("t-ssdu", "unsupervised", ("splitting", (False,)), ("split_ratio",)),
-        Method("t-ssdu*", "unsupervised", ("splitting", (True,)), ("split_ratio", "eval_n_samples"),
+        Method("phase2phase", "unsupervised", ("phase2phase", ()), ("split_dc",)),
+        Method("t-ssdu", "unsupervised", ("splitting", (False,)), SPLITTING),
+        Method("t-ssdu*", "unsupervised", ("splitting", (True,)), (*SPLITTING, "eval_n_samples"),
                trained_as="t-ssdu"),
         Method("ei-r", "unsupervised", ("equivariant", ("rotate", False))),
         Method("ei-r-sure", "unsupervised", ("equivariant", ("rotate", True)), needs_noise=True),
@@ -142,9 +145,16 @@ def external(name: str) -> Method:
 
 
 #: The variants the project ships, known to every configuration without a ``variants`` entry (an entry of the same
-#: name replaces one): DDEI with the reference code's transform, time-shift defect included (README, "The reference
-#: code's transform"). Their labels are the report's (:data:`ddei.report.style.SHIPPED_LABELS`).
-SHIPPED_VARIANTS: dict[str, dict] = {"ddei-upstream": {"method": "ddei", "transform_mode": "upstream"}}
+#: name replaces one): the reference code's methods where this project's defaults differ from them. DDEI with the
+#: reference code's transform, time-shift defect included ("The reference code's transform" in the docs); T-SSDU
+#: and Phase2Phase as the reference trains them: SSDU's Gaussian split with deepinv's 8x8 centre block, and the
+#: CRNN's learnable soft data consistency (docs/results/baselines.md). Their labels are the report's
+#: (:data:`ddei.report.style.SHIPPED_LABELS`).
+SHIPPED_VARIANTS: dict[str, dict] = {
+    "ddei-upstream": {"method": "ddei", "transform_mode": "upstream"},
+    "t-ssdu-upstream": {"method": "t-ssdu", "split_mask": "gaussian", "split_centre": "reference", "split_dc": "learned"},
+    "phase2phase-upstream": {"method": "phase2phase", "split_dc": "learned"},
+}  # fmt: skip
 
 #: Presentation keys a variant may carry in the config (read by :mod:`ddei.report.style`, ignored here).
 PRESENTATION = ("label",)

@@ -9,6 +9,7 @@ deepinv is imported when a builder runs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -103,18 +104,87 @@ def device_rng(rng: torch.Generator, device: str | torch.device) -> torch.Genera
     return torch.Generator(device).manual_seed(seed)
 
 
+#: The always-kept centre block of the reference's Gaussian splitting masks (deepinv's default, SSDU's
+#: autocalibration region), and the image size it was sized for (the paper's 512x256).
+REFERENCE_CENTRE_BLOCK = (8, 8)
+REFERENCE_IMAGE_SIZE = (512, 256)
+
+
+def centre_block(image_size: tuple[int, int], mode: str) -> tuple[int, int]:
+    """The centre block that the Gaussian splitting masks always keep in the network's input.
+
+    :param tuple image_size: ``(H, W)`` of the images.
+    :param str mode: ``reference`` (deepinv's 8x8, whatever the image size) or ``scaled`` (the same fraction of
+        the image as 8x8 is of 512x256, rounded half up, at least one point: 1x1 at 32x32, 1x2 at 32x64).
+    :return: ``(h, w)``.
+    """
+    if mode == "reference":
+        return REFERENCE_CENTRE_BLOCK
+    if mode == "scaled":
+        return tuple(
+            max(1, math.floor(block * n / ref + 0.5))
+            for block, n, ref in zip(REFERENCE_CENTRE_BLOCK, image_size, REFERENCE_IMAGE_SIZE, strict=True)
+        )
+    raise ValueError(f"split_centre must be 'reference' or 'scaled', got {mode!r}")
+
+
+def split_mask_generator(ctx: LossContext):
+    """The generator of a splitting method's masks, from its settings ``split_ratio``, ``split_mask`` and
+    ``split_centre``.
+
+    - ``gaussian``: deepinv's :class:`~deepinv.physics.generator.GaussianSplittingMaskGenerator` (SSDU's): the
+      points kept in the input are drawn with a Gaussian density over k-space, fewer near the centre, and the
+      centre block (:func:`centre_block`) is always kept.
+    - ``uniform``: deepinv's :class:`~deepinv.physics.generator.BernoulliSplittingMaskGenerator`: every measured
+      point is kept with the same probability.
+
+    :param LossContext ctx: the method's context (``img_size``, ``rng``, ``device`` and the settings above).
+    """
+    from deepinv.physics.generator import BernoulliSplittingMaskGenerator, GaussianSplittingMaskGenerator
+
+    settings = ctx.settings
+    kwargs = dict(split_ratio=settings["split_ratio"], device=ctx.device, rng=device_rng(ctx.rng, ctx.device))
+    if settings["split_mask"] == "uniform":
+        return BernoulliSplittingMaskGenerator(ctx.img_size, **kwargs)
+    if settings["split_mask"] == "gaussian":
+        block = centre_block(tuple(ctx.img_size[-2:]), settings["split_centre"])
+        return GaussianSplittingMaskGenerator(ctx.img_size, center_block=block, **kwargs)
+    raise ValueError(f"split_mask must be 'gaussian' or 'uniform', got {settings['split_mask']!r}")
+
+
+def data_consistency(model: nn.Module, mode: str) -> nn.Module:
+    r"""Set the data consistency of a splitting method's network (setting ``split_dc``).
+
+    A splitting loss scores the network only on measured points that were held out of its input, where data
+    consistency does not act; nothing trains the output at the points that were fed in. With the reference's
+    learnable soft DC (``learned``: the CRNN's :math:`\lambda`, trained) the network's untrained k-space is mixed
+    into the measurement at test time. ``hard`` fixes :math:`\lambda = 0` (the measured points are kept exactly)
+    and freezes it. A network without a learnable DC weight (``lam``) is returned unchanged.
+
+    :param torch.nn.Module model: the reconstruction network.
+    :param str mode: ``learned`` or ``hard``.
+    :return: the same network.
+    """
+    import torch
+
+    if mode not in ("learned", "hard"):
+        raise ValueError(f"split_dc must be 'learned' or 'hard', got {mode!r}")
+    lam = getattr(model, "lam", None)
+    if mode == "hard" and isinstance(lam, torch.nn.Parameter):
+        with torch.no_grad():
+            lam.zero_()
+        lam.requires_grad_(False)
+    return model
+
+
 def splitting(eval_split_input: bool) -> Builder:
     def build(model, ctx):
         import deepinv as dinv
-        from deepinv.physics.generator import GaussianSplittingMaskGenerator
 
-        ratio = ctx.settings["split_ratio"]
-        splitter = GaussianSplittingMaskGenerator(
-            ctx.img_size, split_ratio=ratio, device=ctx.device, rng=device_rng(ctx.rng, ctx.device)
-        )
+        model = data_consistency(model, ctx.settings["split_dc"])
         loss = dinv.loss.SplittingLoss(
-            split_ratio=ratio,
-            mask_generator=splitter,
+            split_ratio=ctx.settings["split_ratio"],
+            mask_generator=split_mask_generator(ctx),
             eval_split_input=eval_split_input,
             eval_n_samples=ctx.settings["eval_n_samples"] if eval_split_input else 1,
         )
@@ -126,6 +196,7 @@ def splitting(eval_split_input: bool) -> Builder:
 def phase2phase(model, ctx):
     from deepinv.loss.mri import Phase2PhaseLoss
 
+    model = data_consistency(model, ctx.settings["split_dc"])
     loss = Phase2PhaseLoss(ctx.img_size, dynamic_model=True, device=ctx.device)
     loss.mask_generator.rng = device_rng(ctx.rng, ctx.device)
     return loss.adapt_model(model), [loss]

@@ -594,7 +594,8 @@ def _raw_losses(df, order, accs, several: bool, out_png, dpi) -> None:
 
 def validation_curves(val_files, out_png, dpi=200):
     """Validation PSNR against training step, mean ± sd over seeds, one panel per acceleration, with the
-    zero-filled level on the same slices as a dashed line.
+    zero-filled level on the same slices as a dashed line and a star at the step whose weights each run kept
+    (``training.select``).
 
     :param val_files: ``[(method, acceleration, seed, path to val.csv), …]`` (``step, epoch, psnr, ssim,
         seconds, zf_psnr, zf_ssim``, :data:`ddei.runs.validation.VAL_COLUMNS`); empty files (validation off) are
@@ -631,6 +632,10 @@ def validation_curves(val_files, out_png, dpi=200):
                 data=df[df["acceleration"] == acc], x="step", y=y, hue="label",
                 hue_order=[label(m) for m in order], palette=palette(order), errorbar="sd", ax=ax,
             )  # fmt: skip
+            kept = df[(df["acceleration"] == acc) & (df["kept"] == 1)] if "kept" in df else df.iloc[:0]
+            for method, rows in kept.groupby("method"):  # the weights each run kept (training.select)
+                ax.scatter(rows["step"], rows[y], marker="*", s=70, color=colour(method), edgecolor="black",
+                           linewidth=0.5, zorder=3, label=None)  # fmt: skip
             zf = df.loc[df["acceleration"] == acc, zf_column].dropna() if zf_column in df else ()
             if len(zf):  # the same slices and masks in every run of this acceleration
                 ax.axhline(float(zf.mean()), color=colour("zf"), ls="--", lw=1.2, label=label("zf"))

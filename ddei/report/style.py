@@ -44,7 +44,11 @@ STYLES: dict[str, Style] = {
 }
 #: The labels of the shipped variants (:data:`ddei.methods.registry.SHIPPED_VARIANTS`; a config's ``label``
 #: replaces one).
-SHIPPED_LABELS = {"ddei-upstream": "DDEI, the reference code's transform"}
+SHIPPED_LABELS = {
+    "ddei-upstream": "DDEI, the reference code's transform",
+    "t-ssdu-upstream": "T-SSDU, the reference code's",
+    "phase2phase-upstream": "Phase2Phase, the reference code's",
+}
 #: Colours for variants and external models, in order of appearance (the shipped variants first).
 EXTRA_COLOURS = ("#8c564b", "#e377c2", "#7b4173", "#637939", "#393b79", "#843c39")
 

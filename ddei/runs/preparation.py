@@ -84,8 +84,11 @@ class Run:
         object.__setattr__(self, "extract_dir", Path(self.extract_dir))
         object.__setattr__(self, "mask_root", Path(self.mask_root))
 
-    def dataset(self, split: str) -> CineSliceDataset:
-        """The slices of one split (``train``, ``val`` or ``test``) as the run's method sees them."""
+    def dataset(self, split: str, ground_truth: bool = True) -> CineSliceDataset:
+        """The slices of one split (``train``, ``val`` or ``test``) as the run's method sees them.
+
+        :param bool ground_truth: read the fully sampled images (see :class:`ddei.data.dataset.CineSliceDataset`).
+        """
         cfg = self.cfg
         return CineSliceDataset(
             self.extract_dir,
@@ -96,6 +99,7 @@ class Run:
             normalisation=cfg.normalisation,
             noise_sigma=cfg.noise_sigma,
             noise_seed=self.seed,
+            ground_truth=ground_truth,
         )
 
 

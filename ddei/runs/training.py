@@ -36,6 +36,7 @@ from ddei.io.files import CorruptFileError, atomic_write, exclusive, warn
 from ddei.io.layout import REBUILD_EXTRACT, SPLIT
 from ddei.methods.config import ConfigError, TrainingConfig
 from ddei.mri.losses import generators
+from ddei.mri.metrics import HOLDOUT_NMSE
 from ddei.mri.precision import warm_up
 from ddei.runs.preparation import (
     Run,
@@ -49,7 +50,7 @@ from ddei.runs.preparation import (
     run_identity,
     training_code,
 )
-from ddei.runs.validation import VAL_COLUMNS, Validation
+from ddei.runs.validation import VAL_COLUMNS, Validation, dc_weight
 from ddei.runs.weights import NonFiniteWeightsError, load_state, save_state
 
 
@@ -222,6 +223,8 @@ class RunState:
     :param int epoch: epochs done.
     :param list log: one row per epoch done (epoch, loss, seconds).
     :param list val: one row per validation measurement (:data:`ddei.runs.validation.VAL_COLUMNS`).
+    :param dict best: with ``training.select: holdout``, the weights of the validation step with the lowest
+        held-out-line error so far, ``{"step", "score", "state"}`` (``None`` before the first measurement).
     """
 
     model: nn.Module
@@ -234,6 +237,7 @@ class RunState:
     epoch: int = 0
     log: list = field(default_factory=list)
     val: list = field(default_factory=list)
+    best: dict | None = None
 
     @property
     def seconds(self) -> float:
@@ -258,7 +262,7 @@ def _resume(run: RunState, seed: int, device) -> None:
             f"{run.files.checkpoint} matches this run but cannot be restored ({e}); delete it"
         ) from e
     print(f"Resuming {run.run_id} from {run.files.checkpoint} after epoch {state['epoch']}")
-    run.epoch, run.log, run.val = state["epoch"], state["log"], state["val"]
+    run.epoch, run.log, run.val, run.best = state["epoch"], state["log"], state["val"], state.get("best")
 
 
 def train(
@@ -298,7 +302,11 @@ def train(
     def validate(step: int, seconds: float) -> None:
         if every and (step % every == 0 or step == total) and not any(r["step"] == step for r in run.val):
             row = {"step": step, "epoch": step / steps, **validation(model)}
-            run.val.append(row | {"seconds": seconds, **validation.zero_filled})
+            run.val.append(
+                row | {"seconds": seconds, **validation.zero_filled, "dc_weight": dc_weight(model)}
+            )
+            if settings.select == "holdout":
+                _keep_if_best(run, step, row[HOLDOUT_NMSE])
 
     bar = _progress_bar(total, run.epoch * steps, job.run_id, job.progress)
     validate(run.epoch * steps, run.seconds)
@@ -325,11 +333,41 @@ def train(
         run.epoch = epoch + 1
         _save_checkpoint(run)
     bar.close()
+    _select(run, settings.select, total)
     _write_logs(run)
     if every:
         _print_validation_share(run, validation)
     model.eval()
     return model
+
+
+def _keep_if_best(run: RunState, step: int, score: float) -> None:
+    """Keep the model's weights if ``score`` (the held-out-line error at ``step``) is the lowest so far."""
+    if not math.isfinite(score):
+        raise ValueError(
+            f"{run.run_id}: training.select is holdout, but the held-out-line error at step {step} is {score}"
+        )
+    if run.best is None or score < run.best["score"]:
+        state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        run.best = {"step": step, "score": score, "state": state}
+
+
+def _select(run: RunState, select: str, total: int) -> None:
+    """Restore the weights that ``select`` keeps and mark their step in the validation log (``kept``).
+
+    :param str select: ``last`` (the weights after the last step) or ``holdout`` (:func:`_keep_if_best`'s).
+    :param int total: the run's last step.
+    """
+    if select not in ("last", "holdout"):
+        raise ValueError(f"training.select must be 'last' or 'holdout', got {select!r}")
+    kept = total
+    if select == "holdout" and run.best is not None:
+        run.model.load_state_dict(run.best["state"])
+        kept = run.best["step"]
+    for row in run.val:
+        row["kept"] = int(row["step"] == kept)
+    if run.best is not None:
+        print(f"training.select: holdout kept the weights of step {kept} of {total}")
 
 
 def _steps_per_epoch(n: int, settings: TrainingConfig) -> int:
@@ -423,6 +461,7 @@ def _write_checkpoint(run: RunState) -> None:
             "random": _random_states(run.rngs),
             "log": run.log,
             "val": run.val,
+            "best": run.best,
         },
         CHECKPOINT_WEIGHTS,
     )
@@ -446,6 +485,7 @@ def _write_log(log: list[dict], path: Path, columns: list[str]) -> None:
 
 def validation_of(run: Run, frames: int, device) -> Validation | None:
     """The run's :class:`ddei.runs.validation.Validation` on the ``val`` patients, or ``None`` if validation is off.
+    With ``training.select: holdout`` it reads no ground truth and scores the held-out measured lines.
 
     :raises ConfigError: validation is on but the split has no validation patient.
     """
@@ -463,7 +503,9 @@ def validation_of(run: Run, frames: int, device) -> Validation | None:
         run.seed
     )  # never drawn from: the model's inputs are fixed
     physics = make_physics(img_size(run.cfg, frames), run.cfg.noise_sigma, rng, device)
-    return Validation(run.dataset("val"), physics, device)
+    # holdout selection chooses without ground truth: the validation patients' images are not even read
+    truth = run.cfg.training.select != "holdout"
+    return Validation(run.dataset("val", ground_truth=truth), physics, device)
 
 
 def compile_for_training(net: nn.Module, data: RunData, batch_size: int) -> float:

@@ -4,8 +4,9 @@ The metrics are the evaluation's (:mod:`ddei.mri.metrics`), measured on a fixed 
 patients of ``split.csv``, never a test patient), in eval mode, without gradients and in float32 whatever the
 training precision. Measuring draws no random number, so validation never changes the trained weights.
 
-Without ground truth (acquired scans without a fully sampled twin: the release's ``ValidationSet``), validation
-uses what exists, the measurement: one measured line in :data:`HOLDOUT_EVERY` of each validation slice (outside the
+Without ground truth (acquired scans without a fully sampled twin: the release's ``ValidationSet``; or any run with
+``training.select: holdout``, which chooses its weights without ground truth), validation uses what exists, the
+measurement: one measured line in :data:`HOLDOUT_EVERY` of each validation slice (outside the
 central line) is held out, the model reconstructs from the others, and ``holdout_nmse`` is the normalised squared
 error of its k-space on the held-out lines, against what was measured there (lower is better). PSNR and SSIM are
 then empty.
@@ -22,8 +23,9 @@ from ddei.mri.metrics import HOLDOUT_NMSE, PAPER_METRICS, PSNR, SSIM, metric_fun
 from ddei.mri.precision import full_precision
 
 #: Columns of ``val.csv``: training step, epoch (fractional where the step is inside an epoch), the mean metrics,
-#: the training seconds spent so far (validation excluded), and the zero-filled baseline's mean metrics on the same
-#: slices (the same on every row: the level a method must beat).
+#: the training seconds spent so far (validation excluded), the zero-filled baseline's mean metrics on the same
+#: slices (the same on every row: the level a method must beat), the network's data-consistency weight
+#: (:func:`dc_weight`) and whether the run kept that step's weights (1 on one row: ``training.select``).
 VAL_COLUMNS = (
     "step",
     "epoch",
@@ -32,6 +34,8 @@ VAL_COLUMNS = (
     *map(zero_filled, PAPER_METRICS),
     HOLDOUT_NMSE,
     zero_filled(HOLDOUT_NMSE),
+    "dc_weight",
+    "kept",
 )
 #: Without ground truth, one measured line in this many is held out of the model's input and scored.
 HOLDOUT_EVERY = 5
@@ -83,11 +87,11 @@ class Validation:
         sums = dict.fromkeys(names, 0.0)
         with full_precision(model):
             for sample in self.samples:
-                x = sample["x"][None].to(self.device)
                 y = sample["y"][None].to(self.device)
                 self.physics.update(mask=sample["params"]["mask"][None].to(self.device))
                 x_hat = model(y, self.physics)
                 if self.truth:
+                    x = sample["x"][None].to(self.device)
                     for name, fn in self.metrics.items():
                         sums[name] += float(fn(x_hat, x).mean())
                 else:  # the network's k-space on the held-out lines, against what was measured there
@@ -99,6 +103,19 @@ class Validation:
         self.seconds += time.perf_counter() - t0
         out = dict.fromkeys((PSNR, SSIM, HOLDOUT_NMSE), float("nan"))
         return out | {name: total / len(self.samples) for name, total in sums.items()}
+
+
+def dc_weight(model: nn.Module) -> float:
+    r"""The mean data-consistency weight :math:`\lambda` of a network (the CRNN's parameter ``lam``; 0 is hard data
+    consistency), NaN for a network without one.
+
+    :param torch.nn.Module model: the network, or a method's model that wraps it.
+    """
+    weights = [p for name, p in model.named_parameters() if name.rsplit(".", 1)[-1] == "lam"]
+    weights += [p for name, p in model.named_buffers() if name.rsplit(".", 1)[-1] == "lam"]
+    return (
+        float(torch.cat([w.detach().flatten().float() for w in weights]).mean()) if weights else float("nan")
+    )
 
 
 def holdout(sample: dict) -> dict:
