@@ -203,3 +203,107 @@ def test_kt_mask_frames_are_independent_draws(kt_lines):
     overlap = (lines[:, 1:] & lines[:, :-1]).sum(axis=2).ravel().astype(float)
     # consecutive pairs of one mask are not independent of each other: one pair per mask and frame parity
     assert_mean(overlap[::2], pairs.mean(), pairs.std(), "overlap of consecutive frames")
+
+
+# ------------------------------------------------------------------------------------------------ the splitting masks
+
+SPLIT_IMG = (2, 4, 32, 32)
+
+
+def split_generator(split_mask: str, split_centre: str, ratio: float, seed: int = 0):
+    """The mask generator of T-SSDU's loss as the workflow builds it (any network: data consistency is not drawn)."""
+    from ddei.methods.registry import METHODS
+    from ddei.mri.losses import LossContext
+    from ddei.runs.preparation import build_method
+
+    settings = {
+        "split_ratio": ratio,
+        "split_mask": split_mask,
+        "split_centre": split_centre,
+        "split_dc": "hard",
+    }
+    context = LossContext(SPLIT_IMG, torch.Generator().manual_seed(seed), 0.0, settings, "cpu")
+    _, (loss,) = build_method(METHODS["t-ssdu"], torch.nn.Identity(), context)
+    return loss.mask_generator
+
+
+@pytest.fixture(scope="module")
+def measured() -> torch.Tensor:
+    """Measured lines ``(1, 2, T, H, W)``: 40 % of the phase-encode lines per frame and the centre one."""
+    g = torch.Generator().manual_seed(3)
+    _, t, h, w = SPLIT_IMG
+    lines = (torch.rand(1, 1, t, 1, w, generator=g) < 0.4).float()
+    lines[..., w // 2] = 1
+    return lines.expand(1, *SPLIT_IMG).contiguous()
+
+
+def draw(generator, measured: torch.Tensor, n: int) -> np.ndarray:
+    """``n`` input masks ``(n, T, H, W)`` (one channel: the masks are the same in both)."""
+    return np.stack([generator.step(1, input_mask=measured)["mask"][0, 0].numpy() for _ in range(n)])
+
+
+@pytest.mark.parametrize(
+    "split_centre, block",
+    [("reference", (slice(12, 20), slice(12, 20))), ("scaled", (slice(16, 17), slice(16, 17)))],
+)
+def test_the_gaussian_split_always_keeps_its_centre_block(measured, split_centre, block):
+    """``reference``: deepinv's 8x8 around the k-space centre (rows and columns 12 to 19 at 32x32); ``scaled``: the
+    same fraction of the image as 8x8 of 512x256, 8 * 32 / 512 = 0.5 and 8 * 32 / 256 = 1 rounded half up: the
+    k-space centre (16, 16). Every draw keeps every measured point of the block; the rest of the centre line is
+    dropped in some draws."""
+    masks = draw(split_generator("gaussian", split_centre, 0.6), measured, 100)
+    m = measured[0, 0].numpy()
+    inside = np.zeros(SPLIT_IMG[1:], dtype=bool)
+    inside[:, block[0], block[1]] = True
+    inside &= m > 0
+    assert inside.any() and (masks[:, inside] == 1).all(), "a measured point of the centre block was dropped"
+    if split_centre == "scaled":
+        beside = (m > 0) & ~inside
+        beside[:, :, : block[1].start], beside[:, :, block[1].stop :] = False, False
+        assert (masks[:, beside] == 0).any()
+
+
+def documented_split_pdf(h: int, w: int) -> np.ndarray:
+    """SSDU's (deepinv's) Gaussian density of the points held out of the input: standard deviations H/4 and W/4
+    around ``(H // 2, W // 2)``."""
+    x, y = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return np.exp(-((x - h // 2) ** 2 / (2 * (h / 4) ** 2) + (y - w // 2) ** 2 / (2 * (w / 4) ** 2)))
+
+
+def test_the_gaussian_split_holds_points_out_with_the_gaussian_density(measured):
+    """With a split ratio of 0.999 one measured point per frame is held out of the input, drawn with probability
+    proportional to the documented Gaussian density on the measured points outside the centre block. Over 200
+    draws of 4 frames, the held-out points fall into five bands of that density as often as it predicts (each
+    band's count is a sum of independent Bernoulli draws: normal bound from their variances)."""
+    n = 200
+    masks = draw(split_generator("gaussian", "reference", 0.999), measured, n)
+    m = measured[0, 0].numpy() > 0
+    held = m[None] & (masks == 0)
+    assert (held.sum(axis=(2, 3)) == 1).all()  # ceil(0.001 * measured points) = 1 per frame
+    pdf = documented_split_pdf(*SPLIT_IMG[2:])
+    allowed = m.copy()
+    allowed[:, 12:20, 12:20] = False
+    p = np.where(allowed, pdf[None], 0.0)
+    p /= p.sum(axis=(1, 2), keepdims=True)  # per frame
+    edges = np.quantile(pdf[allowed.any(axis=0)], [0.2, 0.4, 0.6, 0.8])
+    band = np.digitize(pdf, edges)
+    for b in range(5):
+        q = p[:, band == b].sum(axis=1)  # per frame
+        count = held[:, :, band == b].sum()
+        mean, sd = n * q.sum(), np.sqrt(n * (q * (1 - q)).sum())
+        assert abs(count - mean) <= Z * sd + 1e-9, (
+            f"band {b}: {count} held out, expected {mean:.1f} ± {Z * sd:.1f}"
+        )
+
+
+def test_the_uniform_split_keeps_the_split_ratio_of_every_frame(measured):
+    """deepinv's uniform split keeps ``int(ratio * n)`` of a sample's ``n`` measured points, uniformly: each frame
+    keeps that fraction of its points (sampling without replacement: the binomial bound is conservative)."""
+    n_draws, ratio = 100, 0.6
+    masks = draw(split_generator("uniform", "reference", ratio), measured, n_draws)
+    m = measured[0, 0].numpy() > 0
+    n = m.sum()
+    assert (masks.sum(axis=(1, 2, 3)) == int(ratio * n)).all() and not masks[:, ~m].any()
+    q = int(ratio * n) / n
+    for t in range(SPLIT_IMG[1]):
+        assert_frequency(masks[:, t][:, m[t]].sum(), n_draws * m[t].sum(), q, f"frame {t}")

@@ -52,7 +52,8 @@ def _measured() -> torch.Tensor:
     ("split_mask", "split_centre", "reference"),
     [
         ("gaussian", "reference", lambda kw: GaussianSplittingMaskGenerator(IMG, center_block=(8, 8), **kw)),
-        ("gaussian", "scaled", lambda kw: GaussianSplittingMaskGenerator(IMG, center_block=(1, 1), **kw)),
+        # 1x1 at 32x32, handed to deepinv as the 2x2 around the centre (deepinv keeps an even number of rows)
+        ("gaussian", "scaled", lambda kw: GaussianSplittingMaskGenerator(IMG, center_block=(2, 2), **kw)),
         ("uniform", "reference", lambda kw: BernoulliSplittingMaskGenerator(IMG, **kw)),
     ],
 )

@@ -134,7 +134,8 @@ def split_mask_generator(ctx: LossContext):
 
     - ``gaussian``: deepinv's :class:`~deepinv.physics.generator.GaussianSplittingMaskGenerator` (SSDU's): the
       points kept in the input are drawn with a Gaussian density over k-space, fewer near the centre, and the
-      centre block (:func:`centre_block`) is always kept.
+      centre block (:func:`centre_block`) is always kept (an odd side widened by one, as deepinv keeps an even
+      number of rows and columns: 2x2 around the k-space centre for 1x1).
     - ``uniform``: deepinv's :class:`~deepinv.physics.generator.BernoulliSplittingMaskGenerator`: every measured
       point is kept with the same probability.
 
@@ -148,7 +149,10 @@ def split_mask_generator(ctx: LossContext):
         return BernoulliSplittingMaskGenerator(ctx.img_size, **kwargs)
     if settings["split_mask"] == "gaussian":
         block = centre_block(tuple(ctx.img_size[-2:]), settings["split_centre"])
-        return GaussianSplittingMaskGenerator(ctx.img_size, center_block=block, **kwargs)
+        # deepinv keeps the rows (columns) c - b // 2 to c + b // 2 - 1 around the centre c, an even number: an odd
+        # side would lose a row (a 1x1 block, the k-space centre itself), so it is rounded up to the even one
+        whole = tuple(side + side % 2 for side in block)
+        return GaussianSplittingMaskGenerator(ctx.img_size, center_block=whole, **kwargs)
     raise ValueError(f"split_mask must be 'gaussian' or 'uniform', got {settings['split_mask']!r}")
 
 
