@@ -21,7 +21,14 @@ from ddei.runs.preparation import build_method, make_physics
 
 IMG = (2, 6, 16, 16)  # (C, T, H, W)
 B = 2
-SETTINGS = {"transform_mode": "fixed", "split_ratio": 0.6, "eval_n_samples": 3}
+SETTINGS = {
+    "transform_mode": "fixed",
+    "split_ratio": 0.6,
+    "eval_n_samples": 3,
+    "split_mask": "gaussian",
+    "split_centre": "reference",
+    "split_dc": "hard",
+}
 SIGMA = 0.05
 
 
@@ -165,8 +172,7 @@ def test_ei_rotate_is_mc_plus_ei_over_deepinvs_bilinear_rotations(inputs):
     )  # it drew what deepinv's rotation draws, nothing more
 
 
-@pytest.mark.parametrize("mode", ["fixed", "upstream"])
-def test_ddei_is_mc_plus_ei_over_its_transform(inputs, mode):
+def test_ddei_is_mc_plus_ei_over_its_transform(inputs, mode="fixed"):
     """DDEI's EI term transforms x_net by the DDEI group of its ``transform_mode`` (per sample, from the run's
     generator for ``fixed``), the network is applied to ``A T x_net``, the metric is the MSE with weight 1."""
     from ddei.mri.transforms import ddei_transform
@@ -242,3 +248,107 @@ def test_phase2phase_feeds_even_frames_and_scores_odd_ones_by_mse(inputs):
     held[:, 1::2] = odd
     expected = (residual**2).mean() / held.mean()
     assert value(loss, i, model, x_net=x_net) == pytest.approx(float(expected), rel=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ splitting
+
+
+def scaled_block(h: int, w: int) -> tuple[int, int]:
+    """8x8 scaled to an image as 8x8 is to 512x256, rounded half up, at least 1: by hand at 16x16, 8 * 16 / 512 =
+    0.25 -> 1 (the minimum) and 8 * 16 / 256 = 0.5 -> 1; handed to deepinv as the 2x2 around the centre, as deepinv
+    keeps the rows c - b // 2 to c + b // 2 - 1 (none for b = 1)."""
+    return {(16, 16): (2, 2)}[(h, w)]
+
+
+def split_generator(split_mask: str, split_centre: str, rng: torch.Generator, ratio: float = 0.6):
+    """deepinv's generator of the documented kind, built directly."""
+    from deepinv.physics.generator import BernoulliSplittingMaskGenerator, GaussianSplittingMaskGenerator
+
+    if split_mask == "uniform":
+        return BernoulliSplittingMaskGenerator(IMG, split_ratio=ratio, rng=rng)
+    block = (8, 8) if split_centre == "reference" else scaled_block(*IMG[2:])
+    return GaussianSplittingMaskGenerator(IMG, split_ratio=ratio, center_block=block, rng=rng)
+
+
+SPLITS = [("gaussian", "reference"), ("gaussian", "scaled"), ("uniform", "reference")]
+
+
+@pytest.mark.parametrize("split_mask, split_centre", SPLITS)
+def test_t_ssdu_feeds_the_split_and_scores_the_held_out_measured_points(inputs, split_mask, split_centre):
+    """T-SSDU: the input mask is deepinv's generator of ``split_mask`` (Gaussian: the centre block of
+    ``split_centre``) with the split ratio, drawn from the run's generator; the network sees ``m y``; the loss is
+    the MSE of ``A x_net`` against ``y`` on the measured points held out of the input, ``M - m M``, divided by
+    their share of the k-space."""
+    i = inputs
+    settings = SETTINGS | {"split_mask": split_mask, "split_centre": split_centre}
+    rng = torch.Generator().manual_seed(25)
+    twin = clone(rng)
+    model, (loss,) = build("t-ssdu", rng, settings=settings)
+    model.train()
+    x_net = model(i["y"], i["physics"], update_parameters=True)
+    (kept,) = model.get_masks()
+    expected = split_generator(split_mask, split_centre, twin).step(B, input_mask=i["physics"].mask)["mask"]
+    assert torch.equal(kept, expected)
+    m, measured = kept[:, 0].double().numpy(), i["mask"]
+    if split_mask == "gaussian":  # per frame, ceil((1 - ratio) n) of the n measured points are held out
+        n = measured.sum(axis=(2, 3))
+        assert np.array_equal((m * measured).sum(axis=(2, 3)), n - np.ceil(np.round((1 - 0.6) * n, 9)))
+    else:  # int(ratio n) of all n measured points of a sample are kept
+        n = measured.sum(axis=(1, 2, 3))
+        assert np.array_equal((m * measured).sum(axis=(1, 2, 3)), np.floor(0.6 * n))
+    y = complex_of(i["y"])
+    np.testing.assert_allclose(x_net.detach().double().numpy(), real_of(ifft(m * measured * y)), atol=1e-5)
+    held = measured - m * measured
+    residual = real_of(held * fft(complex_of(x_net)) - held * y)
+    assert value(loss, i, model, x_net=x_net) == pytest.approx(
+        float((residual**2).mean() / held.mean()), rel=1e-5
+    )
+
+
+@pytest.mark.parametrize("split_mask, split_centre", SPLITS[1:])
+def test_t_ssdu_star_averages_eval_n_samples_splits_at_test_time(inputs, split_mask, split_centre):
+    """T-SSDU*: at test time the network's output is the mean over ``eval_n_samples`` (3) input splits, drawn one
+    after the other; T-SSDU's own model sees the whole measurement."""
+    i = inputs
+    settings = SETTINGS | {"split_mask": split_mask, "split_centre": split_centre}
+    rng = torch.Generator().manual_seed(26)
+    twin = clone(rng)
+    star, _ = build("t-ssdu*", rng, settings=settings)
+    star.eval()
+    got = star(i["y"], i["physics"]).detach().double().numpy()
+    generator = split_generator(split_mask, split_centre, twin)
+    y, measured = complex_of(i["y"]), i["mask"]
+    splits = [
+        generator.step(B, input_mask=i["physics"].mask)["mask"][:, 0].double().numpy() for _ in range(3)
+    ]
+    expected = np.mean([real_of(ifft(m * measured * y)) for m in splits], axis=0)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    plain, _ = build("t-ssdu", torch.Generator().manual_seed(26), settings=settings)
+    plain.eval()
+    whole = plain(i["y"], i["physics"]).detach().double().numpy()
+    np.testing.assert_allclose(whole, real_of(ifft(measured * y)), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["t-ssdu", "phase2phase"])
+def test_hard_data_consistency_stays_lambda_zero_through_training(inputs, method):
+    """``split_dc: hard``: the CRNN's DC weight is 0 and an Adam step leaves it at 0 while the other weights move;
+    ``learned``: the step moves it."""
+    from ddei.mri.models import build_model
+    from ddei.runs.training import train_step
+
+    i = inputs
+    batch = {"x": i["x"], "y": i["y"], "params": {"mask": i["physics"].mask}}
+    for dc in ("hard", "learned"):
+        torch.manual_seed(0)
+        net = build_model("crnn", num_cascades=1, chans=4)
+        context = LossContext(IMG, torch.Generator().manual_seed(0), 0.0, SETTINGS | {"split_dc": dc}, "cpu")
+        model, losses = build_method(METHODS[method], net, context)
+        before = {k: v.detach().clone() for k, v in net.named_parameters()}
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        train_step(model, losses, batch, i["physics"], optimizer, 0)
+        moved = {k for k, v in net.named_parameters() if not torch.equal(v.detach(), before[k])}
+        assert moved - {"lam"}, "the network did not train"
+        if dc == "hard":
+            assert torch.equal(before["lam"], torch.zeros_like(before["lam"])) and "lam" not in moved
+        else:
+            assert "lam" in moved

@@ -30,6 +30,7 @@ def _config() -> RunConfig:
         compile=False,
         validate_every=False,
         channels_last=True,
+        select="last",
     )
     return RunConfig(
         "ddei",
