@@ -73,3 +73,23 @@ def test_the_run_draws_the_masks_from_the_losss_own_generator(dataset, tmp_path)
     a = _run(dataset, tmp_path, "a", epochs=1).state_dict()
     b = _run(dataset, tmp_path, "b", epochs=1, seed=100).state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_device_generator_is_seeded_from_the_runs_generator(monkeypatch):
+    """:func:`ddei.mri.losses.device_rng`: on the run generator's device it is that generator; on another (a GPU),
+    a generator of its own seeded by a draw of the run's, so that one run seed gives one stream of masks and
+    another seed another. The GPU generator is stood in for by a CPU one."""
+    from ddei.mri.losses import device_rng
+
+    rng = torch.Generator().manual_seed(0)
+    assert device_rng(rng, "cpu") is rng
+    real = torch.Generator
+    monkeypatch.setattr(torch, "Generator", lambda device="cpu": real("cpu"))
+
+    def stream(seed: int) -> torch.Tensor:
+        run = real().manual_seed(seed)
+        own = device_rng(run, "cuda")
+        assert own is not run
+        return torch.rand(6, generator=own)
+
+    assert torch.equal(stream(0), stream(0)) and not torch.equal(stream(0), stream(1))
