@@ -194,6 +194,30 @@ def test_ddei_is_mc_plus_ei_over_its_transform(inputs, mode="fixed"):
     assert torch.equal(rng.get_state(), twin.get_state())
 
 
+def test_ei_measures_the_transformed_image_with_noise_where_there_is_noise(inputs):
+    """With measurement noise, EI measures ``T x_net`` as the data were measured, noise included (the reference's
+    EI): with the zero-filled network, ``x3 = F^H M (M F T x_net + n)``, n the operator's next Gaussian draw."""
+    from deepinv.transform import Rotate
+    from torchvision.transforms import InterpolationMode
+
+    i = inputs
+    noise = torch.Generator().manual_seed(31)
+    physics = make_physics(IMG, SIGMA, noise, "cpu")
+    physics.update(mask=i["physics"].mask)
+    rng = torch.Generator().manual_seed(32)
+    rotate = Rotate(n_trans=1, rng=clone(rng), interpolation_mode=InterpolationMode.BILINEAR)
+    twin = clone(noise)
+    model, (_, ei) = build("ei-r", rng, noise=SIGMA)
+    got = value(ei, i | {"physics": physics}, model)
+    transformed = _per_sample(rotate, i["x_net"].flatten(1, 2)).unflatten(1, (2, IMG[1]))
+    # deepinv's draw: a normal_ fill of a tensor laid out as the operator's output
+    n = SIGMA * torch.empty_like(physics.A(transformed)).normal_(generator=twin).double().numpy()
+    x2 = transformed.double().numpy()
+    z2 = x2[:, 0] + 1j * x2[:, 1]
+    x3 = real_of(ifft(i["mask"] * (i["mask"] * fft(z2) + n[:, 0] + 1j * n[:, 1])))
+    assert got == pytest.approx(float(((x3 - x2) ** 2).mean()), rel=1e-5)
+
+
 def _sure(inputs, b: torch.Tensor, sigma: float, tau: float) -> float:
     """SURE of the zero-filled network, by hand: ``A f(y) = M y = y`` (noise-free y is already masked), so the
     residual is 0 and the Monte-Carlo divergence ``b . (A f(y + tau b) - A f(y)) / tau`` is ``b . M b``:
