@@ -56,6 +56,8 @@ def _start(seed: int, extracted, tmp_path, monkeypatch) -> dict:
         seen["draws"] = torch.rand(4, generator=data.rng)
         seen["angles"] = [losses[1].T.get_params(torch.zeros(1, 2, 4, 8, 8)) for _ in range(5)]
         seen["job seed"] = job.seed
+        for log in (job.files.loss_csv, job.files.val_csv):  # what the loop writes, which model.pt records
+            log.write_text("epoch\n")
         return model
 
     monkeypatch.setattr(training, "train", start)
