@@ -114,3 +114,20 @@ def test_holdout_needs_validation(tmp_path):
     check_config(load(training={"select": "holdout", "epochs": 1, "seeds": [0]}))
     with pytest.raises(ConfigError, match="training.select: holdout"):
         check_config(load(training={"select": "holdout", "validate_every": False, "epochs": 1, "seeds": [0]}))
+
+
+@pytest.mark.parametrize("select", ["last", "holdout"])
+def test_a_runs_validation_reads_ground_truth_only_when_it_selects_the_last_weights(select, extracted):
+    """``validation_of``, what a train job validates with: PSNR on the images with ``last``; the held-out lines of
+    the measurements alone with ``holdout`` (its samples carry no image)."""
+    from ddei.methods.config import ModelConfig, RunConfig
+    from ddei.runs.preparation import Run
+    from ddei.runs.training import validation_of
+
+    tr = dataclasses.replace(settings(1, 1, 1), select=select)
+    cfg = RunConfig(
+        "t-ssdu", "t-ssdu", IMG[2:], "reference", 0.0, "cpu", 1, ModelConfig("crnn", 1, 4), tr, SETTINGS
+    )
+    validation = validation_of(Run(cfg, 4, 0, extracted, extracted.parent / "masks"), IMG[1], "cpu")
+    assert validation.truth == (select == "last")
+    assert all(("x" in sample) == (select == "last") for sample in validation.samples)

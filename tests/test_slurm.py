@@ -120,7 +120,9 @@ def test_profile_settings(dry_workdir, monkeypatch):
 def test_profile_partitions_and_gpus(dry_workdir):
     """Partitions from DDEI_SLURM_PARTITION / DDEI_SLURM_GPU_PARTITION; the paper's config asks for one GPU."""
     env = {"DDEI_SLURM_PARTITION": "cpuq", "DDEI_SLURM_GPU_PARTITION": "gpuq", "DDEI_SLURM_ACCOUNT": "proj1"}
-    (dry_workdir / "data" / "CMRxRecon" / "SingleCoil" / "Cine").mkdir(parents=True, exist_ok=True)  # its data.root
+    (dry_workdir / "data" / "CMRxRecon" / "SingleCoil" / "Cine").mkdir(
+        parents=True, exist_ok=True
+    )  # its data.root
     result, log = snakemake(
         dry_workdir,
         "--workflow-profile",

@@ -505,7 +505,8 @@ def validation_of(run: Run, frames: int, device) -> Validation | None:
         run.seed
     )  # never drawn from: the model's inputs are fixed
     physics = make_physics(img_size(run.cfg, frames), run.cfg.noise_sigma, rng, device)
-    # holdout selection chooses without ground truth: the validation patients' images are not even read
+    # holdout selection chooses without ground truth: the validation patients' images are not used (with the
+    # reference normalisation and acquired scans, not even read: ddei.data.dataset.CineSliceDataset)
     truth = run.cfg.training.select != "holdout"
     return Validation(run.dataset("val", ground_truth=truth), physics, device)
 

@@ -49,7 +49,8 @@ class _ZeroFilled(nn.Module):
 
 
 class Validation:
-    """Mean PSNR and SSIM of a model on fixed validation slices.
+    """Mean PSNR and SSIM of a model on fixed validation slices, or without ground truth the error on their held-out
+    measured lines (:func:`holdout`).
 
     :param dataset: :class:`ddei.data.dataset.CineSliceDataset` of the ``val`` split (read once, kept in memory).
     :param physics: a :class:`ddei.mri.physics.DynamicMRI` of the run's size (its mask is set per slice).
@@ -63,7 +64,7 @@ class Validation:
         #: every validation slice has a ground truth (else: the held-out-line score)
         self.truth = all(bool(sample.get("truth", True)) for sample in self.samples)
         if not self.truth:
-            self.samples = [holdout(sample) for sample in self.samples]
+            self.samples = [holdout(sample, _name(dataset, i)) for i, sample in enumerate(self.samples)]
         self.metrics = metric_functions(PAPER_METRICS)
         self.seconds = 0.0  #: total time spent validating
         #: the zero-filled baseline (``physics.A_adjoint(y)``) on the same slices, ``{"zf_psnr": …, …}``
@@ -118,16 +119,34 @@ def dc_weight(model: nn.Module) -> float:
     )
 
 
-def holdout(sample: dict) -> dict:
+def _name(dataset, i: int) -> str:
+    """How an error names validation slice ``i``."""
+    if hasattr(dataset, "record"):
+        rec = dataset.record(i)
+        return f"{rec['patient']} {rec['view']} slice {rec['slice']}"
+    return f"validation sample {i}"
+
+
+def holdout(sample: dict, name: str = "a validation slice") -> dict:
     """A validation sample with one measured phase-encode line in :data:`HOLDOUT_EVERY` held out (never the central
     one): its input ``y`` and mask keep the others, ``holdout`` marks the held-out lines, ``measured`` keeps what was
-    measured there."""
+    measured there.
+
+    :param dict sample: the sample.
+    :param str name: the slice, as an error names it.
+    :raises ValueError: the slice has too few measured lines to hold one out.
+    """
     mask = sample["params"]["mask"]  # (2, T, H, W)
     lines = mask[0].amax(dim=(0, 1)) > 0  # (W,) the measured phase-encode lines
     centre = mask.shape[-1] // 2
     candidates = [i for i in torch.nonzero(lines).flatten().tolist() if i != centre]
     held = torch.zeros_like(lines)
     held[candidates[HOLDOUT_EVERY // 2 :: HOLDOUT_EVERY]] = True
+    if not held.any():
+        raise ValueError(
+            f"{name} has {len(candidates)} measured phase-encode line(s) besides the central one, too few to hold "
+            f"one in {HOLDOUT_EVERY} out for the held-out-line validation: use a lower acceleration or larger images"
+        )
     out_mask = mask * held.to(mask.dtype)
     in_mask = mask - out_mask
     return sample | {

@@ -38,7 +38,7 @@ def main() -> int:
     mutants = json.loads((Path(__file__).parent / "mutants.json").read_text())
     if args.only:
         mutants = [m for m in mutants if any(o in m["name"] for o in args.only)]
-    survived = 0
+    survived, killed, other = [], [], []  # other: not applied, or the tests could not run (no test, an error)
     with tempfile.TemporaryDirectory() as tmp:
         root = copy_checkout(Path(tmp))
         for m in mutants:
@@ -46,6 +46,7 @@ def main() -> int:
             source = path.read_text()
             if m["old"] not in source:
                 print(f"NOT APPLIED  {m['name']}: its text is no longer in {m['file']}", flush=True)
+                other.append(m["name"])
                 continue
             path.write_text(source.replace(m["old"], m["new"], 1))
             try:
@@ -59,14 +60,15 @@ def main() -> int:
                 for line in result.stdout.splitlines()
                 if line.startswith("FAILED")
             ]
-            survived += result.returncode == 0
-            print(
-                f"{'survived' if result.returncode == 0 else 'killed  '}  {m['name']}  {' '.join(failed)}",
-                flush=True,
-            )
-    killed = len(mutants) - survived
-    print(f"{killed} of {len(mutants)} killed ({100 * killed / max(len(mutants), 1):.0f} %)")
-    return 1 if survived else 0
+            # pytest: 0 all passed (survived), 1 a test failed (killed); anything else ran no verdict
+            verdict = {0: ("survived", survived), 1: ("killed  ", killed)}.get(result.returncode)
+            verdict = verdict or (f"NO VERDICT (pytest exit {result.returncode})", other)
+            verdict[1].append(m["name"])
+            print(f"{verdict[0]}  {m['name']}  {' '.join(failed)}", flush=True)
+    tried = len(killed) + len(survived)
+    print(f"{len(killed)} of {tried} killed ({100 * len(killed) / max(tried, 1):.0f} %); {len(other)} without a "
+          f"verdict (not applied, or no test ran): {other}")  # fmt: skip
+    return 1 if survived or other else 0
 
 
 if __name__ == "__main__":
