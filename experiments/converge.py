@@ -20,6 +20,7 @@ the quarter before by less than :data:`PLATEAU_DB`.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import subprocess
@@ -33,7 +34,7 @@ import pandas as pd
 import yaml
 
 from ddei.io.layout import CHECKPOINT, METRICS, MODEL, RUN_NAME, VAL, result
-from ddei.mri.metrics import PSNR, SSIM
+from ddei.mri.metrics import HOLDOUT_NMSE, PSNR, SSIM
 
 REPO = Path(__file__).resolve().parents[1]
 #: The files over config/config.yaml of each kind of data: simulated measurements (the contest); the release's
@@ -99,6 +100,12 @@ class Setting:
         return stem + ("_cpu" if self.cpu else "")
 
     @property
+    def overrides(self) -> dict:
+        """Config values the driver sets: the undersampled settings' results folder, named for the page (so that
+        the CPU and GPU variants of each keep their own); the contest's is its config's."""
+        return {} if self.data == "simulated" else {"results": f"results/{self.page}"}
+
+    @property
     def cpu_grid(self) -> list:
         return CPU_GRID if self.data == "simulated" else UNDERSAMPLED_CPU_GRID
 
@@ -126,7 +133,7 @@ def load_config(setting: Setting) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     for name in setting.configs:
         config = merge(config, yaml.safe_load((REPO / name).read_text()))
-    return config
+    return config | setting.overrides
 
 
 def grid(config: dict, setting: Setting) -> list[tuple[str, int, int]]:
@@ -169,7 +176,9 @@ def run(setting: Setting, cores: int, only: list[str] | None = None) -> int:
     accs = sorted({a for _, a, _ in runs})
     targets = [metrics_file(results, m, a, s) for m, a, s in runs]
     first = [metrics_file(results, "zf", a, 0) for a in accs]
-    base = [sys.executable, "-m", "snakemake", "--configfile", *setting.configs, "--cores"]
+    base = [sys.executable, "-m", "snakemake", "--configfile", *setting.configs]
+    base += ["--config", *(f"{k}={v}" for k, v in setting.overrides.items())] if setting.overrides else []
+    base += ["--cores"]
     (REPO / results).mkdir(parents=True, exist_ok=True)
     started = time.time()
 
@@ -208,22 +217,31 @@ def run(setting: Setting, cores: int, only: list[str] | None = None) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def plateau(val: pd.DataFrame) -> dict:
-    """The plateau criterion on one run's validation curve (the measurements after step 0).
+def score(val: pd.DataFrame) -> pd.Series:
+    """A run's validation score in dB, higher is better: its PSNR, or for a run validated without ground truth
+    (``training.select: holdout``, acquired scans) minus its held-out-line NMSE in dB."""
+    if val[PSNR].notna().any():
+        return val[PSNR]
+    return -10 * np.log10(val[HOLDOUT_NMSE])
 
-    :return: ``{"last": mean PSNR of the last quarter, "gain": last - previous quarter, "plateau": bool}``.
+
+def plateau(val: pd.DataFrame) -> dict:
+    """The plateau criterion on one run's validation curve (:func:`score`, the measurements after step 0).
+
+    :return: ``{"last": mean score of the last quarter, "gain": last - previous quarter, "plateau": bool}``.
     """
     curve = val[val.step > 0].sort_values("step")
     n = len(curve) // 4
     if n == 0:
         return {"last": float("nan"), "gain": float("nan"), "plateau": False}
-    last, before = curve.psnr.iloc[-n:].mean(), curve.psnr.iloc[-2 * n : -n].mean()
+    values = score(curve)
+    last, before = values.iloc[-n:].mean(), values.iloc[-2 * n : -n].mean()
     return {"last": last, "gain": last - before, "plateau": bool(last - before < PLATEAU_DB)}
 
 
 def needed_budget(val: pd.DataFrame, batch: int) -> float:
     """Slice-passes at which the plateau criterion would be met, from a fit of the validation curve
-    (``psnr = a - b * exp(-step / tau)``, measurements after step 0); NaN if the fit fails, or finds no rise
+    (:func:`score` ``= a - b * exp(-step / tau)``, measurements after step 0); NaN if the fit fails, or finds no rise
     (``b`` under twice the criterion's 0.1 dB) to extrapolate.
 
     The criterion compares the last two quarters of a run of length ``L``: under the fit their mean difference is
@@ -233,7 +251,7 @@ def needed_budget(val: pd.DataFrame, batch: int) -> float:
     from scipy.optimize import curve_fit
 
     curve = val[val.step > 0].sort_values("step")
-    t, y = curve.step.to_numpy(float), curve.psnr.to_numpy(float)
+    t, y = curve.step.to_numpy(float), score(curve).to_numpy(float)
     if len(t) < 8:
         return float("nan")
 
@@ -373,23 +391,28 @@ SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
 
 
 def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
-    """Validation PSNR and SSIM against slice-passes, one column per acceleration, one line per run."""
+    """Validation PSNR and SSIM against slice-passes, one column per acceleration, one line per run; a third row
+    with the held-out-line NMSE of the runs validated without ground truth, if any."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's styles
     from ddei.report import style as styles
 
     # a shipped variant is labelled by this checkout (the run's config may carry an older label of it)
     variants = {n: v for n, v in config.get("variants", {}).items() if n not in styles.SHIPPED_LABELS}
     styles.register(variants)
     accs = sorted(curves.acceleration.unique())
-    fig, axes = plt.subplots(2, len(accs), figsize=(6.5 * len(accs), 7.4), squeeze=False, sharex=True)
+    rows = [(PSNR, "validation PSNR (dB)"), (SSIM, "validation SSIM")]
+    if HOLDOUT_NMSE in curves and curves[HOLDOUT_NMSE].notna().any():
+        curves = curves.assign(holdout_db=10 * np.log10(curves[HOLDOUT_NMSE]))
+        rows.append(("holdout_db", "held-out-line NMSE (dB), lower is better"))
+    fig, axes = plt.subplots(len(rows), len(accs), figsize=(6.5 * len(accs), 3.7 * len(rows)), squeeze=False,
+                             sharex=True)  # fmt: skip
     batch = config["training"]["batch_size"]
     for col, acc in enumerate(accs):
-        for row, (metric, name) in enumerate(((PSNR, "validation PSNR (dB)"), (SSIM, "validation SSIM"))):
+        for row, (metric, name) in enumerate(rows):
             ax = axes[row, col]
             for (m, s), run in curves[curves.acceleration == acc].groupby(["method", "seed"]):
                 style = styles.style_of(m)
@@ -398,7 +421,7 @@ def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
             ax.axvline(19_200, color="grey", lw=0.8, ls=":")
             ax.set(ylabel=name, title=f"{acc}x" if row == 0 else "")
             ax.grid(alpha=0.3)
-        axes[1, col].set_xlabel("training slice-passes (the paper: 19,200)")
+        axes[-1, col].set_xlabel("training slice-passes (the paper: 19,200)")
     for ax in axes[0]:  # each column has its own runs
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -422,17 +445,18 @@ def report(setting: Setting, out: Path) -> Path:
         "DDEI against T-SSDU trained to a plateau",
         "",
         f"- **Config:** `{' + '.join(setting.configs)}`; driver `experiments/converge.py {setting.flags}`.",
-        f"- **Commit:** {commit()}. **Machine:** {machine()}.",
+        f"- **Commit:** {commit()}. **Machine:** {machine()}. **Date:** {datetime.date.today().isoformat()}.",
         f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
         "training time below (Snakemake's `benchmark:` files).",
         f"- **Plateau criterion** (fixed before the runs): the last quarter's mean validation PSNR improves on the "
-        f"quarter before by less than {PLATEAU_DB} dB.",
+        f"quarter before by less than {PLATEAU_DB} dB (for a run validated without ground truth, minus its "
+        "held-out-line NMSE in dB).",
         "",
         f"![validation curves]({name}_curves.png)",
         "",
         "## Runs",
         "",
-        "| method | acc | seed | status | slice-passes | train (min) | val PSNR, last quarter | gain on the "
+        "| method | acc | seed | status | slice-passes | train (min) | val score, last quarter (dB) | gain on the "
         "quarter before (dB) | plateau | plateau budget from a fit (slice-passes) | test PSNR | test SSIM |",
         "|---|--:|--:|---|--:|--:|--:|--:|---|--:|--:|--:|",
     ]
