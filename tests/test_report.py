@@ -500,6 +500,23 @@ def test_validation_figure_draws_every_trained_method(tmp_path):
     assert (tmp_path / "none.png").stat().st_size > 0
 
 
+def test_validation_figure_draws_runs_without_ground_truth_in_their_own_row(tmp_path):
+    """A run validated on its held-out lines (training.select: holdout) beside runs validated on PSNR: both are
+    drawn, the held-out one in a second row, and the kept step of each as a star."""
+    steps = np.arange(0, 1001, 100)
+    truth, held = tmp_path / "truth.csv", tmp_path / "held.csv"
+    psnr = 24.0 - 6 * np.exp(-steps / 300)
+    pd.DataFrame({"step": steps, "psnr": psnr, "zf_psnr": 17.0, "holdout_nmse": np.nan,
+                  "kept": (steps == 1000).astype(int)}).to_csv(truth, index=False)  # fmt: skip
+    pd.DataFrame({"step": steps, "psnr": np.nan, "holdout_nmse": 0.5 + 0.5 * np.exp(-steps / 300),
+                  "zf_holdout_nmse": 1.0, "kept": (steps == 600).astype(int)}).to_csv(held, index=False)  # fmt: skip
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    figures.validation_curves([("ddei", 8, 0, truth)], one, dpi=60)
+    figures.validation_curves([("ddei", 8, 0, truth), ("t-ssdu", 8, 0, held)], two, dpi=60)
+    assert colour_pixels(two, STYLES["t-ssdu"].colour) > 20 and colour_pixels(two, STYLES["ddei"].colour) > 20
+    assert iio.imread(two).shape[0] > 1.5 * iio.imread(one).shape[0]  # two rows
+
+
 def test_collect_metrics_refuses_to_mix_package_versions(tmp_path):
     from ddei.report.collect import MixedVersionsError, collect_metrics
 

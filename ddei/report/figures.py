@@ -604,11 +604,11 @@ def _raw_losses(df, order, accs, several: bool, out_png, dpi) -> None:
 def validation_curves(val_files, out_png, dpi=200):
     """Validation PSNR against training step, mean ± sd over seeds, one panel per acceleration, with the
     zero-filled level on the same slices as a dashed line and a star at the step whose weights each run kept
-    (``training.select``).
+    (``training.select``). Runs validated without ground truth (acquired scans without a twin, held-out
+    selection) show their held-out-line NMSE in a row of their own.
 
-    :param val_files: ``[(method, acceleration, seed, path to val.csv), …]`` (``step, epoch, psnr, ssim,
-        seconds, zf_psnr, zf_ssim``, :data:`ddei.runs.validation.VAL_COLUMNS`); empty files (validation off) are
-        left out.
+    :param val_files: ``[(method, acceleration, seed, path to val.csv), …]`` (the columns of
+        :data:`ddei.runs.validation.VAL_COLUMNS`); empty files (validation off) are left out.
     :param out_png: the figure.
     """
     import seaborn as sns
@@ -625,39 +625,55 @@ def validation_curves(val_files, out_png, dpi=200):
         order = order_methods(df["method"])
         accs = sorted(df["acceleration"].unique())
         df["label"] = df["method"].map(label)
-        # without ground truth (acquired scans without a twin) the score is the held-out lines' error, in dB
-        truth = df[PSNR].notna().any()
-        if not truth:
-            for column in (HOLDOUT_NMSE, zero_filled(HOLDOUT_NMSE)):
+        # a run validated without ground truth (acquired scans without a twin, training.select: holdout) is scored
+        # by the held-out lines' error, in dB: such runs get a row of their own
+        run = ["method", "acceleration", "seed"]
+        df["truth"] = df.groupby(run)[PSNR].transform(lambda v: v.notna().any())
+        for column in (HOLDOUT_NMSE, zero_filled(HOLDOUT_NMSE)):
+            if column in df:
                 df[f"{column}_db"] = 10 * np.log10(df[column])
-        y = PSNR if truth else f"{HOLDOUT_NMSE}_db"
-        zf_column = zero_filled(y)
-        ylabel = "validation PSNR (dB)" if truth else "held-out-line NMSE (dB)"
-        fig = Figure(figsize=(max(3.6 * len(accs) + 0.8, 6.0), 3.6))
+        kinds = [kind for kind in (True, False) if (df["truth"] == kind).any()]
+        kinds = [kind for kind in kinds if kind or HOLDOUT_NMSE in df]
+        fig = Figure(figsize=(max(3.6 * len(accs) + 0.8, 6.0), 3.4 * len(kinds) + 0.4))
         FigureCanvasAgg(fig)
-        axes = np.atleast_1d(fig.subplots(1, len(accs), sharey=True))
-        for ax, acc in zip(axes, accs):
-            sns.lineplot(
-                data=df[df["acceleration"] == acc], x="step", y=y, hue="label",
-                hue_order=[label(m) for m in order], palette=palette(order), errorbar="sd", ax=ax,
-            )  # fmt: skip
-            kept = df[(df["acceleration"] == acc) & (df["kept"] == 1)] if "kept" in df else df.iloc[:0]
-            for method, rows in kept.groupby("method"):  # the weights each run kept (training.select)
-                ax.scatter(rows["step"], rows[y], marker="*", s=70, color=colour(method), edgecolor="black",
-                           linewidth=0.5, zorder=3, label=None)  # fmt: skip
-            zf = df.loc[df["acceleration"] == acc, zf_column].dropna() if zf_column in df else ()
-            if len(zf):  # the same slices and masks in every run of this acceleration
-                ax.axhline(float(zf.mean()), color=colour("zf"), ls="--", lw=1.2, label=label("zf"))
-            ax.set_title(f"×{acc}" + ("" if truth else ": no ground truth, lower is better"))
-            ax.set_xlabel("training step")
-            ax.set_ylabel(ylabel)
-            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
-            legend = ax.get_legend()
-            if legend is not None:
-                legend.remove()
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
-        fig.tight_layout(rect=(0, 0.12, 1, 1))
+        grid = np.atleast_2d(fig.subplots(len(kinds), len(accs), sharex=True, squeeze=False))
+        for axes, truth in zip(grid, kinds):
+            data = df[df["truth"] == truth]
+            y = PSNR if truth else f"{HOLDOUT_NMSE}_db"
+            zf_column = zero_filled(y)
+            ylabel = "validation PSNR (dB)" if truth else "held-out-line NMSE (dB)"
+            for ax, acc in zip(axes, accs):
+                sns.lineplot(
+                    data=data[data["acceleration"] == acc], x="step", y=y, hue="label",
+                    hue_order=[label(m) for m in order], palette=palette(order), errorbar="sd", ax=ax,
+                )  # fmt: skip
+                kept = (
+                    data[(data["acceleration"] == acc) & (data["kept"] == 1)]
+                    if "kept" in data
+                    else data.iloc[:0]
+                )
+                for method, rows in kept.groupby("method"):  # the weights each run kept (training.select)
+                    ax.scatter(rows["step"], rows[y], marker="*", s=70, color=colour(method), edgecolor="black",
+                               linewidth=0.5, zorder=3, label=None)  # fmt: skip
+                zf = data.loc[data["acceleration"] == acc, zf_column].dropna() if zf_column in data else ()
+                if len(zf):  # the same slices and masks in every run of this acceleration
+                    ax.axhline(float(zf.mean()), color=colour("zf"), ls="--", lw=1.2, label=label("zf"))
+                ax.set_title(f"×{acc}" + ("" if truth else ": no ground truth, lower is better"))
+                ax.set_xlabel("training step")
+                ax.set_ylabel(ylabel)
+                ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+                legend = ax.get_legend()
+                if legend is not None:
+                    legend.remove()
+        handles, labels = {}, []
+        for ax in grid[:, 0]:  # every run's label once, whichever row it is drawn in
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        labels = list(handles)
+        fig.legend(
+            list(handles.values()), labels, loc="lower center", ncol=min(len(labels), 4), frameon=False
+        )
+        fig.tight_layout(rect=(0, 0.12 / len(kinds), 1, 1))
         _save(fig, out_png, dpi)
 
 
