@@ -13,8 +13,8 @@ its own (``experiments/baselines/default.yaml``):
 2. ``report``: ``docs/results/baselines.md`` and its figure from what the runs wrote: each method's test PSNR
    against zero-filled, paired by slice (a 95 % bootstrap CI over slices, per seed, slices won), its
    data-consistency weight over training (``val.csv``), and its k-space error on the test slices on the measured and
-   on the unmeasured points, then the hand-written reading (``experiments/baselines/notes.md``), the machine, the
-   commit and the date.
+   on the unmeasured points, with the machine, the commit and the date, then the hand-written reading
+   (``docs/results/baselines_notes.md``).
 
     python experiments/baselines.py run [--config experiments/baselines/default.yaml] [--cores 2]
     python experiments/baselines.py report [--config ...] [--out docs/results]
@@ -204,9 +204,6 @@ def report(name: str, out: Path) -> Path:
         f"Date: {datetime.date.today().isoformat()}.",
         "",
     ]
-    notes = HERE / "baselines" / f"{Path(name).stem}_notes.md"
-    if notes.is_file():
-        lines += [notes.read_text().rstrip(), ""]
     if metrics.empty:
         lines += ["No run has finished yet."]
     else:
@@ -227,6 +224,21 @@ def report(name: str, out: Path) -> Path:
                 d = paired_difference(metrics, m, "zf", acc, PSNR)
                 if d is not None:
                     lines.append(difference_row(m, "zf", PSNR, d, acc))
+        reference = config["evaluation"]["reference"]
+        lines += [
+            "",
+            f"## The contest: {reference} against each",
+            "",
+            "Paired by test slice and seed.",
+            "",
+            "| comparison | metric | acceleration | mean | 95 % CI | per seed | slices won |",
+            "|:--|:--|--:|--:|:--|:--|--:|",
+        ]
+        for acc in accs:
+            for m in config["methods"]:
+                d = paired_difference(metrics, reference, m, acc, PSNR) if m != reference else None
+                if d is not None:
+                    lines.append(difference_row(reference, m, PSNR, d, acc))
         zf = metrics[metrics.method == "zf"].groupby("acceleration")[PSNR].mean()
         lines += [
             "",
@@ -267,8 +279,11 @@ def report(name: str, out: Path) -> Path:
         for (m, a), row in mean.iterrows():
             lines.append(f"| {m} | {a} | {100 * row.measured:.2f} % | {row.unmeasured:.3f} |")
         lines.append("")
+    notes = HERE.parent / "docs" / "results" / f"{page}_notes.md"
+    if notes.is_file():  # the reading of the results, written by hand after they came out
+        lines += [notes.read_text().strip()]
     path = out / f"{page}.md"
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines).rstrip() + "\n")
     return path
 
 

@@ -124,13 +124,15 @@ def test_every_results_page_is_linked_from_the_results_index():
 
 
 #: The pages that a driver writes whole, and where the driver puts the page's one hand-written notes file.
-DRIVEN = {"convergence_cpu.md": "end", "undersampled.md": "end", "gpu_experiment.md": "after the title"}
+DRIVEN = {"convergence_cpu.md": "end", "undersampled.md": "end", "gpu_experiment.md": "after the title",
+          "baselines.md": "end"}
 
 
 @pytest.mark.parametrize("name", sorted(DRIVEN))
 def test_a_driven_results_page_holds_its_notes_file_as_its_driver_places_it(name):
     """Hand-written text on a driven page lives in its notes file, so that regenerating the page keeps it (the
-    drivers: experiments/converge.py, experiments/undersampled.py and experiments/gpu_results.py)."""
+    drivers: experiments/converge.py, experiments/undersampled.py, experiments/gpu_results.py and
+    experiments/baselines.py)."""
     page = (REPO / "docs" / "results" / name).read_text()
     notes = (REPO / "docs" / "results" / name.replace(".md", "_notes.md")).read_text().strip()
     if DRIVEN[name] == "end":
