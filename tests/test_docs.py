@@ -124,8 +124,12 @@ def test_every_results_page_is_linked_from_the_results_index():
 
 
 #: The pages that a driver writes whole, and where the driver puts the page's one hand-written notes file.
-DRIVEN = {"convergence_cpu.md": "end", "undersampled.md": "end", "gpu_experiment.md": "after the title",
-          "baselines.md": "end"}
+DRIVEN = {
+    "convergence_cpu.md": "end",
+    "undersampled.md": "end",
+    "gpu_experiment.md": "after the title",
+    "baselines.md": "end",
+}
 
 
 @pytest.mark.parametrize("name", sorted(DRIVEN))
