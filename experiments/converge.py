@@ -446,13 +446,16 @@ def report(setting: Setting, out: Path) -> Path:
         "",
         f"- **Config:** `{' + '.join(setting.configs)}`; driver `experiments/converge.py {setting.flags}`.",
         f"- **Commit:** {commit()}. **Machine:** {machine()}. **Date:** {datetime.date.today().isoformat()}.",
-        f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
-        "training time below (Snakemake's `benchmark:` files).",
+        (
+            f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
+            "training time below (Snakemake's `benchmark:` files)."
+            if parts
+            else "- **Wall time:** not run yet."
+        ),
         f"- **Plateau criterion** (fixed before the runs): the last quarter's mean validation PSNR improves on the "
         f"quarter before by less than {PLATEAU_DB} dB (for a run validated without ground truth, minus its "
         "held-out-line NMSE in dB).",
-        "",
-        f"![validation curves]({name}_curves.png)",
+        *(["", f"![validation curves]({name}_curves.png)"] if not curves.empty else []),
         "",
         "## Runs",
         "",
