@@ -40,12 +40,21 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 DEFAULT = "experiments/baselines/default.yaml"
-#: The page's name in ``docs/results`` for each study config (its figure: the same name, ``.png``).
-PAGES = {DEFAULT: "baselines"}
+#: The study configs: each one's page in ``docs/results`` (its figure: the same name, ``.png``) and the study configs
+#: it amends (over ``config/config.yaml``, before itself).
+STUDIES = {
+    DEFAULT: ("baselines", ()),
+    "experiments/baselines/converge_size.yaml": ("baselines_converge_size", (DEFAULT,)),
+}
+
+
+def chain(name: str) -> list[str]:
+    """The config files of study ``name`` over ``config/config.yaml``, in the order they are merged."""
+    return [*STUDIES.get(name, ("", ()))[1], name]
 
 
 def load_config(name: str) -> dict:
-    """The study's config as the workflow validates it: ``config/config.yaml`` amended by ``name``, key by key, with
+    """The study's config as the workflow validates it: ``config/config.yaml`` amended by :func:`chain`, key by key, with
     the schema's defaults filled in and the variants registered."""
     from snakemake.utils import validate
 
@@ -57,9 +66,9 @@ def load_config(name: str) -> dict:
             out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
         return out
 
-    config = merge(
-        yaml.safe_load((REPO / "config/config.yaml").read_text()), yaml.safe_load((REPO / name).read_text())
-    )
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for file in chain(name):
+        config = merge(config, yaml.safe_load((REPO / file).read_text()))
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     register(config["variants"], config["evaluation"]["external"])
     return config
@@ -77,7 +86,7 @@ def run(name: str, cores: int) -> int:
     results = Path(config["results"])
     targets = [results / result(METRICS, m, a, s) for m, a, s in grid(config)]
     targets += [results / result(METRICS, "zf", a, 0) for a in config["masks"]["accelerations"]]
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", "config/config.yaml", name, "--cores", str(cores),
+    cmd = [sys.executable, "-m", "snakemake", "--configfile", "config/config.yaml", *chain(name), "--cores", str(cores),
            "--keep-going", "--", *map(str, targets)]  # fmt: skip
     print(" ".join(cmd), flush=True)
     return subprocess.call(cmd, cwd=REPO)
@@ -190,7 +199,7 @@ def report(name: str, out: Path) -> Path:
     converge._set_root(REPO)  # the commit named is the one of the checkout whose workflow ran
     config = load_config(name)
     metrics, curves = collect(config)
-    page = PAGES.get(name, Path(name).stem)
+    page = STUDIES[name][0] if name in STUDIES else Path(name).stem
     out.mkdir(parents=True, exist_ok=True)
     accs = [int(a) for a in config["masks"]["accelerations"]]
     lines = [

@@ -15,6 +15,7 @@ AMENDS = {
     "config/converge_cpu.yaml": ("config/converge.yaml",),
     "config/undersampled_converge.yaml": ("config/converge.yaml",),
     "config/undersampled_converge_twins.yaml": ("config/converge.yaml", "config/undersampled_converge.yaml"),
+    "experiments/baselines/converge_size.yaml": ("experiments/baselines/default.yaml",),
 }
 #: The order of the end-to-end runs (the files not named here run last, sorted): configurations that share jobs
 #: next to each other.
