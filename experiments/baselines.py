@@ -125,8 +125,8 @@ def kspace_errors(config: dict) -> pd.DataFrame:
     import torch
 
     from ddei.methods.config import RunConfig, method_config
-    from ddei.runs.evaluation import load_model
-    from ddei.runs.preparation import Run, prepare
+    from ddei.runs.evaluation import evaluation_data, load_model
+    from ddei.runs.preparation import Run
 
     results = REPO / config["results"]
     index = next(results.rglob("index.csv"), None)
@@ -139,7 +139,7 @@ def kspace_errors(config: dict) -> pd.DataFrame:
         if not model_path.is_file():
             continue
         cfg = RunConfig.from_dict(method_config(config, m))
-        data = prepare(Run(cfg, a, s, index.parent, masks.parent), "test", "fp32", 10_000 + s)
+        data = evaluation_data(Run(cfg, a, s, index.parent, masks.parent))
         model = load_model(cfg, model_path, data, "fp32").eval()
         measured, unmeasured = [], []
         with torch.no_grad():

@@ -17,6 +17,7 @@ pipeline's time-varying Gaussian masks), on the same patients, and zero-filled.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import subprocess
 import sys
@@ -134,7 +135,7 @@ def report(out: Path) -> Path:
         "`experiments/undersampled.py` (`acquired`: `data.measurements: acquired`; `simulated`: the FullSample twins "
         "with the pipeline's masks); methods DDEI and T-SSDU, 8x, seeds 0, 1, 2; 600 steps at 32x32 with 8 channels "
         "(the default's budget); normalisation by the zero-filled image in both.",
-        f"- **Commit:** {commit()}. **Machine:** {machine()}.",
+        f"- **Commit:** {commit()}. **Machine:** {machine()}. **Date:** {datetime.date.today().isoformat()}.",
         "- **Wall time** of the trainings: "
         + (", ".join(f"{k} {v / 60:.1f} min" for k, v in info.get("wall_s", {}).items()) or "unknown")
         + " (the runs shared the CPU with other work: not speed measurements).",

@@ -16,10 +16,10 @@ set -uo pipefail
 OUT=${1:-${OUT:-/tmp/ddei-device}}
 if [ -n "${SMOKE:-}" ]; then DEVICE=cpu; SMALL=1; export DDEI_COMPILE_BACKEND=aot_eager; fi
 DEVICE=${DEVICE:-cuda}
-TOTAL=${TOTAL:-555}            # seconds this script may take in all
+TOTAL=${TOTAL:-555}            # seconds this script may take in all (set TOTAL to give the experiment more time)
 source "$(dirname "$0")/device_env.sh"
-# $OUT gets 8 files at most: smoke.log, bench_paper.{log,json}, experiment.log, gpu_used.yaml, calibration.json,
-# snakemake.log, results.tgz (tables, figures, metrics, loss curves, logs and benchmarks of the workflow)
+# $OUT gets: smoke.log, bench_paper.{log,json}, experiment.log, gpu_used.yaml, calibration.json, snakemake.log and
+# results.tgz (tables, figures, metrics, loss curves, logs and benchmarks of the workflow)
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   $PY -c "import ddei, torch, deepinv, snakemake; print('torch', torch.__version__, 'deepinv', deepinv.__version__, 'snakemake', snakemake.__version__)"
 } > "$OUT/smoke.log" 2>&1

@@ -182,6 +182,16 @@ def load_model(
     return model.to(device)
 
 
+def evaluation_data(run: Run, precision: str = "fp32") -> RunData:
+    """The test split of a run as an evaluation sees it: its randomness (t-ssdu*'s input splits) has its own stream,
+    fixed by the seed.
+
+    :param Run run: the run (its configuration, acceleration, seed and data).
+    :param str precision: ``fp32`` or ``bf16`` (``evaluation.precision``).
+    """
+    return prepare(run, "test", precision, 10_000 + run.seed, "evaluation.precision")
+
+
 def run_evaluation(
     run: Run,
     model_path: str | os.PathLike | None,
@@ -200,8 +210,7 @@ def run_evaluation(
     :param str precision: ``fp32`` or ``bf16`` for the network (``evaluation.precision``).
     """
     cfg = run.cfg
-    # evaluation randomness (t-ssdu* input splits) gets its own stream, fixed by the seed
-    data = prepare(run, "test", precision, 10_000 + run.seed, "evaluation.precision")
+    data = evaluation_data(run, precision)
     model = None
     if cfg.external is not None or lookup(cfg.base).trained:
         model = load_model(cfg, model_path, data, precision, run.acceleration)
