@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_training import SETTINGS
+from test_training import SETTINGS, settings
 
 from ddei.data.dataset import CineSliceDataset
-from ddei.methods.config import ConfigError, ModelConfig, RunConfig, TrainingConfig
+from ddei.methods.config import ConfigError, ModelConfig, RunConfig
 from ddei.mri.metrics import metric_functions
 from ddei.runs.evaluation import SavedRecon, run_evaluation
 from ddei.runs.preparation import Run, data_digest, run_identity
@@ -24,17 +24,7 @@ from ddei.runs.training import RunFiles, run_training
 
 SPLITTING = {k: SETTINGS[k] for k in ("split_ratio", "split_mask", "split_centre", "split_dc")}
 
-TRAINING = TrainingConfig(
-    epochs=1,
-    steps_per_epoch=2,
-    lr=1e-3,
-    batch_size=1,
-    precision="fp32",
-    compile=False,
-    validate_every=False,
-    channels_last=True,
-    select="last",
-)
+TRAINING = settings(epochs=1, steps=2)
 CFG = RunConfig(
     method="ddei",
     base="ddei",

@@ -11,9 +11,10 @@ import ddei  # noqa: F401
 # isort: split
 import pytest
 import torch
+from test_training import settings
 
 import ddei.runs.training as training
-from ddei.methods.config import ModelConfig, RunConfig, TrainingConfig
+from ddei.methods.config import ModelConfig, RunConfig
 from ddei.mri.models import build_model
 from ddei.runs.preparation import Run
 
@@ -21,17 +22,7 @@ SIZE = (32, 32)
 
 
 def _config() -> RunConfig:
-    tr = TrainingConfig(
-        epochs=1,
-        steps_per_epoch=1,
-        lr=1e-3,
-        batch_size=1,
-        precision="fp32",
-        compile=False,
-        validate_every=False,
-        channels_last=True,
-        select="last",
-    )
+    tr = settings(epochs=1, steps=1)
     return RunConfig(
         "ddei",
         "ddei",
