@@ -116,7 +116,8 @@ def centre_block(image_size: tuple[int, int], mode: str) -> tuple[int, int]:
     :param tuple image_size: ``(H, W)`` of the images.
     :param str mode: ``reference`` (deepinv's 8x8, whatever the image size) or ``scaled`` (the same fraction of
         the image as 8x8 is of 512x256, rounded half up, at least one point: 1x1 at 32x32, 1x2 at 32x64).
-    :return: ``(h, w)``.
+    :return: ``(h, w)``, the block intended; :func:`split_mask_generator` hands deepinv the even block around it
+        (2x2 for both examples), the only blocks deepinv keeps whole.
     """
     if mode == "reference":
         return REFERENCE_CENTRE_BLOCK
