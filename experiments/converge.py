@@ -2,9 +2,10 @@
 
 1. ``run``: the workflow on ``config/converge.yaml`` (``--cpu``: merged with ``config/converge_cpu.yaml``), for
    the experiment's grid of runs only. On the GPU the grid is every method x acceleration x seed of the config;
-   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question, the contest at 8x first (each
-   method with the last and with the held-out-selected weights), then at 16x and 8x the fixed DDEI, the reference
-   code's DDEI and T-SSDU, and the oracle on 1 seed. ``--only`` runs a part of it.
+   the CPU grid (:data:`CPU_GRID`) is the fewest runs that answer the question, the contest at 8x first (DDEI and
+   both T-SSDUs, each with the last and with the held-out-selected weights, seed 0 then seed 1; then Phase2Phase),
+   then at 16x and 8x the reference code's DDEI and T-SSDU, the fixed DDEI at 16x, and the oracle on 1 seed.
+   ``--only`` runs a part of it.
    A run that does not finish resumes from its checkpoint when the driver is started again (same code, config).
 2. ``report``: ``docs/results/convergence.md`` and its figure from what the runs wrote: every run's validation
    curve (``val.csv``), its plateau status, the test table, DDEI - T-SSDU with a 95 % confidence interval and the
@@ -48,11 +49,14 @@ DATA = {
 #: The CPU grid: (method, acceleration, seeds), most needed first: the contest at 8x against this project's T-SSDU
 #: and Phase2Phase, with the paper's selection (last) and the held-out one, then the reference code's T-SSDU with
 #: held-out selection, then the runs of the first CPU campaign (whose T-SSDU was the reference code's).
-CPU_GRID = [("t-ssdu", 8, (0, 1)), ("t-ssdu-holdout", 8, (0, 1)), ("ddei-holdout", 8, (0, 1)),
-            ("t-ssdu-upstream-holdout", 8, (0, 1)), ("phase2phase", 8, (0, 1)), ("phase2phase-holdout", 8, (0, 1)),
-            ("ddei-upstream", 16, (0, 1)), ("t-ssdu-upstream", 16, (0, 1, 2)), ("sup", 16, (0,)),
-            ("ddei", 16, (0, 1, 2)), ("ddei-upstream", 8, (0, 1)), ("t-ssdu-upstream", 8, (0, 1)), ("sup", 8, (0,)),
-            ("ddei", 8, (0, 1))]  # fmt: skip
+#: The contest's runs on one seed: DDEI and the two T-SSDUs (this project's chosen one and the reference code's), each
+#: with the last and the held-out-selected weights; the two DDEIs first, so that on 2 cores both long runs start
+#: together and the four T-SSDUs fill the second half.
+CONTEST = ("ddei-holdout", "ddei", "t-ssdu", "t-ssdu-holdout", "t-ssdu-upstream-holdout", "t-ssdu-upstream")
+CPU_GRID = [(m, 8, (s,)) for s in (0, 1) for m in CONTEST]
+CPU_GRID += [("phase2phase", 8, (0, 1)), ("phase2phase-holdout", 8, (0, 1)),
+             ("ddei-upstream", 16, (0, 1)), ("t-ssdu-upstream", 16, (0, 1, 2)), ("sup", 16, (0,)),
+             ("ddei", 16, (0, 1, 2)), ("ddei-upstream", 8, (0, 1)), ("sup", 8, (0,))]  # fmt: skip
 #: The CPU grid on the release's undersampled scans (``--data acquired``) and on their twins (``--data twins``):
 #: DDEI, EI-rotate and T-SSDU with each selection at 8x on seed 0, then at 4x, then seed 1 at 8x; DDEI without its
 #: time shift (``ddei-spatial``) at 8x on seed 0.
