@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ddei.io.layout import METRICS, MODEL, VAL, result
+from ddei.methods.config import read_config
 from ddei.mri.metrics import PSNR
 
 HERE = Path(__file__).resolve().parent
@@ -60,15 +60,7 @@ def load_config(name: str) -> dict:
 
     from ddei.methods.registry import register
 
-    def merge(a: dict, b: dict) -> dict:
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for file in chain(name):
-        config = merge(config, yaml.safe_load((REPO / file).read_text()))
+    config = read_config(REPO, chain(name))
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     register(config["variants"], config["evaluation"]["external"])
     return config

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ddei.io.layout import CHECKPOINT, METRICS, MODEL, RUN_NAME, VAL, result
+from ddei.methods.config import read_config
 from ddei.mri.metrics import HOLDOUT_NMSE, PSNR, SSIM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,16 +127,7 @@ class Setting:
 
 def load_config(setting: Setting) -> dict:
     """The experiment's config, as the workflow merges it (later files override earlier ones, key by key)."""
-
-    def merge(a: dict, b: dict) -> dict:
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for name in setting.configs:
-        config = merge(config, yaml.safe_load((REPO / name).read_text()))
+    config = read_config(REPO, setting.configs)
     return config | setting.overrides
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import yaml
+from ddei.methods.config import read_config
 
 REPO = Path(__file__).resolve().parents[1]
 #: Overlays that amend another shipped file rather than config/config.yaml alone (experiments/converge.py's CONFIGS).
@@ -41,20 +41,7 @@ def merged(*files: str | Path) -> dict:
     """``config/config.yaml`` with ``files`` (paths relative to the repository) over it, key by key, as Snakemake
     merges ``configfile:`` and ``--configfile``."""
 
-    def merge(a: dict, b: dict) -> dict:
-        out = dict(a)
-        for key, value in b.items():
-            out[key] = (
-                merge(out[key], value)
-                if isinstance(value, dict) and isinstance(out.get(key), dict)
-                else value
-            )
-        return out
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for name in files:
-        config = merge(config, yaml.safe_load((REPO / name).read_text()) or {})
-    return config
+    return read_config(REPO, files)
 
 
 def shrink(config: dict, results: Path | str) -> dict:

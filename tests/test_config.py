@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 from shipped import chain, merged, shipped
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from ddei.methods import registry
-from ddei.methods.config import ConfigError, RunConfig, check_config, method_config
+from ddei.methods.config import ConfigError, RunConfig, check_config, merge_config, method_config, read_config
 from ddei.methods.registry import METHODS, SETTINGS, catalogue, lookup, register
 from ddei.report import style
 
@@ -317,3 +317,23 @@ def test_training_cost_orders_the_runs_longest_first():
     assert cost["sup"] == cost["t-ssdu"] > 0
     assert cost["phase2phase"] == 3 * cost["sup"]  # 90 epochs instead of 30
     assert cost["t-ssdu*"] == cost["zf"] == 0
+
+
+def test_merge_config_on_a_hand_made_case():
+    """Mappings merge key by key, anything else (a list, a scalar, a mapping over a scalar) replaces, an empty file
+    (None) amends nothing, and neither input changes."""
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 2, "c": {"z": 3}}
+    override = {"a": {"y": [3]}, "b": {"new": 1}, "d": 4}
+    before = copy.deepcopy((base, override))
+    assert merge_config(base, override) == {"a": {"x": 1, "y": [3]}, "b": {"new": 1}, "c": {"z": 3}, "d": 4}
+    assert (base, override) == before
+    assert merge_config(base, None) == base
+
+
+@pytest.mark.parametrize("name", shipped())
+def test_read_config_merges_as_snakemake_does(name):
+    """Every shipped chain of config files, merged as Snakemake merges ``--configfile`` (its own update_config)."""
+    expected = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for file in chain(name):
+        update_config(expected, yaml.safe_load((REPO / file).read_text()) or {})
+    assert read_config(REPO, chain(name)) == expected

@@ -14,8 +14,11 @@ This module imports neither torch nor deepinv.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
 
 from ddei.methods.registry import METHODS, Method, catalogue
 
@@ -149,14 +152,35 @@ class RunConfig:
         return out
 
 
-def _merge(base: Mapping, override: Mapping) -> dict:
+def merge_config(base: Mapping, override: Mapping | None) -> dict:
+    """``override`` over ``base``, key by key, as Snakemake merges ``configfile:`` and ``--configfile``: a mapping
+    is merged into the mapping it replaces, any other value (a list included) replaces it. Neither input changes.
+
+    :param base: the config amended.
+    :param override: the amendment (``None``, as an empty YAML file loads, amends nothing).
+    """
     out = copy.deepcopy(dict(base))
-    for key, value in override.items():
+    for key, value in (override or {}).items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_config(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def read_config(root: str | Path, files: Sequence[str | Path]) -> dict:
+    """The workflow's config as ``snakemake --configfile FILES...`` reads it: ``config/config.yaml`` under ``root``,
+    then each file of ``files`` (relative to ``root``) over it, in order (:func:`merge_config`). No schema
+    defaults are filled in: the workflow's validation does that.
+
+    :param root: the repository's root.
+    :param files: the config files over ``config/config.yaml``, in the order they are merged.
+    """
+    root = Path(root)
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    for file in files:
+        config = merge_config(config, yaml.safe_load((root / file).read_text()))
+    return config
 
 
 def methods_of(config: Mapping) -> dict[str, Method]:
@@ -201,7 +225,7 @@ def method_config(config: Mapping, name: str) -> dict:
     resolved = {"model": config["model"], "training": config["training"]}
     resolved |= {key: config[key] for key in method.settings}
     for source in (config["method_overrides"].get(method.base, {}), method.overrides):
-        resolved = _merge(resolved, source)
+        resolved = merge_config(resolved, source)
     if method.trained_as != name:  # evaluates another method's trained model: the training is that method's
         trained = method_config(config, method.trained_as)
         resolved |= {"model": trained["model"], "training": trained["training"]} | trained["settings"]
