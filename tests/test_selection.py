@@ -131,3 +131,23 @@ def test_a_runs_validation_reads_ground_truth_only_when_it_selects_the_last_weig
     validation = validation_of(Run(cfg, 4, 0, extracted, extracted.parent / "masks"), IMG[1], "cpu")
     assert validation.truth == (select == "last")
     assert all(("x" in sample) == (select == "last") for sample in validation.samples)
+
+
+def test_a_checkpoint_with_non_finite_kept_weights_is_not_written(tmp_path):
+    """The weights kept for ``training.select: holdout`` are checked as the model's are: a NaN among them stops the
+    run with the failure named, and no checkpoint is written."""
+    from ddei.runs.training import RunState, _write_checkpoint
+    from ddei.runs.weights import NonFiniteWeightsError
+
+    net = torch.nn.Linear(2, 2)
+    files = RunFiles(tmp_path / "ckpt.pt", tmp_path / "loss.csv", tmp_path / "val.csv")
+    best = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    best["weight"][0, 0] = float("nan")
+    run = RunState(net, torch.optim.Adam(net.parameters()), [], files, "run", {}, 1)
+    run.best = {"step": 1, "score": 0.5, "state": best}
+    with pytest.raises(NonFiniteWeightsError, match=r"best\.state\.weight"):
+        _write_checkpoint(run)
+    assert not files.checkpoint.exists()
+    run.best["state"]["weight"][0, 0] = 0.0
+    _write_checkpoint(run)
+    assert files.checkpoint.is_file()

@@ -60,8 +60,8 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the message names the batch's slices and the cause."""
 
 
-#: The parts of a checkpoint that must be finite.
-CHECKPOINT_WEIGHTS = ("model", "optimizer")
+#: The parts of a checkpoint that must be finite (``best``: the weights kept by ``training.select: holdout``).
+CHECKPOINT_WEIGHTS = ("model", "optimizer", "best")
 #: The part of a trained model (``model.pt``) that must be finite.
 MODEL_WEIGHTS = ("state_dict",)
 
