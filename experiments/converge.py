@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ddei.io.layout import CHECKPOINT, METRICS, MODEL, RUN_NAME, VAL, result
+from ddei.io.layout import CHECKPOINT, LOSS, METRICS, MODEL, RUN_NAME, VAL, result
 from ddei.methods.config import read_config
 from ddei.mri.metrics import HOLDOUT_NMSE, PSNR, SSIM
 
@@ -382,6 +382,44 @@ def collect(config: dict, setting: Setting) -> tuple[pd.DataFrame, pd.DataFrame,
     return cat(curves), cat(metrics), pd.DataFrame(rows)
 
 
+HOLDOUT_SUFFIX = "-holdout"
+
+
+def selection_pairs(config: dict, setting: Setting) -> list[str]:
+    """The page's section on each run ``X-holdout`` whose base run ``X`` (same method, acceleration and seed, the
+    last weights kept) is there too: whether the two trained alike (per-epoch training losses, which the selection
+    must not change: only the validation, which trains nothing, differs) and which step each kept."""
+    results = REPO / config["results"]
+    rows = []
+    for m, a, s in grid(config, setting):
+        base = m.removesuffix(HOLDOUT_SUFFIX)
+        files = [results / result(LOSS, x, a, s) for x in (base, m)]
+        if base == m or (base, a, s) not in grid(config, setting) or not all(f.is_file() for f in files):
+            continue
+        last, held = (pd.read_csv(f).set_index("epoch").loss for f in files)
+        common = last.index.intersection(held.index)
+        gap = float((last[common] - held[common]).abs().max()) if len(common) else float("nan")
+        same = "identical" if gap == 0 else f"max difference {gap:.3g}"
+        val = results / result(VAL, m, a, s)
+        kept = pd.read_csv(val) if val.is_file() else pd.DataFrame()
+        step = kept.step[kept.kept == 1] if "kept" in kept else pd.Series(dtype=int)
+        at = f"{int(step.iloc[0]) * config['training']['batch_size']:,}" if len(step) else "not yet"
+        rows.append(f"| {base} | {a} | {s} | {len(common)} | {same} | {at} |")
+    if not rows:
+        return []
+    return [
+        "",
+        "## One training, two selections",
+        "",
+        "A `-holdout` run repeats its base run's training (same seed and steps; validation trains nothing) and keeps "
+        "other weights. Per-epoch training losses compared over the epochs both have run:",
+        "",
+        "| base run | acc | seed | epochs compared | training losses | held-out selection kept (slice-passes) |",
+        "|---|--:|--:|--:|---|--:|",
+        *rows,
+    ]
+
+
 SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
 
 
@@ -482,6 +520,7 @@ def report(setting: Setting, out: Path) -> Path:
                     d = paired_difference(metrics, a, b, acc, metric)
                     if d is not None:
                         lines.append(difference_row(a, b, metric, d, acc))
+    lines += selection_pairs(config, setting)
     notes = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{name}_notes.md"
     if notes.is_file():  # the reading of the results, written by hand after they came out
         lines += ["", notes.read_text().rstrip()]

@@ -1,0 +1,65 @@
+"""The convergence driver's report (experiments/converge.py) on hand-made run files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "experiments"))
+import converge  # noqa: E402
+
+from ddei.io.layout import LOSS, VAL, result  # noqa: E402
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setattr(converge, "REPO", tmp_path)
+    return tmp_path
+
+
+def write(root: Path, template: str, method: str, seed: int, frame: pd.DataFrame) -> None:
+    path = root / "results" / result(template, method, 8, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def test_selection_pairs_compares_the_training_losses_of_a_run_and_its_holdout_twin(root):
+    config = {"results": "results", "training": {"batch_size": 1}}
+    setting = converge.Setting(cpu=True)
+    losses = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.5, 0.25, 0.125], "seconds": [1.0, 2.0, 3.0]})
+    write(root, LOSS, "ddei", 0, losses)
+    write(root, LOSS, "ddei-holdout", 0, losses.iloc[:2])  # still running: 2 epochs in common
+    write(root, VAL, "ddei-holdout", 0, pd.DataFrame({"step": [96, 192], "kept": [0, 0]}))
+    write(root, LOSS, "t-ssdu", 1, losses)
+    write(root, LOSS, "t-ssdu-holdout", 1, losses.assign(loss=[0.5, 0.3, 0.125]))
+    write(root, VAL, "t-ssdu-holdout", 1, pd.DataFrame({"step": [96, 192, 288], "kept": [0, 1, 0]}))
+    write(root, LOSS, "t-ssdu", 0, losses)  # no holdout twin: no row
+    rows = [
+        line for line in converge.selection_pairs(config, setting) if line.startswith("| ") and "8 |" in line
+    ]
+    assert rows == [
+        "| ddei | 8 | 0 | 2 | identical | not yet |",
+        "| t-ssdu | 8 | 1 | 3 | max difference 0.05 | 192 |",
+    ]
+
+
+def test_selection_pairs_is_empty_without_pairs(root):
+    assert (
+        converge.selection_pairs(
+            {"results": "results", "training": {"batch_size": 1}}, converge.Setting(True)
+        )
+        == []
+    )
+
+
+def test_the_cpu_grid_starts_with_the_contest_on_seed_0_the_ddeis_first():
+    runs = converge.grid({}, converge.Setting(cpu=True))
+    assert runs[:2] == [("ddei-holdout", 8, 0), ("ddei", 8, 0)]
+    first = {m for m, _, s in runs[:6]}
+    assert all(s == 0 for _, _, s in runs[:6]) and first == set(converge.CONTEST)
+    assert {"t-ssdu", "t-ssdu-holdout", "t-ssdu-upstream", "t-ssdu-upstream-holdout"} <= first
+    assert runs[6:12] == [(m, 8, 1) for m in converge.CONTEST] and len(set(runs)) == len(runs)
