@@ -1,4 +1,4 @@
-"""The convergence driver's report (experiments/converge.py) on hand-made run files."""
+"""The convergence driver (experiments/converge.py): its grids and its report on hand-made run files."""
 
 from __future__ import annotations
 
@@ -63,3 +63,12 @@ def test_the_cpu_grid_starts_with_the_contest_on_seed_0_the_ddeis_first():
     assert all(s == 0 for _, _, s in runs[:6]) and first == set(converge.CONTEST)
     assert {"t-ssdu", "t-ssdu-holdout", "t-ssdu-upstream", "t-ssdu-upstream-holdout"} <= first
     assert runs[6:12] == [(m, 8, 1) for m in converge.CONTEST] and len(set(runs)) == len(runs)
+
+
+def test_the_twins_grid_is_the_acquired_grids_runs_with_the_last_weights():
+    """The twins are the reference points: the acquired grid's DDEI, EI-rotate and T-SSDU runs, same factors and
+    seeds, each once (no -holdout repeat of a training, no ddei-spatial)."""
+    acquired = converge.grid({}, converge.Setting(True, "acquired"))
+    twins = converge.grid({}, converge.Setting(True, "twins"))
+    assert twins == [r for r in acquired if r[0] in ("ddei", "ei-r", "t-ssdu")] and len(twins) == 9
+    assert {(a, s) for _, a, s in twins} == {(8, 0), (4, 0), (8, 1)}
