@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ddei.io.layout import METRICS, MODEL, VAL, result
-from ddei.methods.config import read_config
+from ddei.methods.configfiles import read_config
 from ddei.mri.metrics import PSNR
 
 HERE = Path(__file__).resolve().parent

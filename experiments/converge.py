@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ddei.io.layout import CHECKPOINT, LOSS, METRICS, MODEL, RUN_NAME, VAL, result
-from ddei.methods.config import read_config
+from ddei.methods.configfiles import read_config
 from ddei.mri.metrics import HOLDOUT_NMSE, PSNR, SSIM
 
 REPO = Path(__file__).resolve().parents[1]

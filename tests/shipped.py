@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from ddei.methods.config import read_config
+from ddei.methods.configfiles import read_config
 
 REPO = Path(__file__).resolve().parents[1]
 #: Overlays that amend another shipped file rather than config/config.yaml alone (experiments/converge.py's CONFIGS).

@@ -12,7 +12,8 @@ from shipped import chain, merged, shipped
 from snakemake.utils import update_config, validate
 
 from ddei.methods import registry
-from ddei.methods.config import ConfigError, RunConfig, check_config, merge_config, method_config, read_config
+from ddei.methods.config import ConfigError, RunConfig, check_config, merge_config, method_config
+from ddei.methods.configfiles import read_config
 from ddei.methods.registry import METHODS, SETTINGS, catalogue, lookup, register
 from ddei.report import style
 

@@ -14,11 +14,8 @@ This module imports neither torch nor deepinv.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-
-import yaml
 
 from ddei.methods.registry import METHODS, Method, catalogue
 
@@ -166,21 +163,6 @@ def merge_config(base: Mapping, override: Mapping | None) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def read_config(root: str | Path, files: Sequence[str | Path]) -> dict:
-    """The workflow's config as ``snakemake --configfile FILES...`` reads it: ``config/config.yaml`` under ``root``,
-    then each file of ``files`` (relative to ``root``) over it, in order (:func:`merge_config`). No schema
-    defaults are filled in: the workflow's validation does that.
-
-    :param root: the repository's root.
-    :param files: the config files over ``config/config.yaml``, in the order they are merged.
-    """
-    root = Path(root)
-    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
-    for file in files:
-        config = merge_config(config, yaml.safe_load((root / file).read_text()))
-    return config
 
 
 def methods_of(config: Mapping) -> dict[str, Method]:
