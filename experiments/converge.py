@@ -75,11 +75,12 @@ UNDERSAMPLED_COMPARISONS = [("ddei", "t-ssdu"), ("ddei", "ei-r"), ("ddei", "ddei
                             ("ddei-holdout", "t-ssdu-holdout"), ("ddei-holdout", "ei-r-holdout")]  # fmt: skip
 #: Plateau: the last quarter's mean validation PSNR improves on the quarter before by less than this (dB).
 PLATEAU_DB = 0.1
-#: The comparisons of the results page: (method, reference).
+#: The comparisons of the results page: (method, reference); the last four, what the held-out selection changes.
 COMPARISONS = [("ddei", "t-ssdu"), ("ddei", "t-ssdu-upstream"), ("ddei-holdout", "t-ssdu-holdout"),
                ("ddei-holdout", "t-ssdu-upstream-holdout"), ("ddei", "phase2phase"),
                ("ddei-holdout", "phase2phase-holdout"), ("ddei-upstream", "t-ssdu-upstream"),
-               ("ddei", "ddei-upstream")]  # fmt: skip
+               ("ddei", "ddei-upstream"), ("ddei-holdout", "ddei"), ("t-ssdu-holdout", "t-ssdu"),
+               ("t-ssdu-upstream-holdout", "t-ssdu-upstream"), ("phase2phase-holdout", "phase2phase")]  # fmt: skip
 
 
 @dataclass(frozen=True)
