@@ -391,8 +391,16 @@ HOLDOUT_SUFFIX = "-holdout"
 def selection_pairs(config: dict, setting: Setting) -> list[str]:
     """The page's section on each run ``X-holdout`` whose base run ``X`` (same method, acceleration and seed, the
     last weights kept) is there too: whether the two trained alike (per-epoch training losses, which the selection
-    must not change: only the validation, which trains nothing, differs) and which step each kept."""
+    must not change: only the validation, which trains nothing, differs) and which step each kept.
+
+    When they trained alike, the base run's validation PSNR at a step is that of the ``-holdout`` run's weights at
+    the same step, so the base run's curve tells how well the held-out-line error ranks the checkpoints: the PSNR at
+    the step it kept, at the last step and at the best step (chosen with ground truth, for comparison only), and
+    the rank correlation of held-out error and PSNR over the validation steps, all and those of the run's second half
+    (``-1``: it ranks them perfectly).
+    """
     results = REPO / config["results"]
+    batch = config["training"]["batch_size"]
     rows = []
     for m, a, s in grid(config, setting):
         base = m.removesuffix(HOLDOUT_SUFFIX)
@@ -403,11 +411,27 @@ def selection_pairs(config: dict, setting: Setting) -> list[str]:
         common = last.index.intersection(held.index)
         gap = float((last[common] - held[common]).abs().max()) if len(common) else float("nan")
         same = "identical" if gap == 0 else f"max difference {gap:.3g}"
-        val = results / result(VAL, m, a, s)
-        kept = pd.read_csv(val) if val.is_file() else pd.DataFrame()
-        step = kept.step[kept.kept == 1] if "kept" in kept else pd.Series(dtype=int)
-        at = f"{int(step.iloc[0]) * config['training']['batch_size']:,}" if len(step) else "not yet"
-        rows.append(f"| {base} | {a} | {s} | {len(common)} | {same} | {at} |")
+        vals = [results / result(VAL, x, a, s) for x in (base, m)]
+        curve = pd.DataFrame()
+        if all(v.is_file() for v in vals):
+            psnr, nmse = (pd.read_csv(v).set_index("step") for v in vals)
+            curve = (
+                psnr[[PSNR]]
+                .join(nmse[[HOLDOUT_NMSE, "kept"]], how="inner")
+                .dropna(subset=[PSNR, HOLDOUT_NMSE])
+            )
+        kept = curve.index[curve.kept == 1] if "kept" in curve else []
+        cells = ["not yet"] + [""] * 4  # the held-out run has not finished
+        if len(kept):
+            cells[0] = f"{kept[0] * batch:,}"
+        # one trajectory: the base run's validation PSNR scores the held-out run's checkpoints
+        if len(kept) and gap == 0:
+            best = curve[PSNR].idxmax()
+            late = curve[curve.index > curve.index.max() / 2]
+            rho = [c[HOLDOUT_NMSE].corr(c[PSNR], method="spearman") for c in (curve, late)]
+            cells[1:] = [f"{curve[PSNR][kept[0]]:.2f}", f"{curve[PSNR].iloc[-1]:.2f}",
+                         f"{curve[PSNR][best]:.2f} ({best * batch:,})", f"{rho[0]:+.2f}, {rho[1]:+.2f}"]  # fmt: skip
+        rows.append(f"| {base} | {a} | {s} | {len(common)} | {same} | " + " | ".join(cells) + " |")
     if not rows:
         return []
     return [
@@ -415,10 +439,15 @@ def selection_pairs(config: dict, setting: Setting) -> list[str]:
         "## One training, two selections",
         "",
         "A `-holdout` run repeats its base run's training (same seed and steps; validation trains nothing) and keeps "
-        "other weights. Per-epoch training losses compared over the epochs both have run:",
+        "other weights. Per-epoch training losses compared over the epochs both have run; where they are identical, "
+        "the base run's validation PSNR at each step is that of the held-out run's weights, so the held-out "
+        "selection is scored on it (the best step is chosen with ground truth, for comparison only; the rank "
+        "correlation is that of held-out error and validation PSNR over all validation steps, then over the second "
+        "half of the run, where the kept step lies; −1 is a perfect ranking):",
         "",
-        "| base run | acc | seed | epochs compared | training losses | held-out selection kept (slice-passes) |",
-        "|---|--:|--:|--:|---|--:|",
+        "| base run | acc | seed | epochs compared | training losses | held-out selection kept (slice-passes) | "
+        "val PSNR there | val PSNR, last step | val PSNR, best step (slice-passes) | rank correlation |",
+        "|---|--:|--:|--:|---|--:|--:|--:|--:|--:|",
         *rows,
     ]
 

@@ -33,18 +33,60 @@ def test_selection_pairs_compares_the_training_losses_of_a_run_and_its_holdout_t
     losses = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.5, 0.25, 0.125], "seconds": [1.0, 2.0, 3.0]})
     write(root, LOSS, "ddei", 0, losses)
     write(root, LOSS, "ddei-holdout", 0, losses.iloc[:2])  # still running: 2 epochs in common
-    write(root, VAL, "ddei-holdout", 0, pd.DataFrame({"step": [96, 192], "kept": [0, 0]}))
+    write(
+        root, VAL, "ddei-holdout", 0, pd.DataFrame({"step": [96, 192], "holdout_nmse": [0.5, 0.4], "kept": 0})
+    )
     write(root, LOSS, "t-ssdu", 1, losses)
     write(root, LOSS, "t-ssdu-holdout", 1, losses.assign(loss=[0.5, 0.3, 0.125]))
-    write(root, VAL, "t-ssdu-holdout", 1, pd.DataFrame({"step": [96, 192, 288], "kept": [0, 1, 0]}))
+    write(root, VAL, "t-ssdu", 1, pd.DataFrame({"step": [96, 192], "psnr": [20.0, 22.0]}))
+    write(
+        root,
+        VAL,
+        "t-ssdu-holdout",
+        1,
+        pd.DataFrame({"step": [96, 192], "holdout_nmse": [0.5, 0.4], "kept": [0, 1]}),
+    )
     write(root, LOSS, "t-ssdu", 0, losses)  # no holdout twin: no row
     rows = [
         line for line in converge.selection_pairs(config, setting) if line.startswith("| ") and "8 |" in line
     ]
     assert rows == [
-        "| ddei | 8 | 0 | 2 | identical | not yet |",
-        "| t-ssdu | 8 | 1 | 3 | max difference 0.05 | 192 |",
+        "| ddei | 8 | 0 | 2 | identical | not yet |  |  |  |  |",
+        "| t-ssdu | 8 | 1 | 3 | max difference 0.05 | 192 |  |  |  |  |",  # trained apart: no scoring
     ]
+
+
+def test_selection_pairs_scores_the_kept_step_on_the_base_runs_curve(root):
+    """One trajectory: the base run's validation PSNR at each step scores the held-out run's checkpoints. By hand:
+    held-out errors 0.5, 0.4, 0.45, 0.38 keep step 384 (PSNR 21.5, also the last); the best PSNR is 22 at step 192;
+    Spearman over all steps: ranks (4, 2, 3, 1) against (1, 4, 2, 3), -4/5 = -0.80; over the second half (steps
+    288 and 384), -1."""
+    config = {"results": "results", "training": {"batch_size": 2}}
+    losses = pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25], "seconds": [1.0, 2.0]})
+    steps = [96, 192, 288, 384]
+    write(root, LOSS, "ddei", 0, losses)
+    write(root, LOSS, "ddei-holdout", 0, losses)
+    write(
+        root,
+        VAL,
+        "ddei",
+        0,
+        pd.DataFrame({"step": steps, "psnr": [20.0, 22.0, 21.0, 21.5], "holdout_nmse": None}),
+    )
+    nmse = [0.5, 0.4, 0.45, 0.38]
+    write(
+        root,
+        VAL,
+        "ddei-holdout",
+        0,
+        pd.DataFrame({"step": steps, "psnr": None, "holdout_nmse": nmse, "kept": [0, 0, 0, 1]}),
+    )
+    rows = [
+        line
+        for line in converge.selection_pairs(config, converge.Setting(cpu=True))
+        if line.startswith("| ddei")
+    ]
+    assert rows == ["| ddei | 8 | 0 | 2 | identical | 768 | 21.50 | 21.50 | 22.00 (384) | -0.80, -1.00 |"]
 
 
 def test_selection_pairs_is_empty_without_pairs(root):
