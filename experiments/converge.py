@@ -515,6 +515,9 @@ def report(setting: Setting, out: Path) -> Path:
             f"- **Wall time** of the driver's workflow run: {wall / 60:.1f} min ({len(parts)} part(s)); per run, the "
             "training time below (Snakemake's `benchmark:` files)."
             if parts
+            else "- **Wall time:** the driver's run has not ended; per run, the training time below (Snakemake's "
+            "`benchmark:` files)."
+            if (runs.status == "trained").any()
             else "- **Wall time:** not run yet."
         ),
         f"- **Plateau criterion** (fixed before the runs): the last quarter's mean validation PSNR improves on the "
