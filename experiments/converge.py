@@ -130,8 +130,7 @@ class Setting:
 
 def load_config(setting: Setting) -> dict:
     """The experiment's config, as the workflow merges it (later files override earlier ones, key by key)."""
-    config = read_config(REPO, setting.configs)
-    return config | setting.overrides
+    return read_config(REPO, setting.configs) | setting.overrides
 
 
 def grid(config: dict, setting: Setting) -> list[tuple[str, int, int]]:
@@ -401,11 +400,11 @@ def selection_pairs(config: dict, setting: Setting) -> list[str]:
     """
     results = REPO / config["results"]
     batch = config["training"]["batch_size"]
-    rows = []
-    for m, a, s in grid(config, setting):
+    rows, runs = [], grid(config, setting)
+    for m, a, s in runs:
         base = m.removesuffix(HOLDOUT_SUFFIX)
         files = [results / result(LOSS, x, a, s) for x in (base, m)]
-        if base == m or (base, a, s) not in grid(config, setting) or not all(f.is_file() for f in files):
+        if base == m or (base, a, s) not in runs or not all(f.is_file() for f in files):
             continue
         last, held = (pd.read_csv(f).set_index("epoch").loss for f in files)
         common = last.index.intersection(held.index)

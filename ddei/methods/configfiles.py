@@ -13,8 +13,8 @@ from ddei.methods.config import merge_config
 
 def read_config(root: str | Path, files: Sequence[str | Path]) -> dict:
     """The workflow's config as ``snakemake --configfile FILES...`` reads it: ``config/config.yaml`` under ``root``,
-    then each file of ``files`` (relative to ``root``) over it, in order (:func:`ddei.methods.config.merge_config`). No schema
-    defaults are filled in: the workflow's validation does that.
+    then each file of ``files`` (relative to ``root``) over it, in order (:func:`ddei.methods.config.merge_config`).
+    No schema defaults are filled in: the workflow's validation does that.
 
     :param root: the repository's root.
     :param files: the config files over ``config/config.yaml``, in the order they are merged.
