@@ -516,7 +516,7 @@ def report(setting: Setting, out: Path) -> Path:
             if parts
             else "- **Wall time:** the driver's run has not ended; per run, the training time below (Snakemake's "
             "`benchmark:` files)."
-            if (runs.status == "trained").any()
+            if "status" in runs and (runs.status == "trained").any()
             else "- **Wall time:** not run yet."
         ),
         f"- **Plateau criterion** (fixed before the runs): the last quarter's mean validation PSNR improves on the "
