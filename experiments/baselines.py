@@ -56,11 +56,15 @@ def chain(name: str) -> list[str]:
 def load_config(name: str) -> dict:
     """The study's config as the workflow validates it: ``config/config.yaml`` amended by :func:`chain`, key by key, with
     the schema's defaults filled in and the variants registered."""
+    return validated(read_config(REPO, chain(name)))
+
+
+def validated(config: dict) -> dict:
+    """``config`` as the workflow sees it: the schema's defaults filled in (in place) and its variants registered."""
     from snakemake.utils import validate
 
     from ddei.methods.registry import register
 
-    config = read_config(REPO, chain(name))
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     register(config["variants"], config["evaluation"]["external"])
     return config
@@ -105,48 +109,37 @@ def collect(config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     return cat(metrics), cat(curves)
 
 
-def kspace_errors(config: dict) -> pd.DataFrame:
-    """Each trained model's k-space error on the test slices, normalised per slice:
+def kspace_errors(
+    config: dict, runs: list[tuple[str, int, int]] | None = None, results: Path | None = None
+) -> pd.DataFrame:
+    """Each trained model's k-space error on the test slices, region by region
+    (:func:`ddei.runs.evaluation.kspace_region_errors`: ``measured``, what the output changes of the measurement;
+    ``unmeasured``, its error where the frame measured nothing, 1 for zero-filled; and of those, ``other_frames``
+    and ``never``), each the mean over the test slices.
 
-    - ``measured``: :math:`\\|M(F\\hat x - y)\\|^2 / \\|y\\|^2`, what the output changes of the measurement;
-    - ``unmeasured``: :math:`\\|(1-M)(F\\hat x - Fx)\\|^2 / \\|(1-M)Fx\\|^2`, its error where nothing was measured
-      (1 is the error of leaving zeros there, as zero-filled does).
-
-    :return: one row per run: method, acceleration, seed and the two errors' means over the test slices.
+    :param list runs: ``(method, acceleration, seed)`` (default: the study's :func:`grid`); runs without a model
+        are left out.
+    :param results: the results folder (default: the config's, in this checkout).
+    :return: one row per run: method, acceleration, seed and the regions' mean errors.
     """
-    import torch
-
     from ddei.methods.config import RunConfig, method_config
-    from ddei.runs.evaluation import evaluation_data, load_model
+    from ddei.mri.metrics import KSPACE_REGIONS
+    from ddei.runs.evaluation import kspace_region_errors
     from ddei.runs.preparation import Run
 
-    results = REPO / config["results"]
+    results = REPO / config["results"] if results is None else results
     index = next(results.rglob("index.csv"), None)
     masks = next(results.rglob("TimeVaryingGaussianMask*"), None)
     rows = []
     if index is None or masks is None:
         return pd.DataFrame(rows)
-    for m, a, s in grid(config):
+    for m, a, s in grid(config) if runs is None else runs:
         model_path = results / result(MODEL, m, a, s)
         if not model_path.is_file():
             continue
-        cfg = RunConfig.from_dict(method_config(config, m))
-        data = evaluation_data(Run(cfg, a, s, index.parent, masks.parent))
-        model = load_model(cfg, model_path, data, "fp32").eval()
-        measured, unmeasured = [], []
-        with torch.no_grad():
-            for i in range(len(data.dataset)):
-                sample = data.dataset[i]
-                x, y, mask = (t[None] for t in (sample["x"], sample["y"], sample["params"]["mask"]))
-                data.physics.update(mask=mask)
-                x_hat = model(y, data.physics)
-                data.physics.update(mask=torch.ones_like(mask))  # the whole k-space
-                k_hat, k = data.physics.A(x_hat), data.physics.A(x)
-                measured.append(float(((mask * (k_hat - y)) ** 2).sum() / (y**2).sum()))
-                rest = 1 - mask
-                unmeasured.append(float(((rest * (k_hat - k)) ** 2).sum() / ((rest * k) ** 2).sum()))
-        rows.append({"method": m, "acceleration": a, "seed": s, "measured": np.mean(measured),
-                     "unmeasured": np.mean(unmeasured)})  # fmt: skip
+        run = Run(RunConfig.from_dict(method_config(config, m)), a, s, index.parent, masks.parent)
+        errors = kspace_region_errors(run, model_path)[list(KSPACE_REGIONS)].mean()
+        rows.append({"method": m, "acceleration": a, "seed": s, **errors.to_dict()})
     return pd.DataFrame(rows)
 
 

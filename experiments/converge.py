@@ -454,6 +454,45 @@ def selection_pairs(config: dict, setting: Setting) -> list[str]:
 SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
 
 
+def where_errors(config: dict, setting: Setting, runs: pd.DataFrame) -> list[str]:
+    """The section on where in k-space each trained run's test error lies (``experiments/baselines.py``
+    :func:`kspace_errors`: the measured points, the points another frame measured, the points no frame measured),
+    means over the test slices and over the seeds."""
+    import copy
+
+    from baselines import kspace_errors, validated
+
+    if runs.empty or "status" not in runs:
+        return []
+    trained = runs[runs.status == "trained"]
+    keys = [(r.method, int(r.acceleration), int(r.seed)) for r in trained.itertuples()]
+    errors = kspace_errors(validated(copy.deepcopy(config)), keys, REPO / config["results"])
+    if errors.empty:
+        return []
+    mean = errors.groupby(["method", "acceleration"], sort=False)
+    lines = [
+        "",
+        "## Where the error lies in k-space (test slices)",
+        "",
+        "Each trained model's k-space error, normalised by the energy of each region: **measured**, "
+        "‖M(Fx̂ − y)‖² / ‖y‖², how much of the measurement the output changes; then ‖R(Fx̂ − Fx)‖² / ‖RFx‖² on the "
+        "points its frame did not measure (**unmeasured**), and of those the points another frame measured "
+        "(**other frames**) and the points no frame measured (**never**), where no score computed from the "
+        "measurements can see the output; zero-filled scores 0 on the first and 1 on the others. Means over the "
+        "test slices and the seeds.",
+        "",
+        "| method | acc | seeds | measured | unmeasured | other frames | never |",
+        "|---|--:|---|--:|--:|--:|--:|",
+    ]
+    for (m, a), g in mean:
+        seeds = ", ".join(str(s) for s in sorted(g.seed))
+        lines.append(
+            f"| {m} | {a} | {seeds} | {100 * g.measured.mean():.2f} % | {g.unmeasured.mean():.3f} | "
+            f"{g.other_frames.mean():.3f} | {g.never.mean():.3f} |"
+        )
+    return lines
+
+
 def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
     """Validation PSNR and SSIM against slice-passes, one column per acceleration, one line per run; a third row
     with the held-out-line NMSE of the runs validated without ground truth, if any."""
@@ -555,6 +594,7 @@ def report(setting: Setting, out: Path) -> Path:
                     if d is not None:
                         lines.append(difference_row(a, b, metric, d, acc))
     lines += selection_pairs(config, setting)
+    lines += where_errors(config, setting, runs)
     notes = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{name}_notes.md"
     if notes.is_file():  # the reading of the results, written by hand after they came out
         lines += ["", notes.read_text().rstrip()]

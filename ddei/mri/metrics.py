@@ -44,3 +44,42 @@ def metric_functions(names: tuple[str, ...] = METRICS) -> dict:
         NMSE: lambda: dinv.metric.NMSE(complex_abs=True),
     }
     return {name: build[name]() for name in names}
+
+
+#: Where in k-space :func:`kspace_errors` measures a reconstruction's error (the keys of its result).
+KSPACE_REGIONS = ("measured", "unmeasured", "other_frames", "never")
+
+
+def kspace_errors(k_hat, k, y, mask, time_dim: int = 2) -> dict[str, float]:
+    """A reconstruction's k-space error, region by region, each normalised by the energy of its region:
+
+    - ``measured``: :math:`\\|M(\\hat k - y)\\|^2 / \\|y\\|^2`, how much of the measurement the output changes;
+    - ``unmeasured``: :math:`\\|(1-M)(\\hat k - k)\\|^2 / \\|(1-M)k\\|^2`, its error where this frame measured
+      nothing (1 is the error of leaving zeros there, as zero-filled does);
+    - ``other_frames``: the same on the points this frame did not measure and another frame did (:math:`E - M`,
+      with :math:`E` the union of the masks over time), which a time-varying mask lets a model borrow;
+    - ``never``: the same on the points that no frame measured (:math:`1 - E`), which no score computed from the
+      measurements can see.
+
+    :param k_hat: the output's k-space (any array with the frames along ``time_dim``).
+    :param k: the ground truth's k-space, the same shape.
+    :param y: the measurement, :math:`Mk` plus noise, the same shape.
+    :param mask: the sampling mask :math:`M` (0 or 1), the same shape.
+    :param int time_dim: the axis of the frames.
+    :return: ``{region: error}`` for each of :data:`KSPACE_REGIONS` (NaN where a region is empty).
+    """
+    import numpy as np
+
+    k_hat, k, y, m = (np.asarray(a, dtype=np.float64) for a in (k_hat, k, y, mask))
+    ever = np.broadcast_to(m.max(axis=time_dim, keepdims=True), m.shape)
+
+    def relative(weight, target):
+        energy = ((weight * target) ** 2).sum()
+        return float(((weight * (k_hat - target)) ** 2).sum() / energy) if energy > 0 else float("nan")
+
+    return {
+        "measured": relative(m, y),
+        "unmeasured": relative(1 - m, k),
+        "other_frames": relative(ever - m, k),
+        "never": relative(1 - ever, k),
+    }

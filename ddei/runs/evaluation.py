@@ -25,7 +25,7 @@ from ddei.io.files import atomic_write
 from ddei.io.layout import slice_key
 from ddei.methods.config import RunConfig
 from ddei.methods.registry import lookup
-from ddei.mri.metrics import METRICS, metric_functions
+from ddei.mri.metrics import KSPACE_REGIONS, METRICS, kspace_errors, metric_functions
 from ddei.mri.precision import configure
 from ddei.provenance.fingerprints import versions_of
 from ddei.provenance.records import rebuild, write_record
@@ -190,6 +190,32 @@ def evaluation_data(run: Run, precision: str = "fp32") -> RunData:
     :param str precision: ``fp32`` or ``bf16`` (``evaluation.precision``).
     """
     return prepare(run, "test", precision, 10_000 + run.seed, "evaluation.precision")
+
+
+@torch.no_grad()
+def kspace_region_errors(run: Run, model_path: str | os.PathLike) -> pd.DataFrame:
+    """A trained model's k-space error on each test slice, region by region (:func:`ddei.mri.metrics.kspace_errors`:
+    the measured points, the unmeasured ones, and of those the ones another frame measured and the ones no frame
+    did), in fp32.
+
+    :param Run run: the run (its configuration, acceleration, seed and data).
+    :param model_path: its trained model.
+    :return: one row per test slice: ``slice`` (its index in the test split) and one column per region.
+    """
+    data = evaluation_data(run)
+    model = load_model(run.cfg, model_path, data, "fp32", run.acceleration).eval()
+    rows = []
+    for i in range(len(data.dataset)):
+        sample = data.dataset[i]
+        x, y, mask = (t[None].to(data.device) for t in (sample["x"], sample["y"], sample["params"]["mask"]))
+        data.physics.update(mask=mask)
+        x_hat = model(y, data.physics)
+        data.physics.update(mask=torch.ones_like(mask))  # the whole k-space
+        k_hat, k = data.physics.A(x_hat), data.physics.A(x)
+        arrays = (a.cpu().numpy() for a in (k_hat, k, y, mask))
+        # deepinv's dynamic MRI layout: (batch, real/imaginary, frames, H, W)
+        rows.append({"slice": i, **kspace_errors(*arrays, time_dim=2)})
+    return pd.DataFrame(rows, columns=["slice", *KSPACE_REGIONS])
 
 
 def run_evaluation(
