@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ddei.io.layout import METRICS, MODEL, VAL, result
+from ddei.io.layout import EXTRACTION, MASKS, METRICS, MODEL, VAL, result
 from ddei.methods.configfiles import read_config
 from ddei.mri.metrics import PSNR
 
@@ -128,16 +128,13 @@ def kspace_errors(
     from ddei.runs.preparation import Run
 
     results = REPO / config["results"] if results is None else results
-    index = next(results.rglob("index.csv"), None)
-    masks = next(results.rglob("TimeVaryingGaussianMask*"), None)
     rows = []
-    if index is None or masks is None:
-        return pd.DataFrame(rows)
     for m, a, s in grid(config) if runs is None else runs:
         model_path = results / result(MODEL, m, a, s)
         if not model_path.is_file():
             continue
-        run = Run(RunConfig.from_dict(method_config(config, m)), a, s, index.parent, masks.parent)
+        # the folders the workflow's evaluate rule reads (the masks' parent: any kind of mask, even acquired)
+        run = Run(RunConfig.from_dict(method_config(config, m)), a, s, results / EXTRACTION, results / MASKS)
         errors = kspace_region_errors(run, model_path)[list(KSPACE_REGIONS)].mean()
         rows.append({"method": m, "acceleration": a, "seed": s, **errors.to_dict()})
     return pd.DataFrame(rows)
