@@ -477,18 +477,19 @@ def where_errors(config: dict, setting: Setting, runs: pd.DataFrame) -> list[str
         "Each trained model's k-space error, normalised by the energy of each region: **measured**, "
         "‖M(Fx̂ − y)‖² / ‖y‖², how much of the measurement the output changes; then ‖R(Fx̂ − Fx)‖² / ‖RFx‖² on the "
         "points its frame did not measure (**unmeasured**), and of those the points another frame measured "
-        "(**other frames**) and the points no frame measured (**never**), where no score computed from the "
-        "measurements can see the output; zero-filled scores 0 on the first and 1 on the others. Means over the "
-        "test slices and the seeds.",
+        "(**other frames**; there are none where every frame measures the same lines) and the points no frame "
+        "measured (**never**), where no score computed from the measurements can see the output; zero-filled scores "
+        "0 on the first and 1 on the others. Means over the test slices and the seeds.",
         "",
         "| method | acc | seeds | measured | unmeasured | other frames | never |",
         "|---|--:|---|--:|--:|--:|--:|",
     ]
     for (m, a), g in mean:
         seeds = ", ".join(str(s) for s in sorted(g.seed))
+        region = lambda name: f"{g[name].mean():.3f}" if g[name].notna().any() else "no such point"  # noqa: E731
         lines.append(
-            f"| {m} | {a} | {seeds} | {100 * g.measured.mean():.2f} % | {g.unmeasured.mean():.3f} | "
-            f"{g.other_frames.mean():.3f} | {g.never.mean():.3f} |"
+            f"| {m} | {a} | {seeds} | {100 * g.measured.mean():.2f} % | {region('unmeasured')} | "
+            f"{region('other_frames')} | {region('never')} |"
         )
     return lines
 
