@@ -454,7 +454,7 @@ def selection_pairs(config: dict, setting: Setting) -> list[str]:
 SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
 
 
-def where_errors(config: dict, setting: Setting, runs: pd.DataFrame) -> list[str]:
+def where_errors(config: dict, runs: pd.DataFrame) -> list[str]:
     """The section on where in k-space each trained run's test error lies (``experiments/baselines.py``
     :func:`kspace_errors`: the measured points, the points another frame measured, the points no frame measured),
     means over the test slices and over the seeds."""
@@ -595,7 +595,7 @@ def report(setting: Setting, out: Path) -> Path:
                     if d is not None:
                         lines.append(difference_row(a, b, metric, d, acc))
     lines += selection_pairs(config, setting)
-    lines += where_errors(config, setting, runs)
+    lines += where_errors(config, runs)
     notes = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{name}_notes.md"
     if notes.is_file():  # the reading of the results, written by hand after they came out
         lines += ["", notes.read_text().rstrip()]
