@@ -140,6 +140,34 @@ def kspace_errors(
     return pd.DataFrame(rows)
 
 
+def region_table(errors: pd.DataFrame) -> list[str]:
+    """The results pages' section on where in k-space each run's test error lies (:func:`kspace_errors`'s rows),
+    means over the seeds; nothing if no run was scored."""
+    if errors.empty:
+        return []
+    lines = [
+        "## Where the error lies in k-space (test slices)",
+        "",
+        "Each trained model's k-space error, normalised by the energy of each region: **measured**, "
+        "‖M(Fx̂ − y)‖² / ‖y‖², how much of the measurement the output changes; then ‖R(Fx̂ − Fx)‖² / ‖RFx‖² on the "
+        "points its frame did not measure (**unmeasured**), and of those the points another frame measured "
+        "(**other frames**; there are none where every frame measures the same lines) and the points no frame "
+        "measured (**never**), where no score computed from the measurements can see the output; zero-filled scores "
+        "0 on the first and 1 on the others. Means over the test slices and the seeds.",
+        "",
+        "| method | acc | seeds | measured | unmeasured | other frames | never |",
+        "|---|--:|---|--:|--:|--:|--:|",
+    ]
+    for (m, a), g in errors.groupby(["method", "acceleration"], sort=False):
+        seeds = ", ".join(str(s) for s in sorted(g.seed))
+        region = lambda name: f"{g[name].mean():.3f}" if g[name].notna().any() else "no such point"  # noqa: E731
+        lines.append(
+            f"| {m} | {a} | {seeds} | {100 * g.measured.mean():.2f} % | {region('unmeasured')} | "
+            f"{region('other_frames')} | {region('never')} |"
+        )
+    return lines + [""]
+
+
 def figure(config: dict, metrics: pd.DataFrame, path: Path) -> None:
     """Test PSNR minus zero-filled's, paired by slice: one point per seed, the mean as a bar, per acceleration."""
     from converge import paired_difference
@@ -254,22 +282,7 @@ def report(name: str, out: Path) -> Path:
         for (m, a), row in table.iterrows():
             lines.append(f"| {m} | {a} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
         lines.append("")
-    errors = kspace_errors(config)
-    if not errors.empty:
-        mean = errors.groupby(["method", "acceleration"])[["measured", "unmeasured"]].mean()
-        lines += [
-            "## k-space error on the test slices",
-            "",
-            "measured: ‖M(Fx̂ − y)‖² / ‖y‖², how much of the measurement the output changes; unmeasured: "
-            "‖(1 − M)(Fx̂ − Fx)‖² / ‖(1 − M)Fx‖², its error where nothing was measured (zero-filled: 1). "
-            "Means over test slices and seeds.",
-            "",
-            "| method | acceleration | measured | unmeasured |",
-            "|:--|--:|--:|--:|",
-        ]
-        for (m, a), row in mean.iterrows():
-            lines.append(f"| {m} | {a} | {100 * row.measured:.2f} % | {row.unmeasured:.3f} |")
-        lines.append("")
+    lines += region_table(kspace_errors(config))
     notes = HERE.parent / "docs" / "results" / f"{page}_notes.md"
     if notes.is_file():  # the reading of the results, written by hand after they came out
         lines += [notes.read_text().strip()]

@@ -456,42 +456,17 @@ SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
 
 def where_errors(config: dict, runs: pd.DataFrame) -> list[str]:
     """The section on where in k-space each trained run's test error lies (``experiments/baselines.py``
-    :func:`kspace_errors`: the measured points, the points another frame measured, the points no frame measured),
-    means over the test slices and over the seeds."""
+    :func:`region_table`), means over the test slices and over the seeds."""
     import copy
 
-    from baselines import kspace_errors, validated
+    from baselines import kspace_errors, region_table, validated
 
     if runs.empty or "status" not in runs:
         return []
     trained = runs[runs.status == "trained"]
     keys = [(r.method, int(r.acceleration), int(r.seed)) for r in trained.itertuples()]
     errors = kspace_errors(validated(copy.deepcopy(config)), keys, REPO / config["results"])
-    if errors.empty:
-        return []
-    mean = errors.groupby(["method", "acceleration"], sort=False)
-    lines = [
-        "",
-        "## Where the error lies in k-space (test slices)",
-        "",
-        "Each trained model's k-space error, normalised by the energy of each region: **measured**, "
-        "‖M(Fx̂ − y)‖² / ‖y‖², how much of the measurement the output changes; then ‖R(Fx̂ − Fx)‖² / ‖RFx‖² on the "
-        "points its frame did not measure (**unmeasured**), and of those the points another frame measured "
-        "(**other frames**; there are none where every frame measures the same lines) and the points no frame "
-        "measured (**never**), where no score computed from the measurements can see the output; zero-filled scores "
-        "0 on the first and 1 on the others. Means over the test slices and the seeds.",
-        "",
-        "| method | acc | seeds | measured | unmeasured | other frames | never |",
-        "|---|--:|---|--:|--:|--:|--:|",
-    ]
-    for (m, a), g in mean:
-        seeds = ", ".join(str(s) for s in sorted(g.seed))
-        region = lambda name: f"{g[name].mean():.3f}" if g[name].notna().any() else "no such point"  # noqa: E731
-        lines.append(
-            f"| {m} | {a} | {seeds} | {100 * g.measured.mean():.2f} % | {region('unmeasured')} | "
-            f"{region('other_frames')} | {region('never')} |"
-        )
-    return lines
+    return ["", *region_table(errors)[:-1]] if not errors.empty else []
 
 
 def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:
