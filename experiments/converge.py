@@ -278,12 +278,16 @@ def needed_budget(val: pd.DataFrame, batch: int) -> float:
     return float("inf")
 
 
+#: The slice keys of a metrics file: a test slice of a run is the same slice in every setting of the same patients.
+SLICE_KEYS = ["patient", "view", "slice"]
+
+
 def paired_difference(
     metrics: pd.DataFrame, a: str, b: str, acc: int, metric: str = PSNR, rng_seed: int = 0
 ) -> dict | None:
     """Mean ``metric`` of ``a`` minus ``b``, paired by test slice and seed, with a 95 % bootstrap CI over slices and the
     per-seed differences; ``None`` if either has no run. Zero-filled (evaluated once) pairs with every seed."""
-    slice_keys = ["patient", "view", "slice"]
+    slice_keys = SLICE_KEYS
     sel = metrics[metrics.acceleration == acc]
     pa, pb = sel[sel.method == a], sel[sel.method == b]
     if b == "zf":
@@ -294,7 +298,7 @@ def paired_difference(
         return None
     both["d"] = both[f"{metric}_a"] - both[f"{metric}_b"]
     per_seed = both.groupby("seed").d.mean()
-    slices = both.groupby(["patient", "view", "slice"]).d.mean().to_numpy()
+    slices = both.groupby(slice_keys).d.mean().to_numpy()
     rng = np.random.default_rng(rng_seed)
     boot = rng.choice(slices, (10_000, len(slices))).mean(1)
     return {
@@ -454,6 +458,55 @@ def selection_pairs(config: dict, setting: Setting) -> list[str]:
 SEED_LINES = ("-", "--", ":", "-.")  # line style of seed 0, 1, 2, ...
 
 
+def gains(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Each trained run's metrics minus zero-filled's on the same test slice (its gain over zero-filled), with the
+    columns of ``metrics``; zero-filled itself is left out."""
+    zf = metrics[metrics.method == "zf"].drop(columns=["method", "seed"])
+    runs = metrics[metrics.method != "zf"]
+    both = runs.merge(zf, on=["acceleration", *SLICE_KEYS], suffixes=("", "_zf"))
+    for metric in DIFFERENCE_FORMATS:
+        both[metric] = both[metric] - both[f"{metric}_zf"]
+    return both[runs.columns]
+
+
+def against_twins(acquired: pd.DataFrame, twins: pd.DataFrame) -> list[str]:
+    """The section of the acquired scans' page that compares each method learned from them with the same method
+    learned from their FullSample twins with the pipeline's time-varying masks of the same factor (each tested on its
+    own test inputs, the same slices): what each run reaches, and what it gains over its own zero-filled input.
+
+    :param acquired: the test metrics of the acquired setting's runs and zero-filled (:func:`collect`).
+    :param twins: the same of the twins' setting.
+    """
+    if acquired.empty or twins.empty:
+        return []
+    label = lambda df, name: df.assign(method=df.method + f" ({name})")  # noqa: E731
+    absolute = pd.concat([label(acquired, "acquired"), label(twins, "twins")], ignore_index=True)
+    gained = pd.concat([label(gains(acquired), "acquired"), label(gains(twins), "twins")], ignore_index=True)
+    lines = [
+        "",
+        "## Against the paper's kind of mask (the FullSample twins)",
+        "",
+        "Each method learned from the acquired scans (the same lines in every frame) against the same method learned "
+        "from their FullSample twins undersampled by the pipeline's time-varying masks of the same factor "
+        "(`--data twins`), each tested on its own test inputs, paired by slice and seed. **reached**: the test "
+        "metric itself; **gain over zero-filled**: each run's metric minus its own zero-filled input's, so that the "
+        "difference is what the kind of mask is worth to learning.",
+        "",
+        "| comparison | what | metric | acc | mean | 95 % CI (bootstrap over slices) | per seed | slices won |",
+        "|---|---|---|--:|--:|---|---|--:|",
+    ]
+    methods = [m for m in dict.fromkeys(acquired.method) if m in set(twins.method)]
+    for what, frame in (("reached", absolute), ("gain over zero-filled", gained)):
+        for m in methods if what == "reached" else [m for m in methods if m != "zf"]:
+            for acc in sorted(frame.acceleration.unique()):
+                for metric in DIFFERENCE_FORMATS:
+                    d = paired_difference(frame, f"{m} (acquired)", f"{m} (twins)", acc, metric)
+                    if d is not None:
+                        row = difference_row(f"{m} (acquired)", f"{m} (twins)", metric, d, acc)
+                        lines.append(row.replace(" | ", f" | {what} | ", 1))
+    return lines
+
+
 def where_errors(config: dict, runs: pd.DataFrame) -> list[str]:
     """The section on where in k-space each trained run's test error lies (``experiments/baselines.py``
     :func:`region_table`), means over the test slices and over the seeds."""
@@ -570,6 +623,9 @@ def report(setting: Setting, out: Path) -> Path:
                     if d is not None:
                         lines.append(difference_row(a, b, metric, d, acc))
     lines += selection_pairs(config, setting)
+    if setting.data == "acquired":
+        twins = Setting(setting.cpu, "twins")
+        lines += against_twins(metrics, collect(load_config(twins), twins)[1])
     lines += where_errors(config, runs)
     notes = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{name}_notes.md"
     if notes.is_file():  # the reading of the results, written by hand after they came out

@@ -114,3 +114,40 @@ def test_the_twins_grid_is_the_acquired_grids_runs_with_the_last_weights():
     twins = converge.grid({}, converge.Setting(True, "twins"))
     assert twins == [r for r in acquired if r[0] in ("ddei", "ei-r", "t-ssdu")] and len(twins) == 9
     assert {(a, s) for _, a, s in twins} == {(8, 0), (4, 0), (8, 1)}
+
+
+def _metrics(method: str, psnr: list[list[float]], seeds=(0, 1)) -> pd.DataFrame:
+    """Hand-made metrics: one row per seed and test slice (two slices of one patient), at 8x."""
+    return pd.DataFrame(
+        [
+            {
+                "method": method,
+                "acceleration": 8,
+                "seed": s,
+                "patient": "P001",
+                "view": "sax",
+                "slice": i,
+                "psnr": p,
+                "ssim": 0.5,
+                "nmse": 0.1,
+                "versions": "v",
+            }  # fmt: skip
+            for s, row in zip(seeds, psnr, strict=True)
+            for i, p in enumerate(row)
+        ]
+    )
+
+
+def test_against_twins_compares_what_each_reaches_and_gains_by_hand():
+    acquired = pd.concat([_metrics("ddei", [[30, 32], [31, 33]]), _metrics("zf", [[28, 29]], seeds=(0,))])
+    twins = pd.concat([_metrics("ddei", [[29, 30], [30, 31]]), _metrics("zf", [[25, 26]], seeds=(0,))])
+    rows = {r.split(" | ")[0].strip("| ") + " / " + r.split(" | ")[1] + " / " + r.split(" | ")[2]: r.split(" | ")
+            for r in converge.against_twins(acquired, twins) if r.startswith("| ddei") or r.startswith("| zf")}  # fmt: skip
+    reached = rows["ddei (acquired) − ddei (twins) / reached / PSNR (dB)"]
+    assert reached[4] == "+1.50" and "seed 0: +1.50, seed 1: +1.50" in reached[6] and reached[7] == "2/2 |"
+    # gains: acquired [2, 3] and [3, 4], twins [4, 4] and [5, 5]: -1.5 on both seeds, no slice won
+    gain = rows["ddei (acquired) − ddei (twins) / gain over zero-filled / PSNR (dB)"]
+    assert gain[4] == "-1.50" and gain[7] == "0/2 |"
+    assert rows["zf (acquired) − zf (twins) / reached / PSNR (dB)"][4] == "+3.00"
+    assert not any(k.startswith("zf") and "gain" in k for k in rows)
+    assert converge.against_twins(acquired, twins.iloc[0:0]) == []
