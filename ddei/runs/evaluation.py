@@ -200,13 +200,18 @@ def kspace_region_errors(run: Run, model_path: str | os.PathLike) -> pd.DataFram
 
     :param Run run: the run (its configuration, acceleration, seed and data).
     :param model_path: its trained model.
-    :return: one row per test slice: ``slice`` (its index in the test split) and one column per region.
+    :return: one row per test slice with ground truth: ``slice`` (its index in the test split) and one column per
+        region.
     """
     data = evaluation_data(run)
     model = load_model(run.cfg, model_path, data, "fp32", run.acceleration).eval()
     rows = []
     for i in range(len(data.dataset)):
         sample = data.dataset[i]
+        if not bool(
+            sample.get("truth", True)
+        ):  # an acquired scan without a fully sampled twin: no ground truth
+            continue
         x, y, mask = (t[None].to(data.device) for t in (sample["x"], sample["y"], sample["params"]["mask"]))
         data.physics.update(mask=mask)
         x_hat = model(y, data.physics)
