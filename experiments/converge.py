@@ -343,9 +343,11 @@ def machine() -> str:
         return platform.processor() or "unknown CPU"
 
 
-def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "ddei", "workflow", "config"], cwd=REPO,
+def commit(root: Path | None = None) -> str:
+    """The commit of the checkout ``root`` (default: the one whose workflow ran), marked if its code is changed."""
+    root = REPO if root is None else root
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "ddei", "workflow", "config"], cwd=root,
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
 
@@ -519,7 +521,15 @@ def where_errors(config: dict, runs: pd.DataFrame) -> list[str]:
     trained = runs[runs.status == "trained"]
     keys = [(r.method, int(r.acceleration), int(r.seed)) for r in trained.itertuples()]
     errors = kspace_errors(validated(copy.deepcopy(config)), keys, REPO / config["results"])
-    return ["", *region_table(errors)[:-1]] if not errors.empty else []
+    if errors.empty:
+        return []
+    here = Path(__file__).resolve().parents[1]
+    return [
+        "",
+        *region_table(errors)[:-1],
+        "",
+        f"Computed by the code of commit {commit(here)} from the trained models.",
+    ]
 
 
 def figure(curves: pd.DataFrame, config: dict, path: Path) -> None:

@@ -140,14 +140,37 @@ def _metrics(method: str, psnr: list[list[float]], seeds=(0, 1)) -> pd.DataFrame
 
 def test_against_twins_compares_what_each_reaches_and_gains_by_hand():
     acquired = pd.concat([_metrics("ddei", [[30, 32], [31, 33]]), _metrics("zf", [[28, 29]], seeds=(0,))])
-    twins = pd.concat([_metrics("ddei", [[29, 30], [30, 31]]), _metrics("zf", [[25, 26]], seeds=(0,))])
+    twins = pd.concat([_metrics("ddei", [[29, 30], [30, 31]]), _metrics("zf", [[25, 27]], seeds=(0,))])
     rows = {r.split(" | ")[0].strip("| ") + " / " + r.split(" | ")[1] + " / " + r.split(" | ")[2]: r.split(" | ")
             for r in converge.against_twins(acquired, twins) if r.startswith("| ddei") or r.startswith("| zf")}  # fmt: skip
     reached = rows["ddei (acquired) − ddei (twins) / reached / PSNR (dB)"]
     assert reached[4] == "+1.50" and "seed 0: +1.50, seed 1: +1.50" in reached[6] and reached[7] == "2/2 |"
-    # gains: acquired [2, 3] and [3, 4], twins [4, 4] and [5, 5]: -1.5 on both seeds, no slice won
+    # gains, each slice against its own zero-filled: acquired [2, 3] and [3, 4], twins [4, 3] and [5, 4]: slice 0
+    # -2 on both seeds, slice 1 0 on both (so the bootstrap CI over the two slices is [-2, 0])
     gain = rows["ddei (acquired) − ddei (twins) / gain over zero-filled / PSNR (dB)"]
-    assert gain[4] == "-1.50" and gain[7] == "0/2 |"
-    assert rows["zf (acquired) − zf (twins) / reached / PSNR (dB)"][4] == "+3.00"
+    assert gain[4] == "-1.00" and gain[5] == "[-2.00, +0.00]" and gain[7] == "0/2 |"
+    assert rows["zf (acquired) − zf (twins) / reached / PSNR (dB)"][4] == "+2.50"
     assert not any(k.startswith("zf") and "gain" in k for k in rows)
     assert converge.against_twins(acquired, twins.iloc[0:0]) == []
+
+
+def test_region_table_reads_an_empty_region_as_no_such_point():
+    from baselines import region_table
+
+    errors = pd.DataFrame(
+        [
+            {
+                "method": "ddei",
+                "acceleration": 8,
+                "seed": s,
+                "measured": 0.001 * (s + 1),
+                "unmeasured": 0.5 + s,
+                "other_frames": float("nan"),
+                "never": 0.5 + s,
+            }
+            for s in (0, 1)
+        ]  # fmt: skip
+    )
+    (row,) = [line for line in region_table(errors) if line.startswith("| ddei")]
+    assert row == "| ddei | 8 | 0, 1 | 0.15 % | 1.000 | no such point | 1.000 |"
+    assert region_table(errors.iloc[0:0]) == []

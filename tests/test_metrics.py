@@ -40,6 +40,14 @@ def test_zero_filling_scores_one_off_the_measurement():
     assert errors["unmeasured"] == errors["other_frames"] == errors["never"] == pytest.approx(1.0)
 
 
+def test_the_measured_points_are_scored_against_the_noisy_measurement():
+    """An output that keeps the measurement exactly changes none of it, whatever the noise: the measured points are
+    compared with y, not with the noiseless k-space."""
+    k_hat, k, y, mask = case()
+    noisy = mask * (k + np.random.default_rng(0).normal(0, 0.3, k.shape))
+    assert kspace_errors(np.where(mask == 1, noisy, k_hat), k, noisy, mask, time_dim=2)["measured"] == 0
+
+
 def test_the_frames_axis_decides_what_another_frame_measured():
     k_hat, k, y, mask = case()
     # read along the wrong axis (H, of size 1), no point is measured by "another frame": every unmeasured point

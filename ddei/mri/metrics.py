@@ -61,6 +61,8 @@ def kspace_errors(k_hat, k, y, mask, time_dim: int = 2) -> dict[str, float]:
     - ``never``: the same on the points that no frame measured (:math:`1 - E`), which no score computed from the
       measurements can see.
 
+    Sums run over the whole array: pass one slice (a batch of one) for that slice's errors.
+
     :param k_hat: the output's k-space (any array with the frames along ``time_dim``).
     :param k: the ground truth's k-space, the same shape.
     :param y: the measurement, :math:`Mk` plus noise, the same shape.
