@@ -481,6 +481,14 @@ def against_twins(acquired: pd.DataFrame, twins: pd.DataFrame) -> list[str]:
     """
     if acquired.empty or twins.empty:
         return []
+    key = lambda df: set(map(tuple, df[["acceleration", *SLICE_KEYS]].astype(str).to_numpy()))  # noqa: E731
+    for acc in set(acquired.acceleration) & set(twins.acceleration):
+        a, t = (key(df[(df.method == "zf") & (df.acceleration == acc)]) for df in (acquired, twins))
+        if a != t:
+            raise ValueError(
+                f"at {acc}x the acquired scans' test slices and the twins' differ ({len(a)} and {len(t)}, "
+                f"{len(a & t)} shared): the two settings must split the same patients the same way"
+            )
     label = lambda df, name: df.assign(method=df.method + f" ({name})")  # noqa: E731
     absolute = pd.concat([label(acquired, "acquired"), label(twins, "twins")], ignore_index=True)
     gained = pd.concat([label(gains(acquired), "acquired"), label(gains(twins), "twins")], ignore_index=True)

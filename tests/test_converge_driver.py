@@ -174,3 +174,11 @@ def test_region_table_reads_an_empty_region_as_no_such_point():
     (row,) = [line for line in region_table(errors) if line.startswith("| ddei")]
     assert row == "| ddei | 8 | 0, 1 | 0.15 % | 1.000 | no such point | 1.000 |"
     assert region_table(errors.iloc[0:0]) == []
+
+
+def test_against_twins_refuses_settings_with_other_test_slices():
+    acquired = pd.concat([_metrics("ddei", [[30, 32], [31, 33]]), _metrics("zf", [[28, 29]], seeds=(0,))])
+    twins = pd.concat([_metrics("ddei", [[29, 30], [30, 31]]), _metrics("zf", [[25, 27]], seeds=(0,))])
+    twins.loc[twins.method == "zf", "patient"] = "P002"
+    with pytest.raises(ValueError, match="test slices and the twins' differ"):
+        converge.against_twins(acquired, twins)
