@@ -287,18 +287,17 @@ def paired_difference(
 ) -> dict | None:
     """Mean ``metric`` of ``a`` minus ``b``, paired by test slice and seed, with a 95 % bootstrap CI over slices and the
     per-seed differences; ``None`` if either has no run. Zero-filled (evaluated once) pairs with every seed."""
-    slice_keys = SLICE_KEYS
     sel = metrics[metrics.acceleration == acc]
     pa, pb = sel[sel.method == a], sel[sel.method == b]
     if b == "zf":
-        both = pa.merge(pb.drop(columns="seed"), on=slice_keys, suffixes=("_a", "_b"))
+        both = pa.merge(pb.drop(columns="seed"), on=SLICE_KEYS, suffixes=("_a", "_b"))
     else:
-        both = pa.merge(pb, on=["seed", *slice_keys], suffixes=("_a", "_b"))
+        both = pa.merge(pb, on=["seed", *SLICE_KEYS], suffixes=("_a", "_b"))
     if both.empty:
         return None
     both["d"] = both[f"{metric}_a"] - both[f"{metric}_b"]
     per_seed = both.groupby("seed").d.mean()
-    slices = both.groupby(slice_keys).d.mean().to_numpy()
+    slices = both.groupby(SLICE_KEYS).d.mean().to_numpy()
     rng = np.random.default_rng(rng_seed)
     boot = rng.choice(slices, (10_000, len(slices))).mean(1)
     return {
@@ -314,13 +313,16 @@ def paired_difference(
 DIFFERENCE_FORMATS = {PSNR: ("PSNR (dB)", "{:+.2f}"), SSIM: ("SSIM", "{:+.3f}")}
 
 
-def difference_row(a: str, b: str, metric: str, d: dict, acc: int | None = None) -> str:
-    """One row of a table of paired differences (:func:`paired_difference`): comparison, metric, the
-    acceleration (unless ``None``), mean, confidence interval, per seed, slices won."""
+def difference_row(
+    a: str, b: str, metric: str, d: dict, acc: int | None = None, what: str | None = None
+) -> str:
+    """One row of a table of paired differences (:func:`paired_difference`): comparison, what is compared (unless
+    ``None``), metric, the acceleration (unless ``None``), mean, confidence interval, per seed, slices won."""
     unit, fmt = DIFFERENCE_FORMATS[metric]
     seeds = ", ".join(f"seed {s}: {fmt.format(v)}" for s, v in d["per_seed"].items())
     ci = f"[{fmt.format(d['ci'][0])}, {fmt.format(d['ci'][1])}]"
-    cells = [f"{a} − {b}", unit, *([str(acc)] if acc is not None else []), fmt.format(d["mean"]), ci, seeds]
+    cells = [f"{a} − {b}", *([what] if what is not None else []), unit, *([str(acc)] if acc is not None else []),
+             fmt.format(d["mean"]), ci, seeds]  # fmt: skip
     return "| " + " | ".join([*cells, str(d["wins"])]) + " |"
 
 
@@ -512,8 +514,7 @@ def against_twins(acquired: pd.DataFrame, twins: pd.DataFrame) -> list[str]:
                 for metric in DIFFERENCE_FORMATS:
                     d = paired_difference(frame, f"{m} (acquired)", f"{m} (twins)", acc, metric)
                     if d is not None:
-                        row = difference_row(f"{m} (acquired)", f"{m} (twins)", metric, d, acc)
-                        lines.append(row.replace(" | ", f" | {what} | ", 1))
+                        lines.append(difference_row(f"{m} (acquired)", f"{m} (twins)", metric, d, acc, what))
     return lines
 
 

@@ -208,9 +208,8 @@ def kspace_region_errors(run: Run, model_path: str | os.PathLike) -> pd.DataFram
     rows = []
     for i in range(len(data.dataset)):
         sample = data.dataset[i]
-        if not bool(
-            sample.get("truth", True)
-        ):  # an acquired scan without a fully sampled twin: no ground truth
+        # an acquired scan without a fully sampled twin has no ground truth to compare with
+        if not bool(sample.get("truth", True)):
             continue
         x, y, mask = (t[None].to(data.device) for t in (sample["x"], sample["y"], sample["params"]["mask"]))
         data.physics.update(mask=mask)
